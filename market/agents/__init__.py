@@ -1,0 +1,1 @@
+"""Scripted traders, trained-policy loading, and the one Policy protocol they all follow."""

@@ -1,0 +1,20 @@
+"""The one Policy protocol that scripted traders, baselines and trained checkpoints all follow."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Anything that maps an observation to an action.
+
+    ``act`` must draw any randomness it needs from ``rng`` only, so that a seeded run is repeatable.
+    The action must lie in the action space of the env the policy acts in.
+    """
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator) -> Any:
+        """Return the action for one observation."""
+        ...

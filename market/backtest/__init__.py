@@ -1,0 +1,1 @@
+"""Backtest engine and performance metrics."""

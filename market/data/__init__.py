@@ -1,0 +1,1 @@
+"""Price data: CSV/Parquet loading and validation, synthetic generators, bundled sample data."""

@@ -1,0 +1,1 @@
+"""Environments: TradingEnv (Gymnasium, one agent) and the market env (PettingZoo, many agents)."""

@@ -1,0 +1,35 @@
+"""Errors the product raises on purpose. Each carries a one-line message for the user.
+
+The CLI prints ``str(error)`` of any :class:`MarketError` as a single line and exits non-zero;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class MarketError(Exception):
+    """Base of every error the product raises for bad input or a broken invariant."""
+
+
+class ConfigError(MarketError, ValueError):
+    """A setting has a bad value or an unknown key; the message names the key and value."""
+
+
+class OrderRejected(MarketError, ValueError):
+    """An order was refused before it touched the book; ``reject`` says why."""
+
+    def __init__(self, reject: object) -> None:
+        super().__init__(str(reject))
+        self.reject = reject
+
+
+class InvariantViolation(MarketError, AssertionError):
+    """The exchange found its own state inconsistent (crossed book, cash not conserved, ...)."""
+
+
+class DataError(MarketError, ValueError):
+    """Price data could not be loaded; the message names the file, the row or column, and the problem."""
+
+
+class RecordError(MarketError):
+    """A run record is missing, damaged or of an unknown version; the message names the file."""

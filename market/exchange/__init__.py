@@ -1,0 +1,29 @@
+"""The exchange: a limit order book, a ledger of integer cash and inventory, fees and limits.
+
+Pure: no RL imports, no I/O. Prices are integer ticks, quantities integer lots.
+"""
+
+from market.exchange.book import Depth, OrderBook
+from market.exchange.exchange import Exchange, OrderResult
+from market.exchange.invariants import check_invariants
+from market.exchange.ledger import EXCHANGE_ACCOUNT, AccountLimits, FeeConfig, Ledger
+from market.exchange.types import Fill, OrderView, Reject, RejectReason, Side, price_to_ticks, ticks_to_price
+
+__all__ = [
+    "EXCHANGE_ACCOUNT",
+    "AccountLimits",
+    "Depth",
+    "Exchange",
+    "FeeConfig",
+    "Fill",
+    "Ledger",
+    "OrderBook",
+    "OrderResult",
+    "OrderView",
+    "Reject",
+    "RejectReason",
+    "Side",
+    "check_invariants",
+    "price_to_ticks",
+    "ticks_to_price",
+]

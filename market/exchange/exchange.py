@@ -1,0 +1,175 @@
+"""Exchange: an order book composed with a ledger, fees, account limits and self-trade prevention.
+
+Every order the exchange refuses comes back as an :class:`OrderResult` whose ``reject`` names the
+reason, and leaves book and ledger exactly as they were. Accepted orders match in the book and
+settle in the ledger in the same call.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from market.exchange.book import OrderBook, check_price, check_qty, check_side
+from market.exchange.invariants import check_invariants
+from market.exchange.ledger import Account, AccountLimits, FeeConfig, Ledger
+from market.exchange.types import Fill, Reject, RejectReason, Side
+
+
+class OrderResult(NamedTuple):
+    """The outcome of a submit or cancel: the order id, its fills, or why it was refused."""
+
+    order_id: int | None
+    fills: list[Fill]
+    reject: Reject | None
+
+    @property
+    def ok(self) -> bool:
+        """True when the exchange accepted the request."""
+        return self.reject is None
+
+
+def _refused(reason: RejectReason, detail: str) -> OrderResult:
+    return OrderResult(None, [], Reject(reason, detail))
+
+
+class Exchange:
+    """A book plus a ledger: what agents trade through.
+
+    Args:
+        fees: maker/taker fees, credited to the exchange account.
+        check: run :func:`check_invariants` after every call (slow; for tests and debugging).
+
+    >>> ex = Exchange(fees=FeeConfig(taker_bps=10))
+    >>> ex.open_account("maker", cash=0, inventory=10)
+    >>> ex.open_account("taker", cash=100_000)
+    >>> ex.submit_limit("maker", "sell", 1_000, 10).ok
+    True
+    >>> [(f.price, f.qty) for f in ex.submit_market("taker", "buy", 4).fills]
+    [(1000, 4)]
+    >>> ex.ledger.cash("taker"), ex.ledger.inventory("taker")
+    (95996, 4)
+    """
+
+    def __init__(self, *, fees: FeeConfig | None = None, check: bool = False) -> None:
+        self.book = OrderBook()
+        self.ledger = Ledger(fees)
+        self.check = check
+
+    def open_account(
+        self, agent: str, *, cash: int, inventory: int = 0, limits: AccountLimits | None = None
+    ) -> None:
+        """Open a trading account; see :meth:`Ledger.open_account`."""
+        self.ledger.open_account(agent, cash=cash, inventory=inventory, limits=limits)
+
+    # ------------------------------------------------------------------ orders
+    def submit_limit(self, agent: str, side: Side | str, price: int, qty: int, *, ioc: bool = False) -> OrderResult:
+        """Submit a limit order (immediate-or-cancel with ``ioc``) after checking input and limits."""
+        side_, price_, qty_ = check_side(side), check_price(price), check_qty(qty)
+        for value in (side_, price_, qty_):
+            if type(value) is Reject:
+                return OrderResult(None, [], value)
+        return self._submit(agent, side_, price_, qty_, ioc)  # type: ignore[arg-type]
+
+    def submit_market(self, agent: str, side: Side | str, qty: int) -> OrderResult:
+        """Submit a market order after checking input and limits; the unfilled rest is dropped."""
+        side_, qty_ = check_side(side), check_qty(qty)
+        for value in (side_, qty_):
+            if type(value) is Reject:
+                return OrderResult(None, [], value)
+        return self._submit(agent, side_, None, qty_, True)  # type: ignore[arg-type]
+
+    def cancel(self, agent: str, order_id: int) -> OrderResult:
+        """Cancel one of ``agent``'s resting orders and release what it reserved."""
+        view = self.book.order(order_id)
+        if view is None:
+            return _refused(RejectReason.UNKNOWN_ORDER, f"no resting order with id {order_id!r}")
+        if view.agent != agent:
+            return _refused(RejectReason.NOT_OWNER, f"order {order_id} belongs to {view.agent!r}, not {agent!r}")
+        self.book.cancel(order_id)
+        account = self.ledger.account(agent)
+        self._release(account, view.side, view.price, view.remaining)  # type: ignore[arg-type]
+        if self.check:
+            check_invariants(self.book, self.ledger)
+        return OrderResult(order_id, [], None)
+
+    # ------------------------------------------------------------------ internals
+    def _submit(self, agent: str, side: Side, price: int | None, qty: int, ioc: bool) -> OrderResult:
+        account = self.ledger.account(agent)
+        if account is None:
+            return _refused(RejectReason.UNKNOWN_AGENT, f"no account for agent {agent!r}")
+        refusal = self._check_order(agent, account, side, price, qty)
+        if refusal is not None:
+            return refusal
+        order_id, fills = self.book._submit(agent, side, price, qty, ioc)
+        self._settle(fills)
+        rested = 0 if ioc else qty - sum(f.qty for f in fills)
+        if rested:
+            self._reserve(account, side, price, rested)  # type: ignore[arg-type]
+        if self.check:
+            check_invariants(self.book, self.ledger)
+        return OrderResult(order_id, fills, None)
+
+    def _check_order(self, agent: str, account: Account, side: Side, price: int | None, qty: int) -> OrderResult | None:
+        """Refuse an order that could break the account's limits or trade against itself."""
+        limits = account.limits
+        has_opposite = account.open_sell_qty if side is Side.BUY else account.open_buy_qty
+        taken_notional = 0
+        # 1. what the order would take at once, and whether it meets the agent's own quotes
+        if price is None or has_opposite:
+            _, taken_notional, meets_own = self.book.preview(agent, side, qty, price)
+            if meets_own:
+                return _refused(RejectReason.SELF_TRADE, f"{side} order of {agent!r} would trade against its own resting order")
+        # 2. inventory limits, counting every open order as filled
+        if side is Side.BUY:
+            worst_long = account.inventory + account.open_buy_qty + qty
+            if limits.max_long is not None and worst_long > limits.max_long:
+                return _refused(
+                    RejectReason.INVENTORY_LIMIT,
+                    f"buying {qty} would allow a position of {worst_long} lots, above max_long {limits.max_long}",
+                )
+            # 3. cash: the whole order at its limit (or what a market order takes now), plus fees
+            cost = taken_notional if price is None else price * qty
+            fees = self.ledger.fees
+            free_cash = account.cash - self.ledger.reserved_cash(account) - limits.cash_floor
+            need = cost + self.ledger.fee(cost, fees.max_bps)
+            if need > free_cash:
+                return _refused(
+                    RejectReason.INSUFFICIENT_CASH, f"order needs {need} cash but {agent!r} has {free_cash} free"
+                )
+        else:
+            worst_short = account.inventory - account.open_sell_qty - qty
+            if worst_short < -limits.max_short:
+                what = "short selling is not allowed" if not limits.allow_short else f"max_short is {limits.max_short}"
+                return _refused(
+                    RejectReason.INVENTORY_LIMIT,
+                    f"selling {qty} would allow a position of {worst_short} lots; {what}",
+                )
+        return None
+
+    def _settle(self, fills: list[Fill]) -> None:
+        ledger = self.ledger
+        for fill in fills:
+            maker = ledger.account(fill.maker)
+            if fill.taker_side is Side.BUY:
+                ledger.settle(fill.taker, fill.maker, fill.price, fill.qty, buyer_is_maker=False)
+                maker.open_sell_qty -= fill.qty  # type: ignore[union-attr]
+            else:
+                ledger.settle(fill.maker, fill.taker, fill.price, fill.qty, buyer_is_maker=True)
+                maker.open_buy_qty -= fill.qty  # type: ignore[union-attr]
+                maker.open_buy_notional -= fill.price * fill.qty  # type: ignore[union-attr]
+
+    @staticmethod
+    def _reserve(account: Account, side: Side, price: int, qty: int) -> None:
+        if side is Side.BUY:
+            account.open_buy_qty += qty
+            account.open_buy_notional += price * qty
+        else:
+            account.open_sell_qty += qty
+
+    @staticmethod
+    def _release(account: Account, side: Side, price: int, qty: int) -> None:
+        if side is Side.BUY:
+            account.open_buy_qty -= qty
+            account.open_buy_notional -= price * qty
+        else:
+            account.open_sell_qty -= qty

@@ -1,0 +1,1 @@
+"""Run records: the on-disk format that backtests, scenarios and training write and the dashboard reads."""
