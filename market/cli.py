@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import typer
@@ -18,6 +19,7 @@ from market import __version__
 from market.errors import MarketError
 from market.exchange import EXCHANGE_ACCOUNT, AccountLimits, Exchange, FeeConfig, check_invariants
 from market.exchange.flow import FlowKind, random_order_flow
+from market.records import RunReader, list_runs
 
 app = typer.Typer(
     name="market",
@@ -27,6 +29,12 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+runs_app = typer.Typer(help="List and inspect run records.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+DEFAULT_RUNS = Path("runs")
+RUNS_OPTION = typer.Option(DEFAULT_RUNS, "--runs", help="Folder of run records (default: ./runs).")
+HEADLINE_METRICS = 3
 
 
 def _show_version(value: bool) -> None:
@@ -99,6 +107,55 @@ def demo(
         f"conservation: shares {ledger.total_inventory():,} = deposited {ledger.deposited_inventory:,}: [green]OK[/green]",
         soft_wrap=True,
     )
+
+
+@runs_app.command("list")
+def runs_list(runs: Path = RUNS_OPTION) -> None:
+    """List the run records under the runs folder, newest first; broken folders say why."""
+    summaries = list_runs(runs)
+    if not summaries:
+        console.print(f"no runs under {runs}")
+        return
+    table = Table("run", "kind", "scenario", "created (UTC)", "headline metrics", title=f"Runs in {runs}")
+    for run in summaries:
+        if not run.ok:
+            table.add_row(run.name, "[red]incomplete[/red]" if run.incomplete else "[red]broken[/red]", "", "", run.error or "")
+            continue
+        headline = ", ".join(f"{key} {value:.4g}" for key, value in list(run.metrics.items())[:HEADLINE_METRICS])
+        created = run.created.strftime("%Y-%m-%d %H:%M:%S") if run.created else ""
+        table.add_row(run.name, run.kind or "", run.scenario or "", created, headline)
+    console.print(table)
+
+
+@runs_app.command("show")
+def runs_show(run: str = typer.Argument(..., help="A run name under --runs, or a path to a run folder."), runs: Path = RUNS_OPTION) -> None:
+    """Show one run's manifest: what ran, its seed and versions, its metrics and tables."""
+    path = Path(run) if Path(run).is_dir() or "/" in run else runs / run
+    reader = RunReader(path)
+    manifest = reader.manifest
+    console.print(f"[bold]{reader.name}[/bold]  kind: {reader.kind}  created: {manifest['created']}  seed: {manifest.get('seed')}")
+    if reader.scenario:
+        console.print(f"scenario: {reader.scenario}")
+    console.print("versions: " + ", ".join(f"{k} {v}" for k, v in manifest["versions"].items()), soft_wrap=True)
+    tables = Table("table", "rows", title="Tables")
+    for name in reader.tables:
+        tables.add_row(name, f"{reader.num_rows(name):,}")
+    console.print(tables)
+    metrics = Table("metric", "value", title="Metrics")
+    for key, value in _flatten(reader.metrics):
+        metrics.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+    console.print(metrics)
+
+
+def _flatten(mapping: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """Nested metric dicts as ``a.b`` keys, in manifest order."""
+    rows: list[tuple[str, object]] = []
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            rows.extend(_flatten(value, f"{prefix}{key}."))
+        else:
+            rows.append((f"{prefix}{key}", value))
+    return rows
 
 
 def main() -> None:

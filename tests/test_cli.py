@@ -46,3 +46,46 @@ def test_bad_option_exits_non_zero_without_a_traceback():
     result = run("demo", "--orders", "-4")
     assert result.returncode != 0
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def write_small_run(root: Path, name: str) -> None:
+    from market.records import RunWriter
+
+    with RunWriter(root, name, kind="backtest", config={"policy": "buy_and_hold"}, seed=7) as writer:
+        writer.append(
+            "steps",
+            {
+                "step": [0, 1, 2],
+                "time": [None, None, None],
+                "agent": ["trader"] * 3,
+                "price": [100.0, 101.0, 99.0],
+                "cash": [0.0, 0.0, 0.0],
+                "position": [1.0, 1.0, 1.0],
+                "equity": [100.0, 101.0, 99.0],
+                "action": [[1.0], [1.0], [1.0]],
+                "reward": [0.0, 0.01, -0.02],
+            },
+        )
+        writer.set_metrics({"total_return": -0.01, "sharpe_ratio": 0.5})
+
+
+def test_runs_list_shows_good_runs_and_names_broken_ones(tmp_path):
+    write_small_run(tmp_path, "good_run")
+    (tmp_path / "broken_run").mkdir()
+    result = run("runs", "list", "--runs", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "good_run" in result.stdout and "backtest" in result.stdout
+    assert "broken_run" in result.stdout and "broken" in result.stdout
+
+
+def test_runs_show_prints_tables_and_metrics(tmp_path):
+    write_small_run(tmp_path, "good_run")
+    result = run("runs", "show", "good_run", "--runs", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "steps" in result.stdout and "total_return" in result.stdout and "seed: 7" in result.stdout
+
+
+def test_runs_show_of_a_missing_run_is_one_line_and_non_zero(tmp_path):
+    result = run("runs", "show", "nope", "--runs", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "nope" in result.stderr and "Traceback" not in result.stderr
