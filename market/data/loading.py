@@ -1,0 +1,477 @@
+"""Loading and validating OHLCV price files: :func:`load_prices` and the price column names.
+
+This module owns the one shape that every price table in ``market`` has, whether it was read from
+a file or made by :mod:`market.data.synthetic`:
+
+* a :class:`pandas.DatetimeIndex` named :data:`TIME`, timezone-naive (UTC), in microseconds,
+  strictly increasing;
+* ``float64`` columns :data:`OPEN`, :data:`HIGH`, :data:`LOW`, :data:`CLOSE` (all finite and
+  positive, with ``low <= open, close <= high``) and, when the source had one, :data:`VOLUME`
+  (finite, non-negative).
+
+Other code refers to the columns through these constants, never through string literals.
+
+Reading is strict: each problem in a file raises :class:`~market.errors.DataError` with one line that
+names the file, the row (or column) and the problem. Nothing is dropped, filled or guessed.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from market.errors import DataError
+
+__all__ = [
+    "CLOSE",
+    "HIGH",
+    "LOW",
+    "OHLCV_COLUMNS",
+    "OPEN",
+    "PRICE_COLUMNS",
+    "TIME",
+    "TIME_UNIT",
+    "VOLUME",
+    "check_prices",
+    "load_prices",
+]
+
+TIME: Final = "time"
+"""Name of the index of every price table."""
+OPEN: Final = "open"
+HIGH: Final = "high"
+LOW: Final = "low"
+CLOSE: Final = "close"
+VOLUME: Final = "volume"
+PRICE_COLUMNS: Final[tuple[str, ...]] = (OPEN, HIGH, LOW, CLOSE)
+"""The four price columns, in the order they appear in a price table."""
+OHLCV_COLUMNS: Final[tuple[str, ...]] = (*PRICE_COLUMNS, VOLUME)
+"""All columns of a price table that has a volume column, in order."""
+TIME_UNIT: Final = "us"
+"""Resolution of the time index (pandas 3's own default for parsed and generated times)."""
+
+_ADJ_CLOSE: Final = "adj close"  # a role of its own: used as close only when there is no close
+
+# Header spellings, compared after lower-casing and removing everything but letters and digits,
+# so "Adj Close", "adj_close" and "ADJ-CLOSE" are one spelling.
+_ALIASES: Final[Mapping[str, str]] = {
+    "date": TIME,
+    "datetime": TIME,
+    "time": TIME,
+    "timestamp": TIME,
+    "open": OPEN,
+    "high": HIGH,
+    "low": LOW,
+    "close": CLOSE,
+    "adjclose": _ADJ_CLOSE,
+    "adjustedclose": _ADJ_CLOSE,
+    "volume": VOLUME,
+}
+_REQUIRED: Final[tuple[str, ...]] = (TIME, *PRICE_COLUMNS)
+
+_CSV_SUFFIXES: Final = (".csv", ".csv.gz")
+_PARQUET_SUFFIXES: Final = (".parquet", ".pq")
+
+# The CSV value patterns are RE2 (pyarrow's regex engine), where \d is an ASCII digit only.
+# A whole cell that is a decimal number: no "nan", "inf", hex, thousands separators or "1_000".
+_NUMBER_PATTERN: Final = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
+# The strings that pandas reads as NaN by default (plus "none"), compared lower-cased.
+_MISSING_TOKENS: Final = frozenset(
+    {"", "#n/a", "#n/a n/a", "#na", "-1.#ind", "-1.#qnan", "-nan", "1.#ind", "1.#qnan", "<na>",
+     "n/a", "na", "nan", "null", "none", "nat"}
+)
+# A time of day followed by a UTC designator or an offset: the text carries a time zone.
+_TZ_PATTERN: Final = r"[T ]\d{1,2}(?::\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+_TIME_FORMAT_HINT: Final = "expected ISO 8601 such as 2024-01-31 or 2024-01-31T09:30:00Z"
+_MAX_SHOWN: Final = 40
+
+
+def load_prices(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a CSV or Parquet OHLCV file into a validated price table.
+
+    Column headers are matched in any case, with spaces, underscores or hyphens ignored:
+    the time column may be called Date, Datetime, Time or Timestamp; the prices Open, High, Low,
+    Close and Adj Close; the optional volume Volume. When a file has both Close and Adj Close, Close
+    is used and Adj Close is ignored; when it has only Adj Close, Adj Close is used as the close.
+    Other columns are ignored.
+
+    CSV files (``.csv``, or gzip-compressed ``.csv.gz``) must be UTF-8 with a header line and
+    comma-separated fields; times are ISO 8601 text, numbers plain decimals (``12.5``, ``1e3``);
+    fully empty lines are skipped. Parquet files (``.parquet``, ``.pq``) must store the time as a
+    timestamp or date column and the prices and volume as integer, floating or decimal columns.
+
+    Times without a time zone are taken as UTC; times with one are converted to UTC. The result's
+    index is timezone-naive UTC.
+
+    Args:
+        path: The CSV or Parquet file.
+
+    Returns:
+        A DataFrame indexed by a strictly increasing :class:`pandas.DatetimeIndex` named
+        :data:`TIME` (unit :data:`TIME_UNIT`), with ``float64`` columns :data:`PRICE_COLUMNS`, and
+        :data:`VOLUME` only when the file has a volume column.
+
+    Raises:
+        DataError: The file is missing, unreadable, empty, of an unsupported type, lacks or repeats
+            a column, or has a bad value (not a number, missing, infinite, non-positive price,
+            negative volume, high below low, open or close outside [low, high], a timestamp that
+            cannot be parsed, is repeated or is out of order). The one-line message names the file,
+            the row (1-based, counting data rows; CSV messages add the line number) or column, and
+            the problem.
+    """
+    shown = os.fspath(path)
+    file = Path(shown)
+    if not file.exists():
+        raise DataError(f"{shown}: file not found")
+    if file.is_dir():
+        raise DataError(f"{shown}: is a directory, not a price file")
+    name = file.name.lower()
+    if name.endswith(_CSV_SUFFIXES):
+        return _read_csv(file, shown)
+    if name.endswith(_PARQUET_SUFFIXES):
+        return _read_parquet(file, shown)
+    suffixes = ", ".join((*_CSV_SUFFIXES, *_PARQUET_SUFFIXES))
+    raise DataError(f"{shown}: unsupported file type {file.suffix or '(no extension)'!r}, expected one of {suffixes}")
+
+
+def check_prices(prices: pd.DataFrame, *, source: str = "prices") -> None:
+    """Check that a DataFrame has the shape :func:`load_prices` returns.
+
+    Useful for tables built in code (synthetic data, resampled data) before they enter an env or a
+    backtest.
+
+    Args:
+        prices: The table to check.
+        source: What to call the table in error messages.
+
+    Raises:
+        DataError: The index or columns are not those of a price table, or a value breaks an
+            invariant (non-finite or non-positive price, negative volume, high below low, open or
+            close outside [low, high], times not strictly increasing).
+    """
+    expected = [*PRICE_COLUMNS, VOLUME] if VOLUME in prices.columns else list(PRICE_COLUMNS)
+    if list(prices.columns) != expected:
+        raise DataError(f"{source}: columns are {list(prices.columns)}, expected {expected}")
+    index = prices.index
+    if not isinstance(index, pd.DatetimeIndex) or index.name != TIME or index.tz is not None:
+        raise DataError(f"{source}: index must be a timezone-naive DatetimeIndex named {TIME!r}")
+    if index.unit != TIME_UNIT:
+        raise DataError(f"{source}: time index has unit {index.unit!r}, expected {TIME_UNIT!r}")
+    for column in expected:
+        if prices[column].dtype != np.float64:
+            raise DataError(f"{source}: column {column!r} has dtype {prices[column].dtype}, expected float64")
+    table = _Table(source=source, headers={column: column for column in expected})
+    for column in expected:
+        values = prices[column].to_numpy()
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise table.error(int(bad[0]), column, f"value {_num(values[bad[0]])} is not finite")
+    _check_values(table, {column: prices[column].to_numpy() for column in expected})
+    _check_times(table, index)
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """Where the rows of one source came from, to word error messages.
+
+    Attributes:
+        source: The file as the caller named it.
+        headers: The header that was used for each role (``close`` -> ``"Adj Close"``).
+        line_of: For CSV, gives the file line on which a 0-based data row starts; None for Parquet.
+    """
+
+    source: str
+    headers: Mapping[str, str]
+    line_of: Callable[[int], int] | None = None
+
+    def error(self, row: int, role: str | None, problem: str) -> DataError:
+        """An error about the data row at 0-based position ``row`` (and a column, if given)."""
+        where = f"row {row + 1}" if self.line_of is None else f"row {row + 1} (line {self.line_of(row)})"
+        if role is not None:
+            where += f", column {self.headers[role]!r}"
+        return DataError(f"{self.source}: {where}: {problem}")
+
+    def column_error(self, role: str, problem: str) -> DataError:
+        """An error about a whole column."""
+        return DataError(f"{self.source}: column {self.headers[role]!r}: {problem}")
+
+
+class _CsvLines:
+    """The file line on which each data row of a CSV text starts, worked out only when an error needs it.
+
+    Lines and rows differ when a file has empty lines or quoted fields that span lines.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._starts: list[int] | None = None
+
+    def __call__(self, row: int) -> int:
+        """The line (1-based) on which the 0-based data row ``row`` starts."""
+        if self._starts is None:
+            reader = csv.reader(io.StringIO(self._text, newline=""), strict=True)
+            starts, previous_end = [], 0
+            for record in reader:
+                if record:  # csv yields [] for an empty line
+                    starts.append(previous_end + 1)
+                previous_end = reader.line_num
+            self._starts = starts
+        return self._starts[row + 1]  # record 0 is the header
+
+
+def _read_csv(file: Path, shown: str) -> pd.DataFrame:
+    """Read, parse and validate a CSV price file."""
+    text = _csv_text(file, shown)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        records = [record for record in reader if record]  # csv yields [] for an empty line
+    except csv.Error as error:
+        raise DataError(f"{shown}: line {reader.line_num}: malformed CSV: {_one_line(error)}") from error
+    if not records:
+        raise DataError(f"{shown}: file is empty")
+    header, rows = records[0], records[1:]
+    positions = _match_columns(header, shown)
+    if not rows:
+        raise DataError(f"{shown}: has a header but no data rows")
+    table = _Table(source=shown, headers={role: header[i] for role, i in positions.items()}, line_of=_CsvLines(text))
+    # Every row has as many fields as the header (pandas would shift extra fields into the index).
+    widths = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
+    uneven = np.flatnonzero(widths != len(header))
+    if uneven.size:
+        row = int(uneven[0])
+        many = "many" if widths[row] > len(header) else "few"
+        raise table.error(row, None, f"too {many} fields: {widths[row]}, but the header has {len(header)}")
+    # Columns as text, then each converted under our own rules.
+    fields = list(zip(*rows, strict=True))
+    cells = {role: pc.utf8_trim_whitespace(pa.array(fields[i], type=pa.string())) for role, i in positions.items()}
+    times = _parse_time_text(table, cells.pop(TIME))
+    values = {role: _parse_number_text(table, role, texts) for role, texts in cells.items()}
+    return _finish(table, times, values)
+
+
+def _csv_text(file: Path, shown: str) -> str:
+    """The text of a CSV file (gunzipped if its name ends in ``.gz``), which must be UTF-8."""
+    try:
+        data = gzip.decompress(file.read_bytes()) if file.name.lower().endswith(".gz") else file.read_bytes()
+    except (OSError, EOFError) as error:
+        raise DataError(f"{shown}: cannot read the file: {_one_line(error)}") from error
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        byte = data[error.start : error.start + 1].hex()
+        raise DataError(f"{shown}: line {line}: not valid UTF-8 text (byte 0x{byte})") from error
+
+
+def _match_columns(header: Sequence[str], shown: str) -> dict[str, int]:
+    """Map each role (time, open, ..., volume) to the position of its column in ``header``."""
+    found: dict[str, int] = {}
+    for position, name in enumerate(header):
+        role = _ALIASES.get(re.sub(r"[^0-9a-z]", "", name.lower()))
+        if role is None:
+            continue
+        if role in found:
+            first = header[found[role]]
+            raise DataError(
+                f"{shown}: column {position + 1} {name!r} repeats column {found[role] + 1} {first!r} (both are {role})"
+            )
+        found[role] = position
+    adjusted = found.pop(_ADJ_CLOSE, None)
+    if CLOSE not in found and adjusted is not None:
+        found[CLOSE] = adjusted
+    missing = [role for role in _REQUIRED if role not in found]
+    if missing:
+        seen = ", ".join(_show(name) for name in header[:12]) + (", ..." if len(header) > 12 else "")
+        hint = "; fields must be separated by commas" if len(header) == 1 and re.search(r"[;\t|]", header[0]) else ""
+        raise DataError(f"{shown}: missing column(s) {', '.join(missing)} (header has {seen}{hint})")
+    return found
+
+
+def _parse_time_text(table: _Table, texts: pa.StringArray) -> pd.DatetimeIndex:
+    """Parse ISO 8601 time strings into naive UTC times, naming the first bad row."""
+    with_zone = pc.match_substring_regex(texts, pattern=_TZ_PATTERN).to_numpy(zero_copy_only=False)
+    if with_zone.any() and not with_zone.all():
+        row = int(np.argmax(with_zone != with_zone[0]))
+        has = "has" if with_zone[row] else "has no"
+        first = "does not" if with_zone[row] else "does"
+        raise table.error(row, TIME, f"time {_show(texts[row].as_py())} {has} time zone but row 1's {first}")
+    try:
+        series = pd.Series(pd.arrays.ArrowStringArray(texts))
+        parsed = pd.to_datetime(series, format="ISO8601", utc=bool(with_zone[0]), errors="coerce")
+    except (ValueError, OverflowError) as error:
+        raise table.column_error(TIME, f"cannot parse times: {_one_line(error)}") from error
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if bad.size:
+        row = int(bad[0])
+        raise table.error(row, TIME, f"cannot parse time {_show(texts[row].as_py())}, {_TIME_FORMAT_HINT}")
+    return _naive_utc(table, pd.DatetimeIndex(parsed))
+
+
+def _parse_number_text(table: _Table, role: str, texts: pa.StringArray) -> np.ndarray:
+    """Parse decimal strings into float64, naming the first row that is not a finite number."""
+    numbers = pc.match_substring_regex(texts, pattern=_NUMBER_PATTERN).to_numpy(zero_copy_only=False)
+    if not numbers.all():
+        row = int(np.argmin(numbers))
+        text = texts[row].as_py()
+        if text.lower() in _MISSING_TOKENS:
+            problem = "missing value (empty cell)" if text == "" else f"missing value {_show(text)}"
+        elif text.lower().lstrip("+-") in ("inf", "infinity"):
+            problem = f"{_show(text)} is not a finite number"
+        else:
+            problem = f"{_show(text)} is not a number"
+        raise table.error(row, role, problem)
+    values = pc.cast(texts, pa.float64()).to_numpy(zero_copy_only=False)
+    overflow = np.flatnonzero(np.isinf(values))
+    if overflow.size:
+        row = int(overflow[0])
+        raise table.error(row, role, f"{_show(texts[row].as_py())} is too large (overflows to infinity)")
+    return values
+
+
+def _read_parquet(file: Path, shown: str) -> pd.DataFrame:
+    """Read, type-check and validate a Parquet price file."""
+    try:
+        arrow = pq.read_table(file)
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise DataError(f"{shown}: not a readable Parquet file: {_one_line(error)}") from error
+    if arrow.num_columns == 0:
+        raise DataError(f"{shown}: file is empty (no columns)")
+    header = arrow.column_names
+    positions = _match_columns(header, shown)
+    if arrow.num_rows == 0:
+        raise DataError(f"{shown}: has columns but no data rows")
+    table = _Table(source=shown, headers={role: header[i] for role, i in positions.items()})
+    times = _arrow_times(table, arrow.column(positions.pop(TIME)))
+    values = {role: _arrow_numbers(table, role, arrow.column(i)) for role, i in positions.items()}
+    return _finish(table, times, values)
+
+
+def _arrow_times(table: _Table, column: pa.ChunkedArray) -> pd.DatetimeIndex:
+    """Convert a Parquet timestamp or date column into naive UTC times."""
+    kind = column.type
+    if pa.types.is_date(kind):
+        column = column.cast(pa.timestamp("s"))
+    elif not pa.types.is_timestamp(kind):
+        raise table.column_error(TIME, f"has type {kind}, expected a timestamp or date")
+    nulls = np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))
+    if nulls.size:
+        raise table.error(int(nulls[0]), TIME, "missing time (null)")
+    try:
+        times = pd.DatetimeIndex(column.to_pandas())
+    except (pa.ArrowException, ValueError, OverflowError) as error:
+        raise table.column_error(TIME, _one_line(error)) from error
+    return _naive_utc(table, times)
+
+
+def _arrow_numbers(table: _Table, role: str, column: pa.ChunkedArray) -> np.ndarray:
+    """Convert a numeric Parquet column into float64, naming the first null, NaN or infinity."""
+    kind = column.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
+        raise table.column_error(role, f"has type {kind}, expected a number")
+    nulls = np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))
+    if nulls.size:
+        raise table.error(int(nulls[0]), role, "missing value (null)")
+    values = np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise table.error(int(bad[0]), role, f"value {_num(values[bad[0]])} is not a finite number")
+    return values
+
+
+def _naive_utc(table: _Table, times: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Drop the time zone (after conversion to UTC) and set the unit to :data:`TIME_UNIT` exactly."""
+    if times.tz is not None:
+        times = times.tz_convert("UTC").tz_localize(None)
+    try:
+        converted = times.as_unit(TIME_UNIT)
+    except (ValueError, OverflowError) as error:
+        raise table.column_error(TIME, f"times out of range: {_one_line(error)}") from error
+    lost = np.flatnonzero(converted != times)
+    if lost.size:
+        row = int(lost[0])
+        raise table.error(row, TIME, f"time {times[row]} is finer than a microsecond, which is not supported")
+    return pd.DatetimeIndex(converted, name=TIME)
+
+
+def _finish(table: _Table, times: pd.DatetimeIndex, values: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Check the parsed values and assemble the price table."""
+    _check_values(table, values)
+    _check_times(table, times)
+    columns = [*PRICE_COLUMNS, VOLUME] if VOLUME in values else list(PRICE_COLUMNS)
+    return pd.DataFrame({column: values[column] for column in columns}, index=times)
+
+
+def _check_values(table: _Table, values: Mapping[str, np.ndarray]) -> None:
+    """Check finite values for positive prices, non-negative volume and consistent bars.
+
+    Reports the earliest bad row, and on that row the first problem in the order checked.
+    """
+    high, low = values[HIGH], values[LOW]
+    bad = high < low
+    for role in PRICE_COLUMNS:
+        bad |= values[role] <= 0
+    for role in (OPEN, CLOSE):
+        bad |= (values[role] < low) | (values[role] > high)
+    if VOLUME in values:
+        bad |= values[VOLUME] < 0
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise _bar_error(table, row, {role: float(column[row]) for role, column in values.items()})
+
+
+def _bar_error(table: _Table, row: int, bar: Mapping[str, float]) -> DataError:
+    """The error for the first problem of one bad bar."""
+    name = table.headers
+    for role in PRICE_COLUMNS:
+        if bar[role] <= 0:
+            return table.error(row, role, f"price must be positive, got {_num(bar[role])}")
+    if VOLUME in bar and bar[VOLUME] < 0:
+        return table.error(row, VOLUME, f"volume must be >= 0, got {_num(bar[VOLUME])}")
+    low, high = f"{name[LOW]} {_num(bar[LOW])}", f"{name[HIGH]} {_num(bar[HIGH])}"
+    if bar[HIGH] < bar[LOW]:
+        return table.error(row, None, f"{high} is below {low}")
+    role = OPEN if not bar[LOW] <= bar[OPEN] <= bar[HIGH] else CLOSE
+    return table.error(row, None, f"{name[role]} {_num(bar[role])} is outside [{low}, {high}]")
+
+
+def _check_times(table: _Table, times: pd.DatetimeIndex) -> None:
+    """Check that times are strictly increasing, naming the first repeated or out-of-order row."""
+    stamps = times.asi8
+    steps = np.diff(stamps)
+    bad = np.flatnonzero(steps <= 0)
+    if bad.size:
+        row = int(bad[0]) + 1
+        if steps[row - 1] == 0:
+            raise table.error(row, TIME, f"duplicate time {times[row]} (same as row {row})")
+        problem = f"time {times[row]} is earlier than row {row}'s {times[row - 1]} (rows must be sorted by time)"
+        raise table.error(row, TIME, problem)
+
+
+def _num(value: float) -> str:
+    """A number as a user would write it (``np.float64`` reprs are noisy in numpy 2)."""
+    return repr(float(value))
+
+
+def _show(text: str) -> str:
+    """A cell or header quoted on one line and cut to a readable length."""
+    shown = repr(text)
+    return shown if len(shown) <= _MAX_SHOWN else shown[: _MAX_SHOWN - 4] + "...'"
+
+
+def _one_line(error: BaseException) -> str:
+    """The first line of a library error, cut to a readable length."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
