@@ -218,6 +218,12 @@ class OrderBook:
     def __len__(self) -> int:
         return len(self._orders)
 
+    def new_order_id(self) -> int:
+        """Take the next order id for an order that is cleared outside the book (auctions)."""
+        order_id = self._next_id
+        self._next_id = order_id + 1
+        return order_id
+
     def preview(self, agent: str, side: Side, qty: int, limit: int | None) -> tuple[int, int, bool]:
         """What an order would take at once, without changing anything.
 

@@ -87,7 +87,7 @@ class Exchange:
             return _refused(RejectReason.NOT_OWNER, f"order {order_id} belongs to {view.agent!r}, not {agent!r}")
         self.book.cancel(order_id)
         account = self.ledger.account(agent)
-        self._release(account, view.side, view.price, view.remaining)  # type: ignore[arg-type]
+        self.release(account, view.side, view.price, view.remaining)  # type: ignore[arg-type]
         if self.check:
             check_invariants(self.book, self.ledger)
         return OrderResult(order_id, [], None)
@@ -97,20 +97,24 @@ class Exchange:
         account = self.ledger.account(agent)
         if account is None:
             return _refused(RejectReason.UNKNOWN_AGENT, f"no account for agent {agent!r}")
-        refusal = self._check_order(agent, account, side, price, qty)
+        refusal = self.check_order(agent, account, side, price, qty)
         if refusal is not None:
             return refusal
         order_id, fills = self.book._submit(agent, side, price, qty, ioc)
         self._settle(fills)
         rested = 0 if ioc else qty - sum(f.qty for f in fills)
         if rested:
-            self._reserve(account, side, price, rested)  # type: ignore[arg-type]
+            self.reserve(account, side, price, rested)  # type: ignore[arg-type]
         if self.check:
             check_invariants(self.book, self.ledger)
         return OrderResult(order_id, fills, None)
 
-    def _check_order(self, agent: str, account: Account, side: Side, price: int | None, qty: int) -> OrderResult | None:
-        """Refuse an order that could break the account's limits or trade against itself."""
+    def check_order(self, agent: str, account: Account, side: Side, price: int | None, qty: int) -> OrderResult | None:
+        """The refusal for an order that could break the account's limits or trade against itself, or None.
+
+        Counts every open order as filled. ``price`` None is a market order, priced at what it would
+        take from the book now.
+        """
         limits = account.limits
         has_opposite = account.open_sell_qty if side is Side.BUY else account.open_buy_qty
         taken_notional = 0
@@ -159,7 +163,8 @@ class Exchange:
                 maker.open_buy_notional -= fill.price * fill.qty  # type: ignore[union-attr]
 
     @staticmethod
-    def _reserve(account: Account, side: Side, price: int, qty: int) -> None:
+    def reserve(account: Account, side: Side, price: int, qty: int) -> None:
+        """Count an open order of ``qty`` at ``price`` against the account's limits."""
         if side is Side.BUY:
             account.open_buy_qty += qty
             account.open_buy_notional += price * qty
@@ -167,7 +172,8 @@ class Exchange:
             account.open_sell_qty += qty
 
     @staticmethod
-    def _release(account: Account, side: Side, price: int, qty: int) -> None:
+    def release(account: Account, side: Side, price: int, qty: int) -> None:
+        """Stop counting ``qty`` of an open order at ``price`` (filled elsewhere, cancelled, expired)."""
         if side is Side.BUY:
             account.open_buy_qty -= qty
             account.open_buy_notional -= price * qty

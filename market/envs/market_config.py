@@ -1,0 +1,241 @@
+"""Configuration of the market env: populations, clearing, fees, limits, and the spaces' layout.
+
+Everything here is a frozen, validated dataclass; a bad value raises
+:class:`market.errors.ConfigError` naming the key (``populations.makers.count``) and the value.
+The observation layout and the action encodings are published here too, so that scripted policies
+(in ``market.agents``) can read observations and build actions without importing the env.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from market.errors import ConfigError
+from market.exchange.ledger import FeeConfig
+
+
+class Role(StrEnum):
+    """What an agent's actions mean."""
+
+    MAKER = "maker"  # quotes a bid and an ask around the mid, replacing its previous quotes
+    TAKER = "taker"  # sends one signed order, passive or crossing the spread
+
+
+class Clearing(StrEnum):
+    """How the orders of one step become trades."""
+
+    BOOK = "book"  # continuous limit order book, orders in shuffled arrival order
+    CALL = "call"  # one uniform-price call auction over all orders of the step
+    IMPACT = "impact"  # no book: net order flow moves the price; a dealer takes the other side
+
+
+class ImpactModel(StrEnum):
+    """Price impact of the step's net order flow in ``impact`` clearing."""
+
+    LINEAR = "linear"
+    SQRT = "sqrt"
+
+
+# ---------------------------------------------------------------------------- spaces
+TAKER_ACTION_DIM = 2
+"""Taker action, each in [-1, 1]: ``[size, aggressiveness]``.
+
+``size * max_qty`` rounded is the signed order size in lots (positive buys, 0 sends nothing).
+``aggressiveness * max_offset`` rounded is the limit price's offset from the mid in ticks, toward the
+other side: positive crosses the spread (buy above the mid), negative rests passively.
+"""
+TAKER_SIZE, TAKER_AGGRESSION = 0, 1
+
+MAKER_ACTION_DIM = 3
+"""Maker action, each in [-1, 1]: ``[bid_offset, ask_offset, size]``.
+
+Offsets map linearly from [-1, 1] to [1, max_offset] ticks away from the mid; ``size`` maps from
+[-1, 1] to [0, max_qty] lots per side (0 withdraws). New quotes replace the previous ones.
+"""
+MAKER_BID_OFFSET, MAKER_ASK_OFFSET, MAKER_SIZE = 0, 1, 2
+
+OBS_BOUND = 10.0
+"""Every observation feature is clipped to [-OBS_BOUND, OBS_BOUND]."""
+
+
+def observation_names(window: int) -> tuple[str, ...]:
+    """Names of the observation's features, by index, for a mid-return window of ``window`` steps.
+
+    ``ret_k``: mid log return k steps ago (k=0 the last step), in percent. ``spread``: best ask minus
+    best bid in ticks over max_offset (OBS_BOUND when a side is empty). ``bid_depth``/``ask_depth``:
+    log(1 + lots at the best level). ``imbalance``: (bid - ask) / (bid + ask) at the top, in [-1, 1].
+    ``fundamental_gap``: log(fundamental / mid) in percent (0 without a fundamental). ``inventory``:
+    own inventory over max_qty. ``cash_change``, ``equity_change``: change since the start over the
+    starting equity, in percent. ``time_left``: share of max_steps still to go.
+    """
+    return (
+        *(f"ret_{k}" for k in range(window)),
+        "spread",
+        "bid_depth",
+        "ask_depth",
+        "imbalance",
+        "fundamental_gap",
+        "inventory",
+        "cash_change",
+        "equity_change",
+        "time_left",
+    )
+
+
+def observation_index(name: str, window: int) -> int:
+    """Index of one named feature in the observation."""
+    return observation_names(window).index(name)
+
+
+# ---------------------------------------------------------------------------- configs
+def _require(condition: bool, key: str, expected: str, value: Any) -> None:
+    if not condition:
+        raise ConfigError(f"{key}: expected {expected}, got {value!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PopulationConfig:
+    """A group of agents with one role: ``count`` agents named ``{name}_0 .. {name}_{count-1}``.
+
+    Attributes:
+        name: population name, the prefix of its agents' names.
+        role: maker or taker.
+        count: number of agents.
+        policy: None for agents driven from outside (a learner); otherwise the name of the policy
+            that drives them inside the env (a scripted trader, or a frozen trained policy). The
+            env only needs a policy object under this population's name; ``market.agents`` builds
+            them from the name and ``params``.
+        params: parameters of that policy, as (key, value) pairs.
+        max_qty: largest order or quote size in lots.
+        max_offset: largest price offset from the mid in ticks.
+        inventory_penalty: reward penalty per unit of |inventory value| / starting equity (makers).
+    """
+
+    name: str
+    role: Role
+    count: int
+    policy: str | None = None
+    params: tuple[tuple[str, Any], ...] = ()
+    max_qty: int = 10
+    max_offset: int = 10
+    inventory_penalty: float = 0.0
+
+    def __post_init__(self) -> None:
+        key = f"populations.{self.name}"
+        _require(isinstance(self.name, str) and self.name.isidentifier(), "populations.name", "an identifier", self.name)
+        _require(self.role in tuple(Role), f"{key}.role", f"one of {[r.value for r in Role]}", self.role)
+        object.__setattr__(self, "role", Role(self.role))
+        _require(_is_int(self.count) and self.count > 0, f"{key}.count", "a positive integer", self.count)
+        _require(self.policy is None or isinstance(self.policy, str), f"{key}.policy", "a policy name or None", self.policy)
+        _require(_is_int(self.max_qty) and self.max_qty > 0, f"{key}.max_qty", "a positive integer", self.max_qty)
+        _require(_is_int(self.max_offset) and self.max_offset > 0, f"{key}.max_offset", "a positive integer", self.max_offset)
+        _require(
+            _is_number(self.inventory_penalty) and self.inventory_penalty >= 0,
+            f"{key}.inventory_penalty",
+            "a number >= 0",
+            self.inventory_penalty,
+        )
+
+    @property
+    def learner(self) -> bool:
+        """True when the agents are driven from outside the env."""
+        return self.policy is None
+
+    @property
+    def param_dict(self) -> dict[str, Any]:
+        """``params`` as a dict."""
+        return dict(self.params)
+
+    def agent_names(self) -> list[str]:
+        """``{name}_0 .. {name}_{count-1}``."""
+        return [f"{self.name}_{i}" for i in range(self.count)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImpactConfig:
+    """Impact clearing: the step's net signed flow ``q`` moves the price by ``coefficient * f(q)``.
+
+    The relative move is ``coefficient * q`` (linear) or ``coefficient * sign(q) * sqrt(|q|)``
+    (square root), with ``q`` in lots.
+    """
+
+    model: ImpactModel = ImpactModel.SQRT
+    coefficient: float = 0.0005
+
+    def __post_init__(self) -> None:
+        _require(self.model in tuple(ImpactModel), "impact.model", f"one of {[m.value for m in ImpactModel]}", self.model)
+        object.__setattr__(self, "model", ImpactModel(self.model))
+        _require(_is_number(self.coefficient) and self.coefficient >= 0, "impact.coefficient", "a number >= 0", self.coefficient)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketConfig:
+    """The whole market env.
+
+    Attributes:
+        populations: every group of agents, learners and scripted alike.
+        clearing: book, call or impact.
+        initial_price: the starting reference price in ticks.
+        initial_cash: each agent's starting cash in ticks x lots.
+        initial_inventory: each agent's starting inventory in lots.
+        max_short: largest short position in lots (0 forbids short selling).
+        credit: how far below zero an agent's cash may go.
+        fees: maker and taker fees in bps.
+        impact: the impact model for ``impact`` clearing.
+        window: mid returns in the observation.
+        max_steps: steps per episode (truncation).
+        fundamental: per-step fundamental values in ticks (for example from a price file or a
+            generator, scaled to ticks), or empty for none. Shorter than max_steps: the last value holds.
+        seed: root seed when ``reset`` gets none.
+    """
+
+    populations: tuple[PopulationConfig, ...]
+    clearing: Clearing = Clearing.BOOK
+    initial_price: int = 10_000
+    initial_cash: int = 10_000_000
+    initial_inventory: int = 100
+    max_short: int = 1_000
+    credit: int = 0
+    fees: FeeConfig = field(default_factory=FeeConfig)
+    impact: ImpactConfig = field(default_factory=ImpactConfig)
+    window: int = 10
+    max_steps: int = 500
+    fundamental: tuple[float, ...] = ()
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.populations, tuple) and len(self.populations) > 0, "populations", "a non-empty tuple", self.populations)
+        names = [p.name for p in self.populations]
+        _require(len(set(names)) == len(names), "populations", "unique population names", names)
+        _require(self.clearing in tuple(Clearing), "clearing", f"one of {[c.value for c in Clearing]}", self.clearing)
+        object.__setattr__(self, "clearing", Clearing(self.clearing))
+        for key in ("initial_price", "window", "max_steps"):
+            value = getattr(self, key)
+            _require(_is_int(value) and value > 0, key, "a positive integer", value)
+        for key in ("initial_cash", "initial_inventory", "max_short", "credit"):
+            value = getattr(self, key)
+            _require(_is_int(value) and value >= 0, key, "a non-negative integer", value)
+        _require(self.starting_equity > 0, "initial_cash", "a starting equity (cash + inventory x price) above 0", self.initial_cash)
+        _require(
+            all(_is_number(v) and v > 0 for v in self.fundamental),
+            "fundamental",
+            "positive finite prices in ticks",
+            next((v for v in self.fundamental if not (_is_number(v) and v > 0)), None),
+        )
+        _require(self.seed is None or _is_int(self.seed), "seed", "an integer or None", self.seed)
+
+    @property
+    def starting_equity(self) -> int:
+        """Each agent's equity at the start: cash plus inventory at the initial price."""
+        return self.initial_cash + self.initial_inventory * self.initial_price

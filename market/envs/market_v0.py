@@ -1,0 +1,377 @@
+"""MarketEnv: many agents trading one instrument through one exchange (PettingZoo ParallelEnv).
+
+One step is one trading interval. Learners' actions (and the actions of the policies that drive
+the other populations inside the env) become orders; the agents arrive in an order shuffled with
+the env's own seeded stream; the exchange clears (continuous book, call auction, or price impact);
+then every agent is marked to market at the mid. Envs never import ``market.agents``: policies for
+the internally driven populations are passed in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+from pettingzoo.utils.conversions import parallel_to_aec
+
+from market.agents.policy import Policy
+from market.envs.market_config import (
+    MAKER_ACTION_DIM,
+    MAKER_ASK_OFFSET,
+    MAKER_BID_OFFSET,
+    MAKER_SIZE,
+    OBS_BOUND,
+    TAKER_ACTION_DIM,
+    TAKER_AGGRESSION,
+    TAKER_SIZE,
+    Clearing,
+    MarketConfig,
+    PopulationConfig,
+    Role,
+    observation_names,
+)
+from market.config import from_mapping
+from market.errors import ConfigError, MarketError
+from market.exchange import AccountLimits, Exchange, Fill, Side, check_invariants
+from market.exchange.clearing import BatchOrder, call_auction, impact_clearing
+
+DEALER_ACCOUNT = "__dealer__"
+"""In impact clearing, the account on the other side of every trade."""
+_DEALER_CASH = 10**15
+_DEALER_INVENTORY = 10**9
+_PERCENT = 100.0
+
+Order = tuple[Side, int, int]  # side, price in ticks, qty in lots
+
+
+class MarketEnv(ParallelEnv):
+    """A market of learning and scripted agents trading through one exchange.
+
+    Agents: every population with ``policy=None`` contributes ``{name}_0..`` to ``possible_agents``;
+    populations with a policy are driven inside the env by ``policies[population.name]``.
+
+    Action Space (per role, every component in [-1, 1]):
+        taker: ``[size, aggressiveness]``; maker: ``[bid_offset, ask_offset, size]``
+        (see :mod:`market.envs.market_config` for the encodings).
+
+    Observation Space: ``Box(-10, 10, (window + 9,), float32)``, named by
+    :func:`~market.envs.market_config.observation_names`: mid returns, spread, top depth and
+    imbalance, fundamental gap, own inventory, cash and equity change, time left.
+
+    Rewards: change in marked-to-market equity over the starting equity, in percent; makers pay
+    ``inventory_penalty`` times their inventory's value over the starting equity, in percent.
+
+    Episode End: an agent whose equity falls to zero or below is terminated and leaves ``agents``
+    for good (its orders are cancelled); every agent is truncated after ``max_steps`` steps.
+
+    Arguments:
+        config: the market (a :class:`MarketConfig`).
+        policies: policy objects for the internally driven populations, by population name.
+        check: run the exchange's invariant checks after every order (slow; for tests).
+
+    Version History:
+        v0: first version.
+    """
+
+    metadata = {"name": "market_v0", "render_modes": [], "is_parallelizable": True}
+
+    def __init__(
+        self, config: MarketConfig | Mapping[str, Any], policies: Mapping[str, Policy] | None = None, *, check: bool = False
+    ) -> None:
+        config = from_mapping(MarketConfig, config)
+        self.config = config
+        self.check = check
+        self.render_mode = None
+        policies = dict(policies or {})
+        for population in config.populations:
+            if not population.learner and population.name not in policies:
+                raise ConfigError(
+                    f"populations.{population.name}.policy: no policy object was given for {population.policy!r}"
+                )
+        self._policies = policies
+
+        # agents: learners first (the PettingZoo agents), then the internally driven ones
+        self.possible_agents: list[str] = [a for p in config.populations if p.learner for a in p.agent_names()]
+        self.driven_agents: list[str] = [a for p in config.populations if not p.learner for a in p.agent_names()]
+        self._all = self.possible_agents + self.driven_agents
+        self._index = {agent: i for i, agent in enumerate(self._all)}
+        self.population_of: dict[str, PopulationConfig] = {
+            agent: p for p in config.populations for agent in p.agent_names()
+        }
+        pops = [self.population_of[a] for a in self._all]
+        self._max_qty = np.array([p.max_qty for p in pops], dtype=np.float64)
+        self._max_offset = np.array([p.max_offset for p in pops], dtype=np.float64)
+        self._penalty = np.array([p.inventory_penalty for p in pops], dtype=np.float64)
+
+        # spaces: built once per role, shared by every agent of that role
+        self.feature_names = observation_names(config.window)
+        obs_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (len(self.feature_names),), np.float32)
+        role_obs = {role: obs_space if role is Role.TAKER else spaces.Box(-OBS_BOUND, OBS_BOUND, obs_space.shape, np.float32) for role in Role}
+        role_act = {
+            Role.TAKER: spaces.Box(-1.0, 1.0, (TAKER_ACTION_DIM,), np.float32),
+            Role.MAKER: spaces.Box(-1.0, 1.0, (MAKER_ACTION_DIM,), np.float32),
+        }
+        self._obs_spaces = {a: role_obs[self.population_of[a].role] for a in self._all}
+        self._act_spaces = {a: role_act[self.population_of[a].role] for a in self._all}
+
+        self.agents: list[str] = []
+        self._seeds: np.random.SeedSequence | None = None
+        self.exchange: Exchange | None = None
+        self.last_fills: list[Fill] = []
+
+    # ------------------------------------------------------------------ PettingZoo API
+    def observation_space(self, agent: str) -> spaces.Box:
+        return self._obs_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Box:
+        return self._act_spaces[agent]
+
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+        config = self.config
+        # 1. seeds: an explicit seed restarts the streams; otherwise the next episode of the same root
+        if seed is not None:
+            self._seeds = np.random.SeedSequence(seed)
+        elif self._seeds is None:
+            self._seeds = np.random.SeedSequence(config.seed)
+        episode = self._seeds.spawn(1)[0] if seed is None and self.exchange is not None else self._seeds
+        streams = episode.spawn(1 + len(self.driven_agents))
+        self._rng = np.random.Generator(np.random.PCG64(streams[0]))
+        self._agent_rngs = [np.random.Generator(np.random.PCG64(s)) for s in streams[1:]]
+
+        # 2. a fresh exchange with one account per agent
+        self.exchange = Exchange(fees=config.fees, check=self.check)
+        limits = AccountLimits(cash_floor=-config.credit, max_short=config.max_short)
+        for agent in self._all:
+            self.exchange.open_account(agent, cash=config.initial_cash, inventory=config.initial_inventory, limits=limits)
+        if config.clearing is Clearing.IMPACT:
+            self.exchange.open_account(DEALER_ACCOUNT, cash=_DEALER_CASH, inventory=_DEALER_INVENTORY)
+        self._accounts = [self.exchange.ledger.account(a) for a in self._all]
+
+        # 3. market state
+        self.agents = list(self.possible_agents)
+        self._live_driven = list(self.driven_agents)
+        self._step = 0
+        self._mid = float(config.initial_price)
+        self._mids = np.full(config.window + 1, self._mid)
+        self._open_orders: dict[str, list[int]] = {a: [] for a in self._all}
+        self._equity = np.full(len(self._all), float(config.starting_equity))
+        self.last_fills = []
+        self._obs = self._observe()
+        return {a: self._obs[self._index[a]] for a in self.agents}, {a: {} for a in self.agents}
+
+    def step(
+        self, actions: Mapping[str, Any]
+    ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict]]:
+        if self.exchange is None:
+            raise MarketError("step() before reset()")
+        live = self.agents
+        unknown = [a for a in actions if a not in self._index or a not in live]
+        if unknown:
+            raise MarketError(f"actions for agents that are not live: {unknown}")
+        reference = max(1, round(self._mid))
+
+        # 1. every live agent's orders: learners from `actions`, the others from their policies
+        orders: dict[str, list[Order]] = {}
+        for agent in live:
+            if agent in actions:
+                orders[agent] = self._decode(agent, actions[agent], reference)
+        for agent in self._live_driven:
+            i = self._index[agent]
+            action = self._policies[self.population_of[agent].name].act(self._obs[i], self._agent_rngs[i - len(self.possible_agents)])
+            orders[agent] = self._decode(agent, action, reference)
+
+        # 2. arrival order, shuffled with the env's own stream; then the exchange clears
+        participants = list(orders)
+        arrival = [participants[k] for k in self._rng.permutation(len(participants))]
+        rejected: dict[str, list[str]] = {a: [] for a in participants}
+        if self.config.clearing is Clearing.BOOK:
+            fills = self._clear_book(arrival, orders, rejected)
+        else:
+            fills = self._clear_batch(arrival, orders, rejected, reference)
+        self.last_fills = fills
+
+        # 3. mark to market, rewards, bankruptcies, truncation
+        self._mid = self._new_mid(fills)
+        self._mids = np.roll(self._mids, -1)
+        self._mids[-1] = self._mid
+        self._step += 1
+        previous = self._equity
+        cash = np.array([acc.cash for acc in self._accounts], dtype=np.float64)
+        inventory = np.array([acc.inventory for acc in self._accounts], dtype=np.float64)
+        self._equity = cash + inventory * self._mid
+        start = float(self.config.starting_equity)
+        reward = (self._equity - previous) / start * _PERCENT
+        reward -= self._penalty * np.abs(inventory * self._mid) / start * _PERCENT
+        bankrupt = self._equity <= 0
+        for agent in [a for a in self._live_driven if bankrupt[self._index[a]]]:
+            self._retire(agent)
+            self._live_driven.remove(agent)
+        truncated = self._step >= self.config.max_steps
+
+        self._obs = self._observe()
+        observations, rewards, terminations, truncations, infos = {}, {}, {}, {}, {}
+        for agent in live:
+            i = self._index[agent]
+            observations[agent] = self._obs[i]
+            rewards[agent] = float(reward[i])
+            terminations[agent] = bool(bankrupt[i])
+            truncations[agent] = truncated
+            account = self._accounts[i]
+            infos[agent] = {
+                "equity": float(self._equity[i]),
+                "cash": account.cash,
+                "inventory": account.inventory,
+                "rejected": rejected.get(agent, []),
+            }
+            if bankrupt[i]:
+                self._retire(agent)
+        self.agents = [] if truncated else [a for a in live if not terminations[a]]
+        if self.check:
+            check_invariants(self.exchange.book, self.exchange.ledger)
+        return observations, rewards, terminations, truncations, infos
+
+    def render(self) -> None:
+        """No rendering: the dashboard replays run records."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    # ------------------------------------------------------------------ read-only views
+    @property
+    def mid(self) -> float:
+        """The current mid (or last clearing price) in ticks."""
+        return self._mid
+
+    @property
+    def step_count(self) -> int:
+        """Steps taken in this episode."""
+        return self._step
+
+    def equity(self, agent: str) -> float:
+        """Marked-to-market equity of any agent, learner or driven."""
+        return float(self._equity[self._index[agent]])
+
+    # ------------------------------------------------------------------ internals
+    def _decode(self, agent: str, action: Any, reference: int) -> list[Order]:
+        """Turn one action into orders, after checking it lies in the agent's action space."""
+        space = self._act_spaces[agent]
+        a = np.asarray(action, dtype=np.float32)
+        if a.shape != space.shape or not np.all(np.abs(a) <= 1.0):
+            raise MarketError(f"action for {agent}: expected {space.shape[0]} numbers in [-1, 1], got {action!r}")
+        population = self.population_of[agent]
+        if population.role is Role.TAKER:
+            size = round(float(a[TAKER_SIZE]) * population.max_qty)
+            if size == 0:
+                return []
+            offset = round(float(a[TAKER_AGGRESSION]) * population.max_offset)
+            if size > 0:
+                return [(Side.BUY, max(1, reference + offset), size)]
+            return [(Side.SELL, max(1, reference - offset), -size)]
+        qty = round((float(a[MAKER_SIZE]) + 1.0) / 2.0 * population.max_qty)
+        if qty == 0:
+            return []
+        span = population.max_offset - 1
+        bid_offset = 1 + round((float(a[MAKER_BID_OFFSET]) + 1.0) / 2.0 * span)
+        ask_offset = 1 + round((float(a[MAKER_ASK_OFFSET]) + 1.0) / 2.0 * span)
+        return [(Side.BUY, max(1, reference - bid_offset), qty), (Side.SELL, reference + ask_offset, qty)]
+
+    def _clear_book(self, arrival: list[str], orders: dict[str, list[Order]], rejected: dict[str, list[str]]) -> list[Fill]:
+        """Continuous book: each agent in turn replaces its resting orders with its new ones."""
+        exchange = self.exchange
+        fills: list[Fill] = []
+        for agent in arrival:
+            for order_id in self._open_orders[agent]:
+                exchange.cancel(agent, order_id)  # an order that filled meanwhile is simply gone
+            open_now: list[int] = []
+            for side, price, qty in orders[agent]:
+                result = exchange.submit_limit(agent, side, price, qty)
+                if result.reject is not None:
+                    rejected[agent].append(result.reject.reason.value)
+                    continue
+                fills.extend(result.fills)
+                if exchange.book.order(result.order_id) is not None:
+                    open_now.append(result.order_id)
+            self._open_orders[agent] = open_now
+        return fills
+
+    def _clear_batch(
+        self, arrival: list[str], orders: dict[str, list[Order]], rejected: dict[str, list[str]], reference: int
+    ) -> list[Fill]:
+        """Call auction or impact: the whole step's orders clear at once; nothing rests."""
+        batch = [BatchOrder(agent, side, price, qty) for agent in arrival for side, price, qty in orders[agent]]
+        if self.config.clearing is Clearing.CALL:
+            result = call_auction(self.exchange, batch, reference=reference)
+        else:
+            impact = self.config.impact
+            result = impact_clearing(
+                self.exchange, batch, reference=reference, model=impact.model, coefficient=impact.coefficient, dealer=DEALER_ACCOUNT
+            )
+            self._impact_price = result.price
+        for agent, reject in result.rejects:
+            rejected[agent].append(reject.reason.value)
+        return result.fills
+
+    def _new_mid(self, fills: list[Fill]) -> float:
+        """The mid after clearing: the book's mid, else the last trade (or impact) price, else unchanged."""
+        if self.config.clearing is Clearing.IMPACT:
+            return float(self._impact_price)
+        if self.config.clearing is Clearing.BOOK:
+            bid, ask = self.exchange.book.best_bid(), self.exchange.book.best_ask()
+            if bid is not None and ask is not None:
+                return (bid[0] + ask[0]) / 2.0
+        if fills:
+            return float(fills[-1].price)
+        return self._mid
+
+    def _retire(self, agent: str) -> None:
+        """Cancel a leaving agent's resting orders; its account stays in the ledger."""
+        for order_id in self._open_orders[agent]:
+            self.exchange.cancel(agent, order_id)
+        self._open_orders[agent] = []
+
+    def _observe(self) -> np.ndarray:
+        """Observations of every agent (learners and driven) as one float32 matrix, clipped."""
+        config = self.config
+        n = len(self._all)
+        window = config.window
+        obs = np.empty((n, window + 9), dtype=np.float64)
+        # market features, shared by all
+        obs[:, :window] = np.diff(np.log(self._mids))[::-1] * _PERCENT
+        book = self.exchange.book
+        bid, ask = book.best_bid(), book.best_ask()
+        bid_qty = bid[1] if bid else 0
+        ask_qty = ask[1] if ask else 0
+        spread = (ask[0] - bid[0]) / self._max_offset if bid and ask else OBS_BOUND
+        obs[:, window] = spread
+        obs[:, window + 1] = math.log1p(bid_qty)
+        obs[:, window + 2] = math.log1p(ask_qty)
+        obs[:, window + 3] = (bid_qty - ask_qty) / (bid_qty + ask_qty) if bid_qty + ask_qty else 0.0
+        obs[:, window + 4] = math.log(self._fundamental() / self._mid) * _PERCENT if config.fundamental else 0.0
+        # own account
+        start = float(config.starting_equity)
+        cash = np.array([acc.cash for acc in self._accounts], dtype=np.float64)
+        inventory = np.array([acc.inventory for acc in self._accounts], dtype=np.float64)
+        obs[:, window + 5] = inventory / self._max_qty
+        obs[:, window + 6] = (cash - config.initial_cash) / start * _PERCENT
+        obs[:, window + 7] = (self._equity - start) / start * _PERCENT
+        obs[:, window + 8] = 1.0 - self._step / config.max_steps
+        np.clip(obs, -OBS_BOUND, OBS_BOUND, out=obs)
+        return obs.astype(np.float32)
+
+    def _fundamental(self) -> float:
+        values = self.config.fundamental
+        return float(values[min(self._step, len(values) - 1)])
+
+
+def parallel_env(config: MarketConfig | Mapping[str, Any], policies: Mapping[str, Policy] | None = None, **kwargs: Any) -> MarketEnv:
+    """The market as a PettingZoo ParallelEnv."""
+    return MarketEnv(config, policies, **kwargs)
+
+
+def env(config: MarketConfig | Mapping[str, Any], policies: Mapping[str, Policy] | None = None, **kwargs: Any):
+    """The market as a PettingZoo AEC env, converted from the parallel one."""
+    return parallel_to_aec(parallel_env(config, policies, **kwargs))
