@@ -1,0 +1,75 @@
+"""Stylized facts of a return series: fat tails, no linear memory, volatility clustering.
+
+Pure functions over numpy arrays of log returns, used by ``market facts`` to set a simulated
+market's returns beside real prices. Real daily stock and hourly FX returns show excess kurtosis of
+about 12 to 21, a Hill tail index near 3, mean absolute-return autocorrelation over lags 1..10 of
+0.045 to 0.063, and linear autocorrelation under 0.06 in magnitude for lags 2..20.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EXCESS_KURTOSIS = "excess_kurtosis"
+HILL_TAIL_INDEX = "hill_tail_index"
+MEAN_ABS_ACF_1_10 = "mean_abs_acf_1_10"
+MAX_ABS_ACF_2_20 = "max_abs_acf_2_20"
+VOLUME_VOLATILITY_CORR = "volume_volatility_corr"
+ACF_LAGS = 20
+ABS_ACF_LAGS = 50
+FACT_KEYS = (EXCESS_KURTOSIS, HILL_TAIL_INDEX, MEAN_ABS_ACF_1_10, MAX_ABS_ACF_2_20, VOLUME_VOLATILITY_CORR)
+
+
+def excess_kurtosis(returns: np.ndarray) -> float:
+    """Fourth standardized moment minus 3 (0 for a normal distribution); nan for constant input."""
+    x = np.asarray(returns, dtype=np.float64)
+    centered = x - x.mean()
+    variance = np.mean(centered**2)
+    if variance == 0:
+        return float("nan")
+    return float(np.mean(centered**4) / variance**2 - 3.0)
+
+
+def autocorrelation(x: np.ndarray, lags: int) -> np.ndarray:
+    """Sample autocorrelation at lags 1..``lags`` (the usual biased estimator, as in statsmodels' acf)."""
+    values = np.asarray(x, dtype=np.float64)
+    centered = values - values.mean()
+    denominator = np.dot(centered, centered)
+    if denominator == 0:
+        return np.full(lags, np.nan)
+    return np.array([np.dot(centered[:-k], centered[k:]) / denominator for k in range(1, lags + 1)])
+
+
+def hill_tail_index(returns: np.ndarray, tail_fraction: float = 0.05) -> float:
+    """Hill estimator of the tail index over the largest ``tail_fraction`` of absolute returns.
+
+    With ``k`` order statistics ``x_(1) >= ... >= x_(k+1)``, the estimate is
+    ``k / sum(log(x_(i) / x_(k+1)))``. Lower means fatter tails; a normal sample gives large values.
+    """
+    magnitudes = np.sort(np.abs(np.asarray(returns, dtype=np.float64)))[::-1]
+    magnitudes = magnitudes[magnitudes > 0]
+    k = int(len(magnitudes) * tail_fraction)
+    if k < 2:
+        return float("nan")
+    logs = np.log(magnitudes[:k] / magnitudes[k])
+    total = logs.sum()
+    return float(k / total) if total > 0 else float("nan")
+
+
+def stylized_facts(returns: np.ndarray, volume: np.ndarray | None = None) -> dict[str, float]:
+    """The headline facts of a return series (and its volume, if given) under the keys ``FACT_KEYS``."""
+    x = np.asarray(returns, dtype=np.float64)
+    acf = autocorrelation(x, ACF_LAGS)
+    abs_acf = autocorrelation(np.abs(x), ABS_ACF_LAGS)
+    facts = {
+        EXCESS_KURTOSIS: excess_kurtosis(x),
+        HILL_TAIL_INDEX: hill_tail_index(x),
+        MEAN_ABS_ACF_1_10: float(np.mean(abs_acf[:10])),
+        MAX_ABS_ACF_2_20: float(np.max(np.abs(acf[1:ACF_LAGS]))),
+        VOLUME_VOLATILITY_CORR: float("nan"),
+    }
+    if volume is not None:
+        v = np.asarray(volume, dtype=np.float64)
+        if len(v) == len(x) and np.std(v) > 0 and np.std(np.abs(x)) > 0:
+            facts[VOLUME_VOLATILITY_CORR] = float(np.corrcoef(v, np.abs(x))[0, 1])
+    return facts
