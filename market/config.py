@@ -51,7 +51,7 @@ def from_mapping(cls: type[T], data: Any, path: str = "") -> T:
     values: dict[str, Any] = {}
     for key, value in data.items():
         if key not in fields:
-            raise ConfigError(f"{_join(path, str(key))}: unknown key{suggest(str(key), list(fields))}")
+            raise ConfigError(f"{_join(path, str(key))}: unknown key with value {value!r}{suggest(str(key), list(fields))}")
         values[key] = _convert(hints[key], value, _join(path, key))
     try:
         return cls(**values)

@@ -68,7 +68,7 @@ def observation_names(window: int) -> tuple[str, ...]:
     best bid in ticks over max_offset (OBS_BOUND when a side is empty). ``bid_depth``/``ask_depth``:
     log(1 + lots at the best level). ``imbalance``: (bid - ask) / (bid + ask) at the top, in [-1, 1].
     ``fundamental_gap``: log(fundamental / mid) in percent (0 without a fundamental). ``inventory``:
-    own inventory over max_qty. ``cash_change``, ``equity_change``: change since the start over the
+    own inventory minus the starting inventory, over max_qty. ``cash_change``, ``equity_change``: change since the start over the
     starting equity, in percent. ``time_left``: share of max_steps still to go.
     """
     return (

@@ -355,7 +355,7 @@ class MarketEnv(ParallelEnv):
         start = float(config.starting_equity)
         cash = np.array([acc.cash for acc in self._accounts], dtype=np.float64)
         inventory = np.array([acc.inventory for acc in self._accounts], dtype=np.float64)
-        obs[:, window + 5] = inventory / self._max_qty
+        obs[:, window + 5] = (inventory - config.initial_inventory) / self._max_qty
         obs[:, window + 6] = (cash - config.initial_cash) / start * _PERCENT
         obs[:, window + 7] = (self._equity - start) / start * _PERCENT
         obs[:, window + 8] = 1.0 - self._step / config.max_steps

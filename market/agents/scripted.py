@@ -1,0 +1,614 @@
+"""Scripted background traders for the market env, and the factory that builds them by name.
+
+Five traders, each a :class:`~market.agents.policy.Policy` for one role of the market env:
+
+========================  =========  ===========================================================
+name                      role       behaviour
+========================  =========  ===========================================================
+``noise``                 taker      zero intelligence: random sign, size and aggressiveness
+``market_maker``          maker      quotes around the mid, skewed against inventory, widened by
+                                     volatility, withdrawn at random or in high volatility
+``momentum``              taker      follows the mean of the last ``lookback`` mid returns
+``value``                 taker      trades toward the fundamental when the gap leaves a band
+``shock``                 taker      one full-size, fully aggressive order flow in a set window
+========================  =========  ===========================================================
+
+Every trader reads its features by name through
+:func:`~market.envs.market_config.observation_index` (indices computed once, in ``__init__``) and
+returns a ``float32`` action inside its role's space, with the encodings published in
+:mod:`market.envs.market_config`. Sizes, offsets and inventories in the parameters are in the
+encodings' units, so one parameter set works for any ``max_qty`` and ``max_offset``:
+
+* a taker's ``size`` is a fraction of the population's ``max_qty`` (``0.5`` sends half of it) and
+  its ``aggression`` is a fraction of ``max_offset`` (positive crosses the spread, negative rests);
+* a maker's offsets are in ``[0, 1]``, ``0`` one tick from the mid and ``1`` ``max_offset`` ticks
+  away, and its ``size`` is a fraction of ``max_qty`` per side;
+* inventories are in multiples of ``max_qty``, as in the ``inventory`` feature.
+
+All randomness comes from the ``rng`` passed to ``act``; nothing here holds random state.
+
+Each trader class names its role and its parameter class (``role``, ``params_class``);
+:data:`SCRIPTED_POLICIES` maps policy names to classes, and :func:`build_policy` builds one from a
+scenario's ``params`` table, naming ``populations.<population>.params.<key>`` in any error.
+
+>>> import numpy as np
+>>> from market.envs.market_config import observation_index, observation_names
+>>> policy = build_policy("value", {"threshold": 0.5, "size_scale": 0.2}, window=4)
+>>> obs = np.zeros(len(observation_names(4)), dtype=np.float32)
+>>> obs[observation_index("fundamental_gap", 4)] = 2.0  # the fundamental is 2% above the mid
+>>> policy.act(obs, np.random.default_rng(0))  # buy 0.2 x 2 = 0.4 of max_qty, aggression 0.2
+array([0.4, 0.2], dtype=float32)
+>>> policy_role("value")
+<Role.TAKER: 'taker'>
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from market.agents.policy import Policy
+from market.config import from_mapping, suggest
+from market.envs.market_config import (
+    MAKER_ACTION_DIM,
+    MAKER_ASK_OFFSET,
+    MAKER_BID_OFFSET,
+    MAKER_SIZE,
+    TAKER_ACTION_DIM,
+    TAKER_AGGRESSION,
+    TAKER_SIZE,
+    Role,
+    observation_index,
+    observation_names,
+)
+from market.errors import ConfigError
+from market.exchange.types import Side
+
+__all__ = [
+    "SCRIPTED_POLICIES",
+    "MarketMaker",
+    "MarketMakerParams",
+    "MomentumParams",
+    "MomentumTrader",
+    "NoiseParams",
+    "NoiseTrader",
+    "ShockParams",
+    "ShockTrader",
+    "ValueParams",
+    "ValueTrader",
+    "build_policy",
+    "policy_role",
+]
+
+
+# ---------------------------------------------------------------------------- validation
+class _ParamError(ConfigError):
+    """A bad parameter value, named relative to the params table (``params.activity``).
+
+    :func:`build_policy` re-raises it as a :class:`ConfigError` under the population's full path.
+    """
+
+    def __init__(self, key: str, expected: str, value: Any) -> None:
+        self.key, self.expected, self.value = key, expected, value
+        super().__init__(self.message("params"))
+
+    def message(self, path: str) -> str:
+        """The one-line message with ``path`` as the params table's key path."""
+        return f"{path}.{self.key}: expected {self.expected}, got {self.value!r}"
+
+
+def _number(params: Any, key: str, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> None:
+    """Check that ``params.<key>`` is a real number in the interval and store it as a ``float``.
+
+    ``math.inf`` passes only as an upper bound of ``high = math.inf`` with ``high_open=False``.
+    """
+    value = getattr(params, key)
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
+    ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise _ParamError(key, f"a number in {interval}", value)
+    object.__setattr__(params, key, float(value))
+
+
+def _integer(params: Any, key: str, low: int) -> None:
+    """Check that ``params.<key>`` is an integer >= ``low`` and store it as an ``int``."""
+    value = getattr(params, key)
+    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low):
+        raise _ParamError(key, f"an integer >= {low}", value)
+    object.__setattr__(params, key, int(value))
+
+
+def _check_window(window: Any) -> int:
+    """The observation window, checked: a positive integer."""
+    if not (isinstance(window, numbers.Integral) and not isinstance(window, bool) and window > 0):
+        raise ConfigError(f"window: expected a positive integer, got {window!r}")
+    return int(window)
+
+
+# ---------------------------------------------------------------------------- parameters
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoiseParams:
+    """Zero-intelligence taker.
+
+    Attributes:
+        activity: probability of sending an order in a step.
+        min_size: smallest order size, as a fraction of ``max_qty``.
+        max_size: largest order size, as a fraction of ``max_qty``; sizes are uniform in between.
+        max_aggression: aggressiveness is uniform in ``[-max_aggression, max_aggression]``, so
+            about half the orders cross the spread and half rest passively.
+    """
+
+    activity: float = 0.5
+    min_size: float = 0.1
+    max_size: float = 0.5
+    max_aggression: float = 1.0
+
+    def __post_init__(self) -> None:
+        _number(self, "activity", 0.0, 1.0)
+        _number(self, "min_size", 0.0, 1.0)
+        _number(self, "max_size", self.min_size, 1.0)
+        _number(self, "max_aggression", 0.0, 1.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketMakerParams:
+    """Market maker quoting both sides around the mid.
+
+    Attributes:
+        half_spread: base offset of each quote from the mid, in ``[0, 1]`` (0 is one tick, 1 is
+            ``max_offset`` ticks).
+        size: quote size per side, as a fraction of ``max_qty``.
+        inventory_skew: offset moved per unit of inventory (in multiples of ``max_qty``) away from
+            ``neutral_inventory``: long inventory tightens the ask and widens the bid, so the maker
+            sells down; short inventory does the opposite.
+        neutral_inventory: the inventory (``inventory`` feature units) the maker skews toward.
+        vol_widen: offset added to both quotes per percent of volatility, the standard deviation
+            of the observation's mid returns (``ret_0 .. ret_{window-1}``, in percent).
+        withdraw_vol: volatility (percent) above which the maker withdraws its quotes (size 0);
+            ``inf`` never withdraws for volatility.
+        withdraw_prob: probability of withdrawing in any step.
+    """
+
+    half_spread: float = 0.2
+    size: float = 0.5
+    inventory_skew: float = 0.1
+    neutral_inventory: float = 0.0
+    vol_widen: float = 0.5
+    withdraw_vol: float = math.inf
+    withdraw_prob: float = 0.0
+
+    def __post_init__(self) -> None:
+        _number(self, "half_spread", 0.0, 1.0)
+        _number(self, "size", 0.0, 1.0, low_open=True)
+        _number(self, "inventory_skew", 0.0, math.inf, high_open=True)
+        _number(self, "neutral_inventory", -math.inf, math.inf, low_open=True, high_open=True)
+        _number(self, "vol_widen", 0.0, math.inf, high_open=True)
+        _number(self, "withdraw_vol", 0.0, math.inf, low_open=True)
+        _number(self, "withdraw_prob", 0.0, 1.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MomentumParams:
+    """Trend follower on recent mid returns.
+
+    Attributes:
+        lookback: number of recent returns averaged (``ret_0 .. ret_{lookback-1}``); at most the
+            env's ``window``.
+        threshold: the mean return (percent per step) must exceed this in absolute value to trade.
+        size_scale: order size (fraction of ``max_qty``) per percent of mean return.
+        max_size: cap on the order size, as a fraction of ``max_qty``.
+        aggression: aggressiveness of every order, in ``[-1, 1]`` (positive crosses the spread).
+        max_inventory: cap on ``|inventory - neutral_inventory|`` (multiples of ``max_qty``): an
+            order never takes the inventory beyond it, to within one lot of rounding.
+        neutral_inventory: the inventory (``inventory`` feature units) the cap is measured from.
+    """
+
+    lookback: int = 5
+    threshold: float = 0.01
+    size_scale: float = 5.0
+    max_size: float = 0.5
+    aggression: float = 0.5
+    max_inventory: float = 5.0
+    neutral_inventory: float = 0.0
+
+    def __post_init__(self) -> None:
+        _integer(self, "lookback", 1)
+        _number(self, "threshold", 0.0, math.inf, high_open=True)
+        _number(self, "size_scale", 0.0, math.inf, low_open=True, high_open=True)
+        _number(self, "max_size", 0.0, 1.0, low_open=True)
+        _number(self, "aggression", -1.0, 1.0)
+        _number(self, "max_inventory", 0.0, math.inf, high_open=True)
+        _number(self, "neutral_inventory", -math.inf, math.inf, low_open=True, high_open=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValueParams:
+    """Fundamental trader on the ``fundamental_gap`` feature (log(fundamental / mid) in percent).
+
+    Attributes:
+        threshold: half-width of the no-trade band, in percent of the mid.
+        size_scale: order size (fraction of ``max_qty``) per percent of gap.
+        max_size: cap on the order size, as a fraction of ``max_qty``.
+        aggression: aggressiveness of every order, in ``[-1, 1]`` (positive crosses the spread).
+        max_inventory: cap on ``|inventory - neutral_inventory|`` (multiples of ``max_qty``): an
+            order never takes the inventory beyond it, to within one lot of rounding.
+        neutral_inventory: the inventory (``inventory`` feature units) the cap is measured from.
+    """
+
+    threshold: float = 0.5
+    size_scale: float = 0.2
+    max_size: float = 0.5
+    aggression: float = 0.2
+    max_inventory: float = 5.0
+    neutral_inventory: float = 0.0
+
+    def __post_init__(self) -> None:
+        _number(self, "threshold", 0.0, math.inf, high_open=True)
+        _number(self, "size_scale", 0.0, math.inf, low_open=True, high_open=True)
+        _number(self, "max_size", 0.0, 1.0, low_open=True)
+        _number(self, "aggression", -1.0, 1.0)
+        _number(self, "max_inventory", 0.0, math.inf, high_open=True)
+        _number(self, "neutral_inventory", -math.inf, math.inf, low_open=True, high_open=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShockParams:
+    """A large one-sided order flow at a set time (a fire sale, or a buying spree).
+
+    Attributes:
+        at_step: first step (0-based) of the shock.
+        max_steps: the env's ``max_steps``; it must match the market config, since the trader
+            reads the step from ``time_left`` (see :class:`ShockTrader`).
+        side: ``"sell"`` or ``"buy"``.
+        size: order size per step, as a fraction of ``max_qty``.
+        duration: number of consecutive steps of the shock.
+    """
+
+    at_step: int
+    max_steps: int
+    side: Side = Side.SELL
+    size: float = 1.0
+    duration: int = 1
+
+    def __post_init__(self) -> None:
+        _integer(self, "max_steps", 1)
+        _integer(self, "at_step", 0)
+        if self.at_step >= self.max_steps:
+            raise _ParamError("at_step", f"a step before max_steps={self.max_steps}", self.at_step)
+        if self.side not in tuple(Side):
+            raise _ParamError("side", f"one of {[s.value for s in Side]}", self.side)
+        object.__setattr__(self, "side", Side(self.side))
+        _number(self, "size", 0.0, 1.0, low_open=True)
+        _integer(self, "duration", 1)
+
+
+# ---------------------------------------------------------------------------- traders
+def _taker_action(size: float, aggression: float) -> np.ndarray:
+    """A taker action ``[size, aggressiveness]``, clipped into [-1, 1], as ``float32``."""
+    action = np.zeros(TAKER_ACTION_DIM, dtype=np.float32)
+    action[TAKER_SIZE] = min(1.0, max(-1.0, size))
+    action[TAKER_AGGRESSION] = min(1.0, max(-1.0, aggression))
+    return action
+
+
+def _maker_action(bid_offset: float, ask_offset: float, size: float) -> np.ndarray:
+    """A maker action from offsets and size in ``[0, 1]`` units, mapped onto [-1, 1], as ``float32``."""
+    action = np.zeros(MAKER_ACTION_DIM, dtype=np.float32)
+    for index, unit in ((MAKER_BID_OFFSET, bid_offset), (MAKER_ASK_OFFSET, ask_offset), (MAKER_SIZE, size)):
+        action[index] = 2.0 * min(1.0, max(0.0, unit)) - 1.0
+    return action
+
+
+def _capped_size(signed_size: float, inventory: float, max_inventory: float) -> float:
+    """Shrink a signed order size so that inventory (same units) stays within ``±max_inventory``.
+
+    Adding to a position already at or beyond the cap gives 0; reducing it is never limited.
+    """
+    if signed_size > 0:
+        return min(signed_size, max(0.0, max_inventory - inventory))
+    return max(signed_size, min(0.0, -max_inventory - inventory))
+
+
+class _ScriptedTrader:
+    """What every scripted trader shares: its params, its window and the observation's length."""
+
+    role: ClassVar[Role]
+    params_class: ClassVar[type]
+
+    def __init__(self, params: Any, window: int) -> None:
+        if not isinstance(params, self.params_class):
+            raise TypeError(f"{type(self).__name__} needs {self.params_class.__name__}, got {type(params).__name__}")
+        self.params = params
+        self.window = _check_window(window)
+        self._n_features = len(observation_names(self.window))
+
+    def _check(self, obs: np.ndarray) -> None:
+        """Refuse an observation from an env with another window (it would be read wrongly)."""
+        if obs.shape != (self._n_features,):
+            raise ValueError(
+                f"{type(self).__name__}: expected an observation of shape ({self._n_features},) for window "
+                f"{self.window}, got shape {obs.shape}"
+            )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params!r}, window={self.window})"
+
+
+class NoiseTrader(_ScriptedTrader):
+    """Zero-intelligence taker: random orders of random sign, size and aggressiveness.
+
+    Each step draws four uniforms from ``rng`` (whether to act, the sign, the size, the
+    aggressiveness), whatever the outcome, so the stream a trader consumes does not depend on its
+    parameters. When inactive it returns ``[0, 0]`` (no order).
+
+    Args:
+        params: the trader's :class:`NoiseParams`.
+        window: the env's mid-return window.
+    """
+
+    role: ClassVar[Role] = Role.TAKER
+    params_class: ClassVar[type] = NoiseParams
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return ``[size, aggressiveness]``: a random order with probability ``activity``, else nothing.
+
+        Args:
+            obs: the agent's observation.
+            rng: the agent's random stream.
+
+        Returns:
+            The taker action, ``float32`` of shape ``(TAKER_ACTION_DIM,)``.
+        """
+        self._check(obs)
+        p = self.params
+        active, sign, size, aggression = rng.random(4)
+        if active >= p.activity:
+            return _taker_action(0.0, 0.0)
+        signed_size = (1.0 if sign < 0.5 else -1.0) * (p.min_size + (p.max_size - p.min_size) * size)
+        return _taker_action(signed_size, p.max_aggression * (2.0 * aggression - 1.0))
+
+
+class MarketMaker(_ScriptedTrader):
+    """Maker quoting a bid and an ask around the mid, skewed against inventory, widened by volatility.
+
+    With ``vol`` the standard deviation of the observation's mid returns (percent) and ``inv`` the
+    ``inventory`` feature minus ``neutral_inventory``, the offsets in ``[0, 1]`` units are::
+
+        bid = half_spread + vol_widen * vol + inventory_skew * inv
+        ask = half_spread + vol_widen * vol - inventory_skew * inv
+
+    clipped to ``[0, 1]``. The maker withdraws (quote size 0) when ``vol > withdraw_vol`` or, each
+    step, with probability ``withdraw_prob``; it draws one uniform from ``rng`` per step.
+
+    Args:
+        params: the maker's :class:`MarketMakerParams`.
+        window: the env's mid-return window.
+    """
+
+    role: ClassVar[Role] = Role.MAKER
+    params_class: ClassVar[type] = MarketMakerParams
+
+    def __init__(self, params: MarketMakerParams, window: int) -> None:
+        super().__init__(params, window)
+        self._returns = np.array([observation_index(f"ret_{k}", self.window) for k in range(self.window)])
+        self._inventory = observation_index("inventory", self.window)
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return ``[bid_offset, ask_offset, size]`` for this step's quotes.
+
+        Args:
+            obs: the agent's observation.
+            rng: the agent's random stream.
+
+        Returns:
+            The maker action, ``float32`` of shape ``(MAKER_ACTION_DIM,)``.
+        """
+        self._check(obs)
+        p = self.params
+        vol = float(np.std(obs[self._returns], dtype=np.float64))
+        skew = p.inventory_skew * (float(obs[self._inventory]) - p.neutral_inventory)
+        offset = p.half_spread + p.vol_widen * vol
+        withdraw = rng.random() < p.withdraw_prob or vol > p.withdraw_vol
+        return _maker_action(offset + skew, offset - skew, 0.0 if withdraw else p.size)
+
+
+class MomentumTrader(_ScriptedTrader):
+    """Taker that follows the trend of the last ``lookback`` mid returns.
+
+    The signal is the mean of ``ret_0 .. ret_{lookback-1}`` (percent per step). Above
+    ``threshold`` it buys, below ``-threshold`` it sells, with size ``size_scale * |signal|``
+    capped at ``max_size``, then shrunk so the inventory stays within ``max_inventory`` of
+    ``neutral_inventory``. It draws nothing from ``rng``.
+
+    Args:
+        params: the trader's :class:`MomentumParams`.
+        window: the env's mid-return window; ``params.lookback`` must not exceed it.
+
+    Raises:
+        ConfigError: if ``lookback`` exceeds ``window``.
+    """
+
+    role: ClassVar[Role] = Role.TAKER
+    params_class: ClassVar[type] = MomentumParams
+
+    def __init__(self, params: MomentumParams, window: int) -> None:
+        super().__init__(params, window)
+        if params.lookback > self.window:
+            raise _ParamError("lookback", f"an integer in [1, window={self.window}]", params.lookback)
+        self._returns = np.array([observation_index(f"ret_{k}", self.window) for k in range(params.lookback)])
+        self._inventory = observation_index("inventory", self.window)
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return ``[size, aggressiveness]``: with the trend, or nothing inside the threshold.
+
+        Args:
+            obs: the agent's observation.
+            rng: the agent's random stream (unused: the trader is deterministic).
+
+        Returns:
+            The taker action, ``float32`` of shape ``(TAKER_ACTION_DIM,)``.
+        """
+        self._check(obs)
+        p = self.params
+        signal = float(np.mean(obs[self._returns], dtype=np.float64))
+        if abs(signal) <= p.threshold:
+            return _taker_action(0.0, 0.0)
+        size = math.copysign(min(p.max_size, p.size_scale * abs(signal)), signal)
+        size = _capped_size(size, float(obs[self._inventory]) - p.neutral_inventory, p.max_inventory)
+        return _taker_action(size, p.aggression if size else 0.0)
+
+
+class ValueTrader(_ScriptedTrader):
+    """Taker that trades toward the fundamental when the price strays from it.
+
+    With ``gap`` the ``fundamental_gap`` feature (log(fundamental / mid), percent): above
+    ``threshold`` it buys, below ``-threshold`` it sells, inside the band it does nothing. The size
+    is ``size_scale * |gap|`` capped at ``max_size``, then shrunk so the inventory stays within
+    ``max_inventory`` of ``neutral_inventory``. It draws nothing from ``rng``. Without a fundamental
+    in the market config the gap is 0, and the trader never trades.
+
+    Args:
+        params: the trader's :class:`ValueParams`.
+        window: the env's mid-return window.
+    """
+
+    role: ClassVar[Role] = Role.TAKER
+    params_class: ClassVar[type] = ValueParams
+
+    def __init__(self, params: ValueParams, window: int) -> None:
+        super().__init__(params, window)
+        self._gap = observation_index("fundamental_gap", self.window)
+        self._inventory = observation_index("inventory", self.window)
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return ``[size, aggressiveness]``: toward the fundamental, or nothing inside the band.
+
+        Args:
+            obs: the agent's observation.
+            rng: the agent's random stream (unused: the trader is deterministic).
+
+        Returns:
+            The taker action, ``float32`` of shape ``(TAKER_ACTION_DIM,)``.
+        """
+        self._check(obs)
+        p = self.params
+        gap = float(obs[self._gap])
+        if abs(gap) <= p.threshold:
+            return _taker_action(0.0, 0.0)
+        size = math.copysign(min(p.max_size, p.size_scale * abs(gap)), gap)
+        size = _capped_size(size, float(obs[self._inventory]) - p.neutral_inventory, p.max_inventory)
+        return _taker_action(size, p.aggression if size else 0.0)
+
+
+class ShockTrader(_ScriptedTrader):
+    """Taker that sends ``size`` at full aggressiveness on one side, from ``at_step`` for ``duration`` steps.
+
+    The observation carries no step counter, so the trader recovers the step from the
+    ``time_left`` feature (``1 - step / max_steps``) as ``step = round((1 - time_left) * max_steps)``,
+    which is why ``params.max_steps`` must equal the market config's ``max_steps``. The step is the
+    number of steps already taken (0 in the observation that ``reset`` returns), so the orders go
+    out in steps ``at_step .. at_step + duration - 1``. Outside that window it returns ``[0, 0]``.
+    It draws nothing from ``rng``.
+
+    Args:
+        params: the trader's :class:`ShockParams`.
+        window: the env's mid-return window.
+    """
+
+    role: ClassVar[Role] = Role.TAKER
+    params_class: ClassVar[type] = ShockParams
+
+    def __init__(self, params: ShockParams, window: int) -> None:
+        super().__init__(params, window)
+        self._time_left = observation_index("time_left", self.window)
+        self._sign = 1.0 if params.side is Side.BUY else -1.0
+
+    def step_of(self, obs: np.ndarray) -> int:
+        """The env step an observation was taken at, read from ``time_left``."""
+        return round((1.0 - float(obs[self._time_left])) * self.params.max_steps)
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return ``[±size, 1]`` inside the shock window, ``[0, 0]`` outside it.
+
+        Args:
+            obs: the agent's observation.
+            rng: the agent's random stream (unused: the trader is deterministic).
+
+        Returns:
+            The taker action, ``float32`` of shape ``(TAKER_ACTION_DIM,)``.
+        """
+        self._check(obs)
+        p = self.params
+        if p.at_step <= self.step_of(obs) < p.at_step + p.duration:
+            return _taker_action(self._sign * p.size, 1.0)
+        return _taker_action(0.0, 0.0)
+
+
+# ---------------------------------------------------------------------------- factory
+SCRIPTED_POLICIES: dict[str, type] = {
+    "noise": NoiseTrader,
+    "market_maker": MarketMaker,
+    "momentum": MomentumTrader,
+    "value": ValueTrader,
+    "shock": ShockTrader,
+}
+"""Scripted trader classes by policy name, the name a scenario's population gives as ``policy``."""
+
+
+def _policy_class(name: str, population: str) -> type:
+    """The class registered under ``name``, or a ConfigError naming the population's ``policy`` key."""
+    if name not in SCRIPTED_POLICIES:
+        choices = list(SCRIPTED_POLICIES)
+        raise ConfigError(
+            f"populations.{population}.policy: unknown scripted policy {name!r}{suggest(str(name), choices)}; "
+            f"known: {', '.join(choices)}"
+        )
+    return SCRIPTED_POLICIES[name]
+
+
+def policy_role(name: str, *, population: str = "?") -> Role:
+    """The role (maker or taker) of the scripted policy called ``name``.
+
+    Args:
+        name: a key of :data:`SCRIPTED_POLICIES`.
+        population: the population's name, for the error message.
+
+    Returns:
+        The policy's :class:`~market.envs.market_config.Role`.
+
+    Raises:
+        ConfigError: if ``name`` is not a scripted policy (with a "did you mean" for near misses).
+    """
+    return _policy_class(name, population).role
+
+
+def build_policy(name: str, params: Mapping[str, Any], *, window: int, population: str = "?") -> Policy:
+    """Build the scripted trader called ``name`` from a table of parameters.
+
+    Args:
+        name: a key of :data:`SCRIPTED_POLICIES`.
+        params: the trader's parameters by name (missing ones take their defaults), for example a
+            population's ``param_dict``.
+        window: the market env's mid-return window.
+        population: the population's name, for error messages.
+
+    Returns:
+        The trader, a :class:`~market.agents.policy.Policy` for the role :func:`policy_role` gives.
+
+    Raises:
+        ConfigError: for an unknown name, or an unknown, missing or bad parameter, naming
+            ``populations.<population>.params.<key>`` and the value.
+    """
+    cls = _policy_class(name, population)
+    path = f"populations.{population}.params"
+    try:
+        return cls(from_mapping(cls.params_class, params, path), window)
+    except _ParamError as error:
+        raise ConfigError(error.message(path)) from None
+
