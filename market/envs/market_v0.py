@@ -122,6 +122,7 @@ class MarketEnv(ParallelEnv):
         self._seeds: np.random.SeedSequence | None = None
         self.exchange: Exchange | None = None
         self.last_fills: list[Fill] = []
+        self.last_actions: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ PettingZoo API
     def observation_space(self, agent: str) -> spaces.Box:
@@ -159,7 +160,9 @@ class MarketEnv(ParallelEnv):
         self._mids = np.full(config.window + 1, self._mid)
         self._open_orders: dict[str, list[int]] = {a: [] for a in self._all}
         self._equity = np.full(len(self._all), float(config.starting_equity))
+        self._reward = np.zeros(len(self._all))
         self.last_fills = []
+        self.last_actions = {}
         self._obs = self._observe()
         return {a: self._obs[self._index[a]] for a in self.agents}, {a: {} for a in self.agents}
 
@@ -176,13 +179,17 @@ class MarketEnv(ParallelEnv):
 
         # 1. every live agent's orders: learners from `actions`, the others from their policies
         orders: dict[str, list[Order]] = {}
+        acted: dict[str, Any] = {}
         for agent in live:
             if agent in actions:
+                acted[agent] = actions[agent]
                 orders[agent] = self._decode(agent, actions[agent], reference)
         for agent in self._live_driven:
             i = self._index[agent]
             action = self._policies[self.population_of[agent].name].act(self._obs[i], self._agent_rngs[i - len(self.possible_agents)])
+            acted[agent] = action
             orders[agent] = self._decode(agent, action, reference)
+        self.last_actions = acted
 
         # 2. arrival order, shuffled with the env's own stream; then the exchange clears
         participants = list(orders)
@@ -206,6 +213,7 @@ class MarketEnv(ParallelEnv):
         start = float(self.config.starting_equity)
         reward = (self._equity - previous) / start * _PERCENT
         reward -= self._penalty * np.abs(inventory * self._mid) / start * _PERCENT
+        self._reward = reward
         bankrupt = self._equity <= 0
         for agent in [a for a in self._live_driven if bankrupt[self._index[a]]]:
             self._retire(agent)
@@ -254,6 +262,20 @@ class MarketEnv(ParallelEnv):
     def equity(self, agent: str) -> float:
         """Marked-to-market equity of any agent, learner or driven."""
         return float(self._equity[self._index[agent]])
+
+    @property
+    def all_agents(self) -> list[str]:
+        """Every agent with an account: learners first, then the internally driven ones."""
+        return list(self._all)
+
+    def account_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Cash, inventory, equity and last reward of every agent, in :attr:`all_agents` order.
+
+        Agents that left (bankrupt) keep their last values. For recording runs.
+        """
+        cash = np.array([acc.cash for acc in self._accounts], dtype=np.float64)
+        inventory = np.array([acc.inventory for acc in self._accounts], dtype=np.float64)
+        return cash, inventory, self._equity.copy(), self._reward.copy()
 
     # ------------------------------------------------------------------ internals
     def _decode(self, agent: str, action: Any, reference: int) -> list[Order]:
