@@ -6,8 +6,11 @@ stderr with a non-zero exit; nothing else is caught, so a bug keeps its tracebac
 
 from __future__ import annotations
 
+import json
+import math
 import sys
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +110,56 @@ def demo(
         f"conservation: shares {ledger.total_inventory():,} = deposited {ledger.deposited_inventory:,}: [green]OK[/green]",
         soft_wrap=True,
     )
+
+
+def _run_name(kind: str, label: str) -> str:
+    """A run folder name: kind, label and the UTC time to the millisecond."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3]
+    return f"{kind}_{label}_{stamp}"
+
+
+def _json_safe(value: object) -> object:
+    """NaN and infinities become null, so the output is valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
+
+
+@app.command()
+def backtest(
+    data: Path | None = typer.Option(None, "--data", help="CSV or Parquet OHLCV file (default: the bundled daily sample)."),
+    policy: str = typer.Option("buy_and_hold", "--policy", help="buy_and_hold, sma_crossover, mean_reversion or random."),
+    commission_bps: float = typer.Option(1.0, "--commission-bps", help="Commission in bps of traded notional."),
+    slippage_bps: float = typer.Option(2.0, "--slippage-bps", help="Slippage in bps against each fill."),
+    start: str | None = typer.Option(None, "--start", help="First date of the backtest (earlier bars feed features)."),
+    end: str | None = typer.Option(None, "--end", help="Last date of the backtest."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the policy's random stream."),
+    out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Folder the run record is written under."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON instead of a table."),
+) -> None:
+    """Backtest one policy over a price file, beside buy and hold, and write a run record."""
+    from market.agents.baselines import make_baseline
+    from market.backtest.engine import BENCHMARK, Costs, run_backtest, write_backtest_record
+    from market.backtest.metrics import METRIC_KEYS
+    from market.data import sample_path
+
+    costs = Costs(commission_bps=commission_bps, slippage_bps=slippage_bps)
+    player = make_baseline(policy)
+    prices = str(data) if data is not None else str(sample_path())
+    result = run_backtest(player, prices, costs, start=start, end=end, seed=seed)
+    path = write_backtest_record(result, out, _run_name("backtest", policy), policy=policy, data=prices, seed=seed)
+
+    if as_json:
+        payload = {"policy": policy, "run": str(path), "settings": result.settings, "metrics": result.metrics, BENCHMARK: result.benchmark_metrics}
+        print(json.dumps(_json_safe(payload), indent=2))
+        return
+    table = Table("metric", policy, BENCHMARK, title=f"Backtest {result.settings['start'][:10]} to {result.settings['end'][:10]} ({result.settings['bars']} bars)")
+    for key in METRIC_KEYS:
+        table.add_row(key, f"{result.metrics[key]:.4g}", f"{result.benchmark_metrics[key]:.4g}")
+    console.print(table)
+    console.print(f"run record: {path}", soft_wrap=True)
 
 
 @runs_app.command("list")

@@ -1,0 +1,197 @@
+"""run_backtest: one policy over a whole price series, stepped through TradingEnv's own dynamics.
+
+The backtest uses the same env, costs and accounting as training, so a figure measured here is the
+figure a trained policy would see: decisions at bar t's close fill at bar t+1's open with
+commission and slippage. Every result comes beside buy and hold on the same bars and costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from market.agents.baselines import BuyAndHold
+from market.agents.policy import Policy
+from market.backtest import metrics as m
+from market.envs.trading import (
+    INFO_CASH,
+    INFO_EQUITY,
+    INFO_POSITION_FRACTION,
+    INFO_PRICE,
+    INFO_STEP_COST,
+    TradingEnv,
+    TradingEnvConfig,
+)
+from market.errors import ConfigError
+from market.records import RunWriter
+from market.records.schema import ACTION, AGENT, CASH, EQUITY, KIND_BACKTEST, POSITION, PRICE, REWARD, STEP, STEPS, TIME
+
+BENCHMARK = "buy_and_hold"
+
+COST = "cost"
+"""The one column of BacktestResult.frame that the run record's steps table does not have."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Costs:
+    """Trading costs in basis points of traded notional."""
+
+    commission_bps: float = 1.0
+    slippage_bps: float = 2.0
+
+    def __post_init__(self) -> None:
+        for key in ("commission_bps", "slippage_bps"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 10_000:
+                raise ConfigError(f"{key.replace('_', '-')}: expected a number in [0, 10000), got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    """One policy's bars, returns and metrics, and the same for buy and hold.
+
+    Attributes:
+        frame: one row per bar after the first decision: time, price (the close), cash, position
+            (fraction of equity), equity, action, reward and cost paid on that bar.
+        metrics: :func:`market.backtest.metrics.compute_metrics` of the policy.
+        benchmark_frame: the same for buy and hold.
+        benchmark_metrics: buy and hold's metrics.
+    """
+
+    frame: pd.DataFrame
+    metrics: dict[str, float]
+    benchmark_frame: pd.DataFrame
+    benchmark_metrics: dict[str, float]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _play(policy: Policy, config: TradingEnvConfig, seed: int) -> pd.DataFrame:
+    """Step one whole evaluation episode and collect one row per bar."""
+    env = TradingEnv(config)
+    rng = np.random.default_rng(seed)
+    obs, info = env.reset(seed=seed)
+    initial = info[INFO_EQUITY]
+    rows: dict[str, list[Any]] = {k: [] for k in (TIME, PRICE, CASH, POSITION, EQUITY, ACTION, REWARD, COST)}
+    index = env.prices.index
+    bar = info["bar"]
+    done = False
+    while not done:
+        action = policy.act(obs, rng)
+        obs, reward, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+        bar = info["bar"]
+        rows[TIME].append(index[bar])
+        rows[PRICE].append(info[INFO_PRICE])
+        rows[CASH].append(info[INFO_CASH])
+        rows[POSITION].append(info[INFO_POSITION_FRACTION])
+        rows[EQUITY].append(info[INFO_EQUITY])
+        rows[ACTION].append(float(np.asarray(action, dtype=np.float64).reshape(-1)[0]))
+        rows[REWARD].append(float(reward))
+        rows[COST].append(info[INFO_STEP_COST])
+    frame = pd.DataFrame(rows)
+    frame.attrs["initial_equity"] = initial
+    return frame
+
+
+def _metrics(frame: pd.DataFrame, periods_per_year: float | None) -> dict[str, float]:
+    """Metrics of one played episode: returns from equity, positions held over each bar, costs."""
+    equity = frame[EQUITY].to_numpy()
+    previous = np.concatenate([[frame.attrs["initial_equity"]], equity[:-1]])
+    returns = pd.Series(equity / previous - 1.0, index=pd.DatetimeIndex(frame[TIME]))
+    return m.compute_metrics(
+        returns,
+        positions=frame[POSITION].to_numpy(),
+        costs=frame[COST].to_numpy(),
+        periods_per_year=periods_per_year,
+    )
+
+
+def run_backtest(
+    policy: Policy,
+    prices: pd.DataFrame | str,
+    costs: Costs | None = None,
+    *,
+    start: Any = None,
+    end: Any = None,
+    window: int = 30,
+    allow_short: bool = True,
+    leverage: float = 1.0,
+    seed: int = 0,
+    periods_per_year: float | None = None,
+) -> BacktestResult:
+    """Backtest ``policy`` over ``prices`` (from ``start`` to ``end``) beside buy and hold.
+
+    Args:
+        policy: anything with ``act(obs, rng)`` returning a target position for TradingEnv.
+        prices: a validated price frame or a path that :func:`market.data.load_prices` reads.
+        costs: commission and slippage in bps.
+        start: first time the episode may start at (earlier bars still feed the features).
+        end: last time the episode may reach.
+        window: the return window of the observation.
+        allow_short: whether negative targets may go short.
+        leverage: the largest position as a multiple of equity.
+        seed: seed of the env and of the policy's random stream.
+        periods_per_year: annualization; inferred from the bar spacing when None.
+
+    Returns:
+        The policy's and buy and hold's bars and metrics.
+
+    Raises:
+        ConfigError, DataError: for bad settings or data, with one line naming the problem.
+    """
+    costs = costs or Costs()
+    config = TradingEnvConfig(
+        data=prices,
+        window=window,
+        commission_bps=costs.commission_bps,
+        slippage_bps=costs.slippage_bps,
+        allow_short=allow_short,
+        leverage=leverage,
+        random_start=False,
+        start=start,
+        end=end,
+    )
+    frame = _play(policy, config, seed)
+    benchmark = _play(BuyAndHold(), config, seed)
+    settings = {
+        "window": window,
+        "commission_bps": costs.commission_bps,
+        "slippage_bps": costs.slippage_bps,
+        "allow_short": allow_short,
+        "leverage": leverage,
+        "start": str(frame[TIME].iloc[0]),
+        "end": str(frame[TIME].iloc[-1]),
+        "bars": len(frame),
+    }
+    return BacktestResult(frame, _metrics(frame, periods_per_year), benchmark, _metrics(benchmark, periods_per_year), settings)
+
+
+def write_backtest_record(result: BacktestResult, root: Any, name: str, *, policy: str, data: str, seed: int) -> Any:
+    """Write a backtest as a run record: both players' bars in the steps table, metrics in the manifest.
+
+    Returns:
+        The path of the finished run folder.
+    """
+    config = {"policy": policy, "data": data, **result.settings}
+    with RunWriter(root, name, kind=KIND_BACKTEST, config=config, seed=seed) as writer:
+        players = {BENCHMARK: result.benchmark_frame, policy: result.frame}  # one entry when the policy is buy and hold
+        for player, frame in players.items():
+            writer.append(
+                STEPS,
+                {
+                    STEP: np.arange(len(frame), dtype=np.int64),
+                    TIME: frame[TIME].to_numpy(),
+                    AGENT: [player] * len(frame),
+                    PRICE: frame[PRICE].to_numpy(),
+                    CASH: frame[CASH].to_numpy(),
+                    POSITION: frame[POSITION].to_numpy(),
+                    EQUITY: frame[EQUITY].to_numpy(),
+                    ACTION: frame[ACTION].to_numpy().reshape(-1, 1),
+                    REWARD: frame[REWARD].to_numpy(),
+                },
+            )
+        writer.set_metrics({**result.metrics, BENCHMARK: result.benchmark_metrics})
+    return writer.path
