@@ -146,20 +146,133 @@ def backtest(
     from market.data import sample_path
 
     costs = Costs(commission_bps=commission_bps, slippage_bps=slippage_bps)
-    player = make_baseline(policy)
+    env_settings: dict = {}
+    if "/" in policy or Path(policy).exists():  # a checkpoint: act with its module, in the env it was trained on
+        player, env_settings = _checkpoint_player(Path(policy))
+        label = "trained"
+    else:
+        player, label = make_baseline(policy), policy
     prices = str(data) if data is not None else str(sample_path())
-    result = run_backtest(player, prices, costs, start=start, end=end, seed=seed)
-    path = write_backtest_record(result, out, _run_name("backtest", policy), policy=policy, data=prices, seed=seed)
+    if env_settings:
+        from market.envs import TradingEnv
+
+        probe = TradingEnv(data=prices, window=env_settings["window"])
+        player.check_compatible(probe.observation_space, probe.action_space, "the backtest env")
+    result = run_backtest(player, prices, costs, start=start, end=end, seed=seed, **env_settings)
+    path = write_backtest_record(result, out, _run_name("backtest", label), policy=label, data=prices, seed=seed)
 
     if as_json:
-        payload = {"policy": policy, "run": str(path), "settings": result.settings, "metrics": result.metrics, BENCHMARK: result.benchmark_metrics}
+        payload = {"policy": label, "run": str(path), "settings": result.settings, "metrics": result.metrics, BENCHMARK: result.benchmark_metrics}
         print(json.dumps(_json_safe(payload), indent=2))
         return
-    table = Table("metric", policy, BENCHMARK, title=f"Backtest {result.settings['start'][:10]} to {result.settings['end'][:10]} ({result.settings['bars']} bars)")
+    table = Table("metric", label, BENCHMARK, title=f"Backtest {result.settings['start'][:10]} to {result.settings['end'][:10]} ({result.settings['bars']} bars)")
     for key in METRIC_KEYS:
         table.add_row(key, f"{result.metrics[key]:.4g}", f"{result.benchmark_metrics[key]:.4g}")
     console.print(table)
     console.print(f"run record: {path}", soft_wrap=True)
+
+
+def _checkpoint_player(path: Path) -> tuple[object, dict]:
+    """A trained TradingEnv policy and the env settings it was trained with.
+
+    Raises:
+        MarketError: when the checkpoint is missing, was not made by market train, or was trained
+            on another env.
+    """
+    from market.agents.trained import load_policy
+    from market.training.runner import read_checkpoint_settings
+
+    settings, _ = read_checkpoint_settings(path, flag="--policy")
+    if settings.env != "trading":
+        raise MarketError(f"--policy {path}: the checkpoint was trained on the {settings.env} env, not on TradingEnv")
+    env_config = settings.env_config
+    player = load_policy(path)
+    env_settings = {key: env_config[key] for key in ("window", "allow_short", "leverage") if key in env_config}
+    env_settings.setdefault("window", 30)
+    return player, env_settings
+
+
+def _default_env_config(env: str) -> tuple[dict, dict]:
+    """Training and held-out evaluation settings when the command line gives none."""
+    if env == "market":
+        populations = [
+            {"name": "maker", "role": "maker", "count": 2},
+            {"name": "taker", "role": "taker", "count": 2},
+            {"name": "noise", "role": "taker", "count": 4, "policy": "noise"},
+        ]
+        return {"populations": populations, "max_steps": 200}, {}
+    from market.data import load_sample
+
+    index = load_sample().index
+    split = index[int(len(index) * 0.7)]
+    train_part = {"window": 30, "max_steps": 256, "end": str(split.date())}
+    return train_part, {"start": str(split.date()), "end": None, "max_steps": None}
+
+
+@app.command()
+def train(
+    env: str = typer.Option("trading", "--env", help="trading (TradingEnv on the bundled sample) or market (MarketEnv)."),
+    algo: str = typer.Option("ppo", "--algo", help="ppo, sac, dqn (trading only) or appo."),
+    iterations: int | None = typer.Option(None, "--iterations", help="Stop after N training iterations (default 10 if no other stop)."),
+    timesteps: int | None = typer.Option(None, "--timesteps", help="Stop after N sampled env steps."),
+    target_reward: float | None = typer.Option(None, "--target-reward", help="Stop when the mean episode return reaches R."),
+    num_env_runners: int = typer.Option(0, "--num-env-runners", help="Remote env runners (0: sample in the driver)."),
+    num_learners: int = typer.Option(0, "--num-learners", help="Remote learners (0: learn in the driver)."),
+    address: str | None = typer.Option(None, "--address", help="Join the Ray cluster at ADDR instead of starting a local Ray."),
+    checkpoint_every: int = typer.Option(0, "--checkpoint-every", help="Checkpoint every N iterations (always at the end)."),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue from a checkpoint written by market train."),
+    eval_every: int = typer.Option(0, "--eval-every", help="Evaluate on held-out data every N iterations (always at the end)."),
+    seed: int = typer.Option(0, "--seed", help="Root seed of the run."),
+    out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Runs folder: the record and checkpoints/ go here."),
+) -> None:
+    """Train PPO, SAC, DQN or APPO with Ray RLlib, checkpoint, evaluate and record the run."""
+    from market.training.configs import TrainingConfig
+    from market.training.runner import StopConfig, connect, read_checkpoint_settings
+    from market.training.runner import train as run_training
+
+    env_config, eval_config = _default_env_config(env) if env in ("trading", "market") else ({}, {})
+    settings = TrainingConfig(algo=algo, env=env, env_config=env_config, eval_env_config=eval_config, num_env_runners=num_env_runners, num_learners=num_learners, seed=seed)
+    stop = StopConfig(iterations=iterations if iterations or timesteps or target_reward is not None else 10, timesteps=timesteps, target_reward=target_reward)
+    if resume is not None:
+        read_checkpoint_settings(resume)  # refuse a missing or foreign checkpoint before starting Ray
+    connect(address)
+    name = _run_name("train", f"{env}_{algo}")
+    table_columns = ("iter", "env steps", "steps/s", "mean return", "eval sharpe")
+    history: list[tuple[str, ...]] = []
+
+    def show(report) -> None:
+        history.append(
+            (
+                str(report.iteration),
+                f"{report.env_steps:,}",
+                f"{report.steps_per_s:,.0f}",
+                f"{report.returns.get('mean', float('nan')):.4g}",
+                f"{report.evaluation['sharpe_ratio']:.3f}" if "sharpe_ratio" in report.evaluation else "",
+            )
+        )
+        live.update(_progress_table(table_columns, history, report))
+
+    from rich.live import Live
+
+    with Live(_progress_table(table_columns, history, None), console=console, refresh_per_second=4) as live:
+        result = run_training(settings, stop, out=out, name=name, checkpoint_every=checkpoint_every, eval_every=eval_every, resume=resume, address=address, on_iteration=show)
+    console.print(f"run record: {result.run_path}", soft_wrap=True)
+    console.print(f"checkpoint: {result.checkpoint}", soft_wrap=True)
+    for key, value in result.evaluation.items():
+        if key in ("sharpe_ratio", "total_return", "buy_and_hold_sharpe_ratio") or key.endswith("_mean_return"):
+            console.print(f"eval {key}: {value:.4g}")
+
+
+def _progress_table(columns: tuple[str, ...], history: list[tuple[str, ...]], report) -> Table:
+    """The live training display: the last iterations, and the losses of the latest one."""
+    table = Table(*columns, title="Training")
+    for row in history[-12:]:
+        table.add_row(*row)
+    if report is not None:
+        populations = ", ".join(f"{k} {v:.3g}" for k, v in report.returns.items() if k != "mean")
+        losses = ", ".join(f"{k} {v:.3g}" for k, v in list(report.losses.items())[:4])
+        table.caption = f"{populations}\n{losses}".strip()
+    return table
 
 
 @runs_app.command("list")

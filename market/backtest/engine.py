@@ -177,21 +177,26 @@ def write_backtest_record(result: BacktestResult, root: Any, name: str, *, polic
     """
     config = {"policy": policy, "data": data, **result.settings}
     with RunWriter(root, name, kind=KIND_BACKTEST, config=config, seed=seed) as writer:
-        players = {BENCHMARK: result.benchmark_frame, policy: result.frame}  # one entry when the policy is buy and hold
-        for player, frame in players.items():
-            writer.append(
-                STEPS,
-                {
-                    STEP: np.arange(len(frame), dtype=np.int64),
-                    TIME: frame[TIME].to_numpy(),
-                    AGENT: [player] * len(frame),
-                    PRICE: frame[PRICE].to_numpy(),
-                    CASH: frame[CASH].to_numpy(),
-                    POSITION: frame[POSITION].to_numpy(),
-                    EQUITY: frame[EQUITY].to_numpy(),
-                    ACTION: frame[ACTION].to_numpy().reshape(-1, 1),
-                    REWARD: frame[REWARD].to_numpy(),
-                },
-            )
+        record_steps(writer, result, policy=policy)
         writer.set_metrics({**result.metrics, BENCHMARK: result.benchmark_metrics})
     return writer.path
+
+
+def record_steps(writer: RunWriter, result: BacktestResult, *, policy: str) -> None:
+    """Append both players' bars (the policy's and buy and hold's) to the run's steps table."""
+    players = {BENCHMARK: result.benchmark_frame, policy: result.frame}  # one entry when the policy is buy and hold
+    for player, frame in players.items():
+        writer.append(
+            STEPS,
+            {
+                STEP: np.arange(len(frame), dtype=np.int64),
+                TIME: frame[TIME].to_numpy(),
+                AGENT: [player] * len(frame),
+                PRICE: frame[PRICE].to_numpy(),
+                CASH: frame[CASH].to_numpy(),
+                POSITION: frame[POSITION].to_numpy(),
+                EQUITY: frame[EQUITY].to_numpy(),
+                ACTION: frame[ACTION].to_numpy().reshape(-1, 1),
+                REWARD: frame[REWARD].to_numpy(),
+            },
+            )

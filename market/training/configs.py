@@ -1,0 +1,245 @@
+"""TrainingConfig and the one builder per algorithm that turns it into an RLlib AlgorithmConfig.
+
+No other code builds an ``AlgorithmConfig``. Single agent: TradingEnv (continuous for PPO, SAC and
+APPO; discrete for DQN), served by the native vector env (``gym_env_vectorize_mode``) when
+``num_envs_per_env_runner > 1``. Multi-agent: MarketEnv through RLlib's PettingZoo wrapper, one
+module per learning population (``policy_mapping_fn`` by population name) or one per agent.
+Seeds go through ``.debugging(seed=...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+from ray.rllib.algorithms.appo import APPOConfig
+from ray.rllib.algorithms.dqn import DQNConfig
+from ray.rllib.algorithms.ppo import PPOConfig
+from ray.rllib.algorithms.sac import SACConfig
+
+from market.config import from_mapping
+from market.envs.market_config import MarketConfig
+from market.errors import ConfigError
+from market.training.envs import MARKET_ENV, register_envs
+
+SINGLE_AGENT_MODULE = "default_policy"
+_TRADING_ENV = "market.envs:market/Trading-v0"  # "module:id" so remote env runners import the registration
+_TRADING_DISCRETE_ENV = "market.envs:market/TradingDiscrete-v0"
+
+
+class Algo(StrEnum):
+    """RLlib algorithms the product drives."""
+
+    PPO = "ppo"
+    SAC = "sac"
+    DQN = "dqn"
+    APPO = "appo"
+
+
+class EnvKind(StrEnum):
+    """Which env is trained on."""
+
+    TRADING = "trading"
+    MARKET = "market"
+
+
+class PolicySharing(StrEnum):
+    """In the market env: one module per learning population, or one per agent."""
+
+    POPULATION = "population"
+    AGENT = "agent"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainingConfig:
+    """Everything that decides how a run trains.
+
+    Attributes:
+        algo: ppo, sac, dqn (discrete TradingEnv only) or appo.
+        env: trading (TradingEnv) or market (MarketEnv).
+        env_config: the env's settings (TradingEnvConfig or MarketConfig fields).
+        eval_env_config: settings laid over ``env_config`` for evaluation: a held-out period for
+            TradingEnv (``start``/``end``), held-out seeds come from ``eval_seed`` for MarketEnv.
+        sharing: one module per learning population or per agent (market env).
+        num_env_runners: remote env runners (0: sample in the driver).
+        num_envs_per_env_runner: envs per runner; TradingEnv uses the native vector env.
+        num_learners: remote learners (0: learn in the driver).
+        train_batch_size: env steps per training iteration (per learner).
+        minibatch_size: SGD minibatch (PPO, APPO).
+        num_epochs: passes over each batch (PPO).
+        lr: learning rate (SAC: actor and critic).
+        gamma: discount.
+        hidden: hidden layer sizes of every network.
+        training_intensity: SAC and DQN: trained steps per sampled step (None: RLlib's default).
+        seed: the run's root seed (RLlib's ``.debugging(seed=...)``).
+        eval_seed: first seed of held-out evaluation episodes.
+    """
+
+    algo: Algo = Algo.PPO
+    env: EnvKind = EnvKind.TRADING
+    env_config: dict[str, Any] = field(default_factory=dict)
+    eval_env_config: dict[str, Any] = field(default_factory=dict)
+    sharing: PolicySharing = PolicySharing.POPULATION
+    num_env_runners: int = 0
+    num_envs_per_env_runner: int = 8
+    num_learners: int = 0
+    train_batch_size: int = 2048
+    minibatch_size: int = 128
+    num_epochs: int = 10
+    lr: float = 3e-4
+    gamma: float = 0.99
+    hidden: tuple[int, ...] = (64, 64)
+    training_intensity: float | None = None
+    seed: int = 0
+    eval_seed: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        for key, enum in (("algo", Algo), ("env", EnvKind), ("sharing", PolicySharing)):
+            value = getattr(self, key)
+            if value not in tuple(enum):
+                raise ConfigError(f"{key}: expected one of {[e.value for e in enum]}, got {value!r}")
+            object.__setattr__(self, key, enum(value))
+        for key, low in (("num_env_runners", 0), ("num_envs_per_env_runner", 1), ("num_learners", 0), ("train_batch_size", 1), ("minibatch_size", 1), ("num_epochs", 1), ("seed", 0)):
+            value = getattr(self, key)
+            if type(value) is not int or value < low:
+                raise ConfigError(f"{key}: expected an integer >= {low}, got {value!r}")
+        for key in ("lr", "gamma"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+                raise ConfigError(f"{key}: expected a number in (0, 1], got {value!r}")
+        if not self.hidden or any(type(h) is not int or h < 1 for h in self.hidden):
+            raise ConfigError(f"hidden: expected positive integer layer sizes, got {self.hidden!r}")
+        if self.algo is Algo.DQN and self.env is EnvKind.MARKET:
+            raise ConfigError("algo: dqn needs discrete actions; the market env's actions are continuous (use ppo, sac or appo)")
+        if self.env is EnvKind.MARKET:
+            market = self.market_config()
+            if not any(p.learner for p in market.populations):
+                raise ConfigError("env_config.populations: no population learns (every one has a policy)")
+
+    def market_config(self) -> MarketConfig:
+        """The env config as a validated MarketConfig (market env only)."""
+        return from_mapping(MarketConfig, self.env_config, "env_config")
+
+    @property
+    def env_id(self) -> str:
+        """The name RLlib builds the env by."""
+        if self.env is EnvKind.MARKET:
+            return MARKET_ENV
+        return _TRADING_DISCRETE_ENV if self.algo is Algo.DQN else _TRADING_ENV
+
+
+def population_of(agent_id: str, *args: Any, **kwargs: Any) -> str:
+    """The population an agent belongs to: its name without the ``_<i>`` suffix."""
+    return agent_id.rsplit("_", 1)[0]
+
+
+def agent_itself(agent_id: str, *args: Any, **kwargs: Any) -> str:
+    """Every agent its own module."""
+    return agent_id
+
+
+def learning_modules(settings: TrainingConfig) -> list[str]:
+    """The RLModule ids that train: one per learning population (or agent), or the single-agent module."""
+    if settings.env is EnvKind.TRADING:
+        return [SINGLE_AGENT_MODULE]
+    learners = [p for p in settings.market_config().populations if p.learner]
+    if settings.sharing is PolicySharing.POPULATION:
+        return [p.name for p in learners]
+    return [agent for p in learners for agent in p.agent_names()]
+
+
+def _common(config: AlgorithmConfig, settings: TrainingConfig) -> AlgorithmConfig:
+    """The parts every algorithm shares: env, runners, learners, modules, seed."""
+    register_envs()
+    vectorize = settings.env is EnvKind.TRADING and settings.num_envs_per_env_runner > 1
+    config = (
+        config.environment(settings.env_id, env_config=dict(settings.env_config), clip_actions=True)
+        .env_runners(
+            num_env_runners=settings.num_env_runners,
+            num_envs_per_env_runner=settings.num_envs_per_env_runner if settings.env is EnvKind.TRADING else 1,
+            **({"gym_env_vectorize_mode": "vector_entry_point"} if vectorize else {}),
+        )
+        .learners(num_learners=settings.num_learners)
+        .rl_module(model_config={"fcnet_hiddens": list(settings.hidden), "fcnet_activation": "tanh"})
+        .fault_tolerance(restart_failed_env_runners=True, restart_failed_sub_environments=True, delay_between_env_runner_restarts_s=1.0)
+        .debugging(seed=settings.seed)
+    )
+    if settings.env is EnvKind.MARKET:
+        mapping = population_of if settings.sharing is PolicySharing.POPULATION else agent_itself
+        modules = learning_modules(settings)
+        config = config.multi_agent(policies=set(modules), policy_mapping_fn=mapping, policies_to_train=modules)
+    return config
+
+
+def build_ppo_config(settings: TrainingConfig) -> PPOConfig:
+    """PPO with the settings' batch, minibatch, epochs, learning rate and discount."""
+    config = PPOConfig().training(
+        train_batch_size_per_learner=settings.train_batch_size,
+        minibatch_size=settings.minibatch_size,
+        num_epochs=settings.num_epochs,
+        lr=settings.lr,
+        gamma=settings.gamma,
+    )
+    return _common(config, settings)
+
+
+def build_appo_config(settings: TrainingConfig) -> APPOConfig:
+    """APPO (IMPALA-style asynchronous PPO)."""
+    config = APPOConfig().training(
+        train_batch_size_per_learner=settings.train_batch_size,
+        minibatch_size=settings.minibatch_size,
+        lr=settings.lr,
+        gamma=settings.gamma,
+    )
+    return _common(config, settings)
+
+
+def build_sac_config(settings: TrainingConfig) -> SACConfig:
+    """SAC; multi-agent SAC uses the multi-agent episode replay buffer (the default one fails there)."""
+    buffer = {"type": "MultiAgentEpisodeReplayBuffer" if settings.env is EnvKind.MARKET else "EpisodeReplayBuffer", "capacity": 100_000}
+    extra = {} if settings.training_intensity is None else {"training_intensity": settings.training_intensity}
+    config = SACConfig().training(
+        train_batch_size_per_learner=min(settings.train_batch_size, 256),
+        actor_lr=settings.lr,
+        critic_lr=settings.lr,
+        gamma=settings.gamma,
+        replay_buffer_config=buffer,
+        num_steps_sampled_before_learning_starts=1_000,
+        **extra,
+    )
+    return _common(config, settings)
+
+
+def build_dqn_config(settings: TrainingConfig) -> DQNConfig:
+    """DQN on the discrete TradingEnv."""
+    extra = {} if settings.training_intensity is None else {"training_intensity": settings.training_intensity}
+    config = DQNConfig().training(
+        train_batch_size_per_learner=min(settings.train_batch_size, 256),
+        lr=settings.lr,
+        gamma=settings.gamma,
+        replay_buffer_config={"type": "EpisodeReplayBuffer", "capacity": 100_000},
+        num_steps_sampled_before_learning_starts=1_000,
+        **extra,
+    )
+    return _common(config, settings)
+
+
+BUILDERS: dict[Algo, Callable[[TrainingConfig], AlgorithmConfig]] = {
+    Algo.PPO: build_ppo_config,
+    Algo.SAC: build_sac_config,
+    Algo.DQN: build_dqn_config,
+    Algo.APPO: build_appo_config,
+}
+
+
+def build_config(settings: TrainingConfig) -> AlgorithmConfig:
+    """The RLlib config for ``settings.algo``."""
+    return BUILDERS[settings.algo](settings)
+
+
+def training_config_from(data: Mapping[str, Any], path: str = "training") -> TrainingConfig:
+    """A TrainingConfig from a mapping, rejecting unknown keys with their full path."""
+    return from_mapping(TrainingConfig, data, path)

@@ -1,0 +1,358 @@
+"""Training runs: connect to Ray, train, checkpoint, resume, evaluate, and record.
+
+``train`` drives an RLlib algorithm built by :mod:`market.training.configs` until a stop criterion
+holds, saving a checkpoint every N iterations and at the end (with the settings and the curves so
+far, so that a resumed run continues its iteration count and curves), evaluating on held-out data
+(TradingEnv: a later period; MarketEnv: held-out seeds) with deterministic actions, and writing one
+run record: the training curves, the final evaluation episode and its metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from market.agents.trained import TrainedPolicy
+from market.errors import ConfigError, MarketError
+from market.records import RunWriter
+from market.records.schema import ENV_STEPS, ITERATION, KEY, KIND_TRAIN, TIME_S, TRAINING, VALUE
+from market.training.configs import SINGLE_AGENT_MODULE, EnvKind, TrainingConfig, build_config, learning_modules, population_of
+from market.training.envs import make_market_env, register_envs
+
+CHECKPOINTS_DIR = "checkpoints"
+SETTINGS_FILE = "market_training.json"
+"""Written into every checkpoint: the TrainingConfig and the curves so far."""
+
+EVAL_PREFIX = "eval/"
+RETURN_PREFIX = "return/"
+LOSS_PREFIX = "loss/"
+_LOSS_KEYS = ("total_loss", "policy_loss", "vf_loss", "entropy", "qf_loss", "actor_loss", "alpha_loss", "mean_kl_loss")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopConfig:
+    """When a run stops: whichever of these comes first (None: not a criterion)."""
+
+    iterations: int | None = 10
+    timesteps: int | None = None
+    target_reward: float | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("iterations", "timesteps"):
+            value = getattr(self, key)
+            if value is not None and (type(value) is not int or value < 1):
+                raise ConfigError(f"{key}: expected a positive integer, got {value!r}")
+        if self.iterations is None and self.timesteps is None and self.target_reward is None:
+            raise ConfigError("stop: give at least one of iterations, timesteps or target_reward")
+
+
+@dataclass(frozen=True, slots=True)
+class IterationReport:
+    """What one training iteration did, for the progress display and the training table."""
+
+    iteration: int
+    env_steps: int
+    time_s: float
+    steps_per_s: float
+    returns: dict[str, float]
+    losses: dict[str, float]
+    evaluation: dict[str, float] = field(default_factory=dict)
+
+    def rows(self) -> list[tuple[int, int, float, str, float]]:
+        """Long-format rows of the training table: (iteration, env_steps, time_s, key, value)."""
+        values = {
+            **{RETURN_PREFIX + k: v for k, v in self.returns.items()},
+            **{LOSS_PREFIX + k: v for k, v in self.losses.items()},
+            **{EVAL_PREFIX + k: v for k, v in self.evaluation.items()},
+            "steps_per_s": self.steps_per_s,
+        }
+        return [(self.iteration, self.env_steps, self.time_s, k, float(v)) for k, v in values.items()]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """Where a run ended: its record, its last checkpoint, and its final evaluation."""
+
+    run_path: Path
+    checkpoint: Path
+    iterations: int
+    env_steps: int
+    evaluation: dict[str, float]
+
+
+def connect(address: str | None) -> None:
+    """Start a local Ray (all cores) or join the cluster at ``address``.
+
+    Raises:
+        MarketError: when no cluster answers at ``address``, in one line.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    if address:
+        _probe(address)
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except Exception as error:  # ConnectionError, or Ray's own errors for a dead or foreign address
+            raise MarketError(f"--address {address}: no Ray cluster answered ({type(error).__name__})") from None
+    else:
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+
+
+def _probe(address: str) -> None:
+    """Fail fast when nothing listens at a ``host:port`` address (ray.init retries for a long time)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if "://" in address or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=3):
+            pass
+    except OSError:
+        raise MarketError(f"--address {address}: no Ray cluster answered (nothing listens there)") from None
+
+
+def _report(result: Mapping[str, Any], started: float, previous_steps: int, previous_time: float) -> IterationReport:
+    """Pick the main figures out of RLlib's result dict."""
+    runners = result.get("env_runners", {})
+    env_steps = int(runners.get("num_env_steps_sampled_lifetime", 0))
+    now = time.perf_counter()
+    elapsed = now - previous_time
+    returns: dict[str, float] = {}
+    per_module = runners.get("module_episode_returns_mean", {})
+    if isinstance(per_module, Mapping) and len(per_module) > 1:
+        returns.update({str(k): float(v) for k, v in per_module.items()})
+    if "episode_return_mean" in runners:
+        returns["mean"] = float(runners["episode_return_mean"])
+    losses: dict[str, float] = {}
+    for module, values in result.get("learners", {}).items():
+        if module.startswith("__") or not isinstance(values, Mapping):
+            continue
+        for key in _LOSS_KEYS:
+            if key in values:
+                losses[f"{module}/{key}"] = float(values[key])
+    return IterationReport(
+        iteration=int(result["training_iteration"]),
+        env_steps=env_steps,
+        time_s=now - started,
+        steps_per_s=(env_steps - previous_steps) / elapsed if elapsed > 0 else 0.0,
+        returns=returns,
+        losses=losses,
+    )
+
+
+# ---------------------------------------------------------------------------- evaluation
+def evaluate_trading(policy: TrainedPolicy, settings: TrainingConfig) -> tuple[dict[str, float], Any]:
+    """Backtest ``policy`` on the held-out period; returns its metrics (with buy and hold's) and the result."""
+    from market.backtest.engine import Costs, run_backtest
+
+    env_config = {**settings.env_config, **settings.eval_env_config}
+    costs = Costs(commission_bps=env_config.get("commission_bps", 1.0), slippage_bps=env_config.get("slippage_bps", 2.0))
+    result = run_backtest(
+        policy,
+        env_config.get("data") if env_config.get("data") is not None else _sample(),
+        costs,
+        start=env_config.get("start"),
+        end=env_config.get("end"),
+        window=env_config.get("window", 30),
+        allow_short=env_config.get("allow_short", True),
+        leverage=env_config.get("leverage", 1.0),
+        seed=settings.eval_seed,
+    )
+    metrics = {k: v for k, v in result.metrics.items() if isinstance(v, float)}
+    metrics.update({f"buy_and_hold_{k}": v for k, v in result.benchmark_metrics.items() if k in ("sharpe_ratio", "total_return")})
+    return metrics, result
+
+
+def _sample() -> str:
+    from market.data import sample_path
+
+    return str(sample_path())
+
+
+def evaluate_market(policies: Mapping[str, TrainedPolicy], settings: TrainingConfig, episodes: int = 2) -> dict[str, float]:
+    """Mean episode return per learning population over held-out seeds, deterministic actions."""
+    totals: dict[str, list[float]] = {}
+    for k in range(episodes):
+        env = make_market_env(settings.env_config)
+        obs, _ = env.reset(seed=settings.eval_seed + k)
+        rng = np.random.default_rng(settings.eval_seed + k)
+        episode: dict[str, float] = {}
+        while env.agents:
+            actions = {a: policies[_module_of(a, settings)].act(obs[a], rng) for a in env.agents}
+            obs, rewards, *_ = env.step(actions)
+            for agent, reward in rewards.items():
+                episode[population_of(agent)] = episode.get(population_of(agent), 0.0) + reward
+        for population, total in episode.items():
+            count = sum(1 for a in env.possible_agents if population_of(a) == population)
+            totals.setdefault(population, []).append(total / count)
+    return {f"{population}_mean_return": float(np.mean(values)) for population, values in totals.items()}
+
+
+def _module_of(agent: str, settings: TrainingConfig) -> str:
+    modules = learning_modules(settings)
+    return population_of(agent) if population_of(agent) in modules else agent
+
+
+def _live_policies(algo: Any, settings: TrainingConfig) -> dict[str, TrainedPolicy]:
+    return {m: TrainedPolicy(algo.get_module(m)) for m in learning_modules(settings)}
+
+
+def evaluate(algo: Any, settings: TrainingConfig) -> dict[str, float]:
+    """Held-out evaluation of the algorithm's current modules."""
+    policies = _live_policies(algo, settings)
+    if settings.env is EnvKind.TRADING:
+        return evaluate_trading(policies[SINGLE_AGENT_MODULE], settings)[0]
+    return evaluate_market(policies, settings)
+
+
+# ---------------------------------------------------------------------------- checkpoints
+def save_checkpoint(algo: Any, folder: Path, settings: TrainingConfig, rows: list[tuple]) -> Path:
+    """Save the algorithm, the settings and the curves so far into ``folder``."""
+    algo.save_to_path(str(folder))
+    payload = {"settings": _settings_dict(settings), "training_rows": rows}
+    (folder / SETTINGS_FILE).write_text(json.dumps(payload, default=str))
+    return folder
+
+
+def _settings_dict(settings: TrainingConfig) -> dict[str, Any]:
+    data = asdict(settings)
+    for key in ("env_config", "eval_env_config"):
+        data[key] = {k: (str(v) if k == "data" and v is not None and not isinstance(v, str) else v) for k, v in data[key].items()}
+    return data
+
+
+def read_checkpoint_settings(path: Path, flag: str = "--resume") -> tuple[TrainingConfig, list[tuple]]:
+    """The TrainingConfig and curves stored with a checkpoint made by ``train``.
+
+    Raises:
+        ConfigError: when the folder is missing or was not written by ``market train``.
+    """
+    from market.training.configs import training_config_from
+
+    file = Path(path) / SETTINGS_FILE
+    if not Path(path).is_dir():
+        raise ConfigError(f"{flag} {path}: checkpoint folder not found")
+    if not file.is_file():
+        raise ConfigError(f"{flag} {path}: not a checkpoint written by market train (no {SETTINGS_FILE})")
+    payload = json.loads(file.read_text())
+    return training_config_from(payload["settings"], "checkpoint settings"), [tuple(r) for r in payload["training_rows"]]
+
+
+# ---------------------------------------------------------------------------- the run
+def train(
+    settings: TrainingConfig,
+    stop: StopConfig,
+    *,
+    out: Path,
+    name: str,
+    checkpoint_every: int = 0,
+    eval_every: int = 0,
+    resume: Path | None = None,
+    address: str | None = None,
+    on_iteration: Callable[[IterationReport], None] | None = None,
+) -> TrainResult:
+    """Train until ``stop``, checkpointing, evaluating and recording as it goes.
+
+    Args:
+        settings: what to train and how.
+        stop: when to stop.
+        out: the runs folder; the record goes to ``out/name`` and checkpoints to ``out/checkpoints/name``.
+        name: the run's name.
+        checkpoint_every: save a checkpoint every N iterations (0: only at the end).
+        eval_every: evaluate on held-out data every N iterations (0: only at the end).
+        resume: a checkpoint of an earlier run to continue (its iteration count and curves go on).
+        address: a Ray cluster to join instead of starting a local Ray.
+        on_iteration: called after every iteration (the CLI's progress display).
+
+    Returns:
+        The run record, the last checkpoint and the final evaluation.
+    """
+    from ray.rllib.algorithms.algorithm import Algorithm
+
+    rows: list[tuple] = []
+    if resume is not None:
+        stored, rows = read_checkpoint_settings(resume)
+        if stored.env is not settings.env or stored.algo is not settings.algo:
+            raise ConfigError(
+                f"--resume {resume}: the checkpoint trained {stored.algo} on the {stored.env} env, not {settings.algo} on the {settings.env} env"
+            )
+        settings = stored
+    checkpoints = Path(out) / CHECKPOINTS_DIR / name
+    if checkpoints.exists():
+        raise ConfigError(f"{checkpoints}: already exists; choose another run name")
+    connect(address)
+    register_envs()
+    algo = Algorithm.from_checkpoint(str(resume)) if resume is not None else build_config(settings).build_algo()
+    started = previous_time = time.perf_counter()
+    previous_steps = 0
+    report: IterationReport | None = None
+    checkpoint = checkpoints
+    try:
+        with RunWriter(out, name, kind=KIND_TRAIN, config=_settings_dict(settings), seed=settings.seed) as writer:
+            if rows:
+                writer.append(TRAINING, _columns(rows))
+            while True:
+                result = algo.train()
+                report = _report(result, started, previous_steps, previous_time)
+                previous_steps, previous_time = report.env_steps, time.perf_counter()
+                if eval_every and report.iteration % eval_every == 0:
+                    report = _with_eval(report, evaluate(algo, settings))
+                done = _stop_reached(stop, report)
+                if done and not report.evaluation:
+                    report = _with_eval(report, evaluate(algo, settings))
+                new_rows = report.rows()
+                rows.extend(new_rows)
+                writer.append(TRAINING, _columns(new_rows))
+                if on_iteration is not None:
+                    on_iteration(report)
+                if checkpoint_every and report.iteration % checkpoint_every == 0 and not done:
+                    save_checkpoint(algo, checkpoints / f"iter_{report.iteration:06d}", settings, rows)
+                if done:
+                    break
+            checkpoint = save_checkpoint(algo, checkpoints / f"iter_{report.iteration:06d}", settings, rows)
+            _record_final_episode(writer, algo, settings)
+            writer.set_metrics({**report.evaluation, "iterations": report.iteration, "env_steps": report.env_steps})
+            writer.set_field("checkpoint", str(checkpoint))
+    finally:
+        algo.stop()
+    return TrainResult(Path(out) / name, checkpoint, report.iteration, report.env_steps, report.evaluation)
+
+
+def _with_eval(report: IterationReport, evaluation: dict[str, float]) -> IterationReport:
+    return IterationReport(report.iteration, report.env_steps, report.time_s, report.steps_per_s, report.returns, report.losses, evaluation)
+
+
+def _stop_reached(stop: StopConfig, report: IterationReport) -> bool:
+    if stop.iterations is not None and report.iteration >= stop.iterations:
+        return True
+    if stop.timesteps is not None and report.env_steps >= stop.timesteps:
+        return True
+    mean = report.returns.get("mean", math.nan)
+    return stop.target_reward is not None and math.isfinite(mean) and mean >= stop.target_reward
+
+
+def _columns(rows: list[tuple]) -> dict[str, list]:
+    columns = (ITERATION, ENV_STEPS, TIME_S, KEY, VALUE)
+    return {column: [row[i] for row in rows] for i, column in enumerate(columns)}
+
+
+def _record_final_episode(writer: RunWriter, algo: Any, settings: TrainingConfig) -> None:
+    """The final evaluation episode's steps (TradingEnv: the policy beside buy and hold)."""
+    if settings.env is not EnvKind.TRADING:
+        return
+    from market.backtest.engine import record_steps
+
+    _, result = evaluate_trading(_live_policies(algo, settings)[SINGLE_AGENT_MODULE], settings)
+    record_steps(writer, result, policy="trained")
