@@ -1,9 +1,11 @@
 """Benchmark: steps per second of the trading envs beside two peer Gymnasium trading envs.
 
-Run as ``.venv/bin/python bench/envs.py [--seconds S]``. Every env trades the same synthetic daily
-series (10,000 bars of seeded geometric Brownian motion) with pre-drawn random actions, resetting at
-each episode end, for a fixed wall time; each env is stepped bare (``gymnasium.make(...).unwrapped``)
-so the figures compare the envs, not Gymnasium's checker wrappers. Measured:
+Run as ``.venv/bin/python bench/envs.py [--seconds S] [--rounds R]``. Every env trades the same
+synthetic daily series (10,000 bars of seeded geometric Brownian motion) with pre-drawn random actions,
+resetting at each episode end, for a fixed wall time; each env is stepped bare
+(``gymnasium.make(...).unwrapped``) so the figures compare the envs, not Gymnasium's checker wrappers.
+The time of each env is split into rounds taken in turn (env 1, 2, 3, 4, 1, 2, ...) and the table
+shows each env's median round, so a burst of load on a shared machine hits every env alike. Measured:
 
 * ``TradingEnv`` (market/Trading-v0, continuous actions, window 30, default costs);
 * ``TradingVectorEnv`` with 256 sub-envs, counting 256 env-steps per vector step;
@@ -18,6 +20,7 @@ gym-trading-env, the vector env >= 20x gym-anytrading).
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -147,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run every measurement and print the table and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="wall time per env (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per env (default 3)")
     args = parser.parse_args(argv)
 
     prices = synthetic_prices(N_BARS, SEED)
@@ -172,13 +176,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         ("gym-anytrading stocks-v0", lambda: make_anytrading(prices), two_actions, 1),
         ("gym-trading-env TradingEnv", lambda: make_gym_trading_env(prices), three_actions, 1),
     ]
-    rates: dict[str, float] = {}
-    for name, build, actions, per_step in runs:
-        rates[name] = steps_per_second(build(), actions, args.seconds, per_step)
+    envs = {name: build() for name, build, *_ in runs}
+    rounds: dict[str, list[float]] = {name: [] for name in envs}
+    for _ in range(args.rounds):
+        for name, _build, actions, per_step in runs:
+            rounds[name].append(steps_per_second(envs[name], actions, args.seconds / args.rounds, per_step))
+    rates = {name: statistics.median(values) for name, values in rounds.items()}
     backtest = backtest_seconds(prices, repeats=5)
 
     single, vector, anytrading, trading_env = (rates[name] for name, *_ in runs)
-    print(f"Trading env steps per second, {N_BARS:,} daily bars, random actions, {args.seconds:g} s each")
+    print(
+        f"Trading env steps per second, {N_BARS:,} daily bars, random actions, {args.seconds:g} s each "
+        f"(median of {args.rounds} interleaved rounds)"
+    )
     print(f"{'env':<36}{'env-steps/s':>14}")
     for name, rate in rates.items():
         print(f"{name:<36}{rate:>14,.0f}")

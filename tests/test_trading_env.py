@@ -432,6 +432,33 @@ def test_differential_sharpe_matches_moody_and_saffell_recursion() -> None:
     assert batch.shape == returns.shape and np.isfinite(batch).all()
 
 
+@pytest.mark.parametrize("reward", rewards.REWARD_KINDS)
+def test_step_rewards_equal_the_reward_functions_on_the_equity_path(reward: str) -> None:
+    """TradingEnv.step spells the reward formulas out in floats; they must give what rewards.* gives."""
+    eta, weight = 0.05, 0.7
+    env = TradingEnv(data=CRASH_FRAME, reward=reward, sharpe_eta=eta, drawdown_penalty=weight, leverage=3.0)
+    rng = np.random.default_rng(8)
+    actions = [rng.uniform(-1.0, 1.0, (1,)).astype(np.float32) for _ in range(400)]
+    outputs = run_episode(env, 0, actions, {"start": 1_050})  # through the gap at bar 1,200
+    equity = [output[4]["equity"] for output in outputs]
+    state = rewards.DifferentialSharpeState(0.0, 0.0)
+    peak = equity[0]
+    for before, after, output in zip(equity, equity[1:], outputs[1:]):
+        if reward == rewards.LOG_RETURN:
+            expected = rewards.log_return(before, after, rewards.SCALAR_MATH)
+        elif reward == rewards.PNL:
+            expected = rewards.pnl(before, after, 100_000.0)
+        else:
+            expected, state = rewards.differential_sharpe(after / before - 1.0, state, eta, rewards.SCALAR_MATH)
+        next_peak = max(peak, after)
+        deepening = rewards.drawdown_penalty(
+            rewards.drawdown(before, peak), rewards.drawdown(after, next_peak), weight, rewards.SCALAR_MATH
+        )
+        assert output[1] == expected - deepening
+        peak = next_peak
+    assert outputs[-1][2]  # the leveraged account went bankrupt on the way
+
+
 def test_reward_kinds_follow_equity_and_penalise_deepening_drawdowns() -> None:
     settings = {"data": FRAME, "max_steps": 80, "commission_bps": 2.0}
     actions = [np.array([a], dtype=np.float32) for a in np.random.default_rng(6).uniform(-1, 1, 80)]

@@ -17,14 +17,23 @@ from market.envs import DISCRETE_ENV_ID, ENV_ID, INFO_KEYS, TradingEnv, TradingE
 from market.errors import ConfigError
 
 
-def price_frame(n_bars: int, seed: int, shocks: dict[int, float] | None = None) -> pd.DataFrame:
-    """A seeded daily OHLCV frame of geometric Brownian motion; ``shocks`` gap all prices from a bar on."""
+def price_frame(
+    n_bars: int, seed: int, shocks: dict[int, float] | None = None, intrabar_shocks: dict[int, float] | None = None
+) -> pd.DataFrame:
+    """A seeded daily OHLCV frame of geometric Brownian motion.
+
+    ``shocks`` gap all prices from a bar's open on; ``intrabar_shocks`` move them from a bar's close on,
+    so that bar opens as usual and closes far away (a position held through it goes bust at the close).
+    """
     rng = np.random.default_rng(seed)
     close = 100.0 * np.exp(np.cumsum(rng.normal(0.0002, 0.012, n_bars)))
     open_ = np.concatenate(([100.0], close[:-1])) * np.exp(rng.normal(0.0, 0.003, n_bars))
     for bar, factor in (shocks or {}).items():
         close[bar:] *= factor
         open_[bar:] *= factor
+    for bar, factor in (intrabar_shocks or {}).items():
+        close[bar:] *= factor
+        open_[bar + 1 :] *= factor
     wick = np.abs(rng.normal(0.0, 0.004, (2, n_bars)))
     return pd.DataFrame(
         {
@@ -38,7 +47,10 @@ def price_frame(n_bars: int, seed: int, shocks: dict[int, float] | None = None) 
 
 
 FRAME = price_frame(400, seed=1)
-CRASH_FRAME = price_frame(1_500, seed=2, shocks={500: 0.35, 900: 2.6, 1_200: 0.5})
+INTRABAR_CRASH_BAR = 300
+CRASH_FRAME = price_frame(
+    1_500, seed=2, shocks={500: 0.35, 900: 2.6, 1_200: 0.5}, intrabar_shocks={INTRABAR_CRASH_BAR: 0.6}
+)
 
 SCENARIOS = {
     "continuous": {"data": FRAME, "max_steps": 37, "commission_bps": 3.0},
@@ -58,6 +70,33 @@ SCENARIOS = {
         "allow_short": False,
         "max_steps": 250,
     },
+    "continuous sharpe and drawdown penalty with bankruptcies": {
+        "data": CRASH_FRAME,
+        "leverage": 4.0,
+        "reward": "differential_sharpe",
+        "sharpe_eta": 0.05,
+        "drawdown_penalty": 1.5,
+        "max_steps": 300,
+    },
+    "continuous log return and drawdown penalty with bankruptcies": {
+        "data": CRASH_FRAME,
+        "leverage": 2.0,
+        "drawdown_penalty": 0.8,
+        "commission_bps": 5.0,
+        "slippage_bps": 0.0,
+        "max_steps": 400,
+    },
+    "discrete long only pnl and drawdown penalty": {
+        "data": FRAME,
+        "discrete": True,
+        "n_levels": 4,
+        "allow_short": False,
+        "reward": "pnl",
+        "drawdown_penalty": 0.2,
+        "random_start": False,
+        "max_steps": 60,
+        "initial_cash": 2_500.0,
+    },
 }
 
 
@@ -70,8 +109,10 @@ def random_actions(space: gym.Space, steps: int, seed: int) -> list[np.ndarray]:
     return actions
 
 
+@pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_vector_env_equals_single_envs_stepped_one_by_one(scenario: str) -> None:
+    """The two implementations of the dynamics (floats in TradingEnv, arrays in TradingVectorEnv) agree."""
     settings = SCENARIOS[scenario]
     num_envs, seed, steps = 4, 30, 400
     vector = TradingVectorEnv(num_envs=num_envs, **settings)
@@ -79,7 +120,7 @@ def test_vector_env_equals_single_envs_stepped_one_by_one(scenario: str) -> None
     observations, infos = vector.reset(seed=seed)
     expected = [single.reset(seed=seed + i) for i, single in enumerate(singles)]
     ended = [False] * num_envs
-    episode_ends = 0
+    episode_ends = bankruptcies = 0
     for batch in random_actions(vector.action_space, steps, seed):
         for i, single in enumerate(singles):
             observation, info = expected[i][0], expected[i][-1]
@@ -102,7 +143,34 @@ def test_vector_env_equals_single_envs_stepped_one_by_one(scenario: str) -> None
                 assert (terminations[i], truncations[i]) == (terminated, truncated)
                 ended[i] = terminated or truncated
                 episode_ends += ended[i]
+                bankruptcies += terminated
     assert episode_ends >= num_envs  # autoresets were exercised
+    if "bankruptcies" in scenario:
+        assert bankruptcies > 0
+
+
+def test_account_bankrupt_at_the_close_reports_no_position_fraction() -> None:
+    """A 4x long held through a 40% intrabar fall still holds units when its equity is gone."""
+    settings = {"data": CRASH_FRAME, "leverage": 4.0, "commission_bps": 0.0, "slippage_bps": 0.0}
+    start = INTRABAR_CRASH_BAR - 2  # the second fill is at the crash bar's (normal) open
+    vector = TradingVectorEnv(num_envs=2, **settings)
+    single = TradingEnv(**settings)
+    vector.reset(seed=0, options={"start": start})
+    single.reset(seed=0, options={"start": start})
+    long = np.ones((2, 1), dtype=np.float32)
+    for _ in range(2):
+        observations, rewards, terminations, _, infos = vector.step(long)
+        observation, reward, terminated, _, info = single.step(long[0])
+    assert terminations.all() and terminated and info["bar"] == INTRABAR_CRASH_BAR
+    assert (infos["position_units"] > 0.0).all() and (infos["equity"] < 0.0).all()
+    np.testing.assert_array_equal(infos["position_fraction"], [0.0, 0.0])
+    assert info["position_fraction"] == 0.0 and info["position_units"] == infos["position_units"][0]
+    np.testing.assert_array_equal(observations, [observation, observation])
+    assert observation in single.observation_space
+    assert observation[market.envs.OBSERVATION_INDEX["position_fraction"]] == 0.0
+    assert observation[market.envs.OBSERVATION_INDEX["equity_return"]] == -1.0
+    assert observation[market.envs.OBSERVATION_INDEX["drawdown"]] == 1.0
+    assert rewards[0] == pytest.approx(reward, rel=1e-12)
 
 
 def test_vector_entry_point_equals_gymnasium_sync_vector_env() -> None:

@@ -1,13 +1,17 @@
-"""Reward functions of the trading envs: small, pure, and shared by the single and the vector env.
+"""Reward functions of the trading envs: small, pure, and the definition of every reward kind.
 
 Each function takes equity values (or returns) and gives a reward, with no state of its own; the one
 reward with memory, the differential Sharpe ratio, takes its state in and gives the next state back.
 
 The functions are written against a tiny math namespace, ``xp``: :data:`ARRAY_MATH` (or :mod:`numpy`
 itself) for a batch of accounts held in arrays of shape ``(N,)``, or :data:`SCALAR_MATH` for one
-account held in Python floats (ten times faster than numpy on one element). Only ``+ - * / **``,
-comparisons and the functions of :class:`MathBackend` are used, so both evaluate the same IEEE
-operations in the same order and give the same numbers (``log`` may differ in the last bit).
+account held in Python floats. Only ``+ - * / **``, comparisons and the functions of
+:class:`MathBackend` are used, so both evaluate the same IEEE operations in the same order and give
+the same numbers (``log`` and ``**`` may differ in the last bit).
+
+:class:`~market.envs.trading.TradingVectorEnv` calls these functions on arrays. The single-account
+step of :class:`~market.envs.trading.TradingEnv` spells the same formulas out in floats, because a
+function call costs more there than the arithmetic; the tests hold the two envs to equal rewards.
 """
 
 from __future__ import annotations

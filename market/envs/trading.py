@@ -6,17 +6,19 @@ marked at that bar's close. The module owns the env settings (:class:`TradingEnv
 observation layout (:data:`OBSERVATION_INDEX`, :func:`observation_index`, :func:`observation_names`)
 and the dynamics.
 
-The dynamics are written once, as functions of an account state whose fields are either Python
-floats (one env) or numpy arrays of shape ``(N,)`` (N envs), evaluated with a math namespace ``xp``
-(:data:`~market.envs.rewards.SCALAR_MATH` or :data:`~market.envs.rewards.ARRAY_MATH`):
-:class:`TradingEnv` calls them with scalars and :class:`TradingVectorEnv` with arrays, so both run
-the same arithmetic in the same order (tests hold the two to bitwise-equal states).
+The dynamics are written twice, for speed: :class:`TradingEnv` steps one account held in Python
+floats (numpy is several times slower than float arithmetic on one element), and
+:class:`TradingVectorEnv` steps N accounts held in numpy arrays of shape ``(N,)`` (:func:`_advance`).
+Both evaluate the same IEEE operations in the same order, and the tests hold them together: sub-env
+``i`` of the vector env gives bitwise-equal observations, states and flags to a single env, with
+rewards equal to 1e-12 (``math`` and numpy may round ``log`` and ``**`` differently in the last bit).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +42,7 @@ from market.data.features import (
 )
 from market.data.loading import CLOSE, OPEN
 from market.envs import rewards
-from market.envs.rewards import ARRAY_MATH, SCALAR_MATH, DifferentialSharpeState, MathBackend
+from market.envs.rewards import ARRAY_MATH, DifferentialSharpeState
 from market.config import from_mapping
 from market.errors import ConfigError
 
@@ -78,6 +80,12 @@ OBSERVATION_INDEX: Final = MappingProxyType(
 FIRST_RETURN_INDEX: Final = len(TECHNICAL_FEATURES) + len(ACCOUNT_FEATURES)
 """Index of ``ret_0``; ``ret_k`` is at ``FIRST_RETURN_INDEX + k``."""
 _FIRST_ACCOUNT_INDEX: Final = len(TECHNICAL_FEATURES)
+_POSITION_COLUMN: Final = OBSERVATION_INDEX["position_fraction"]
+_EQUITY_RETURN_COLUMN: Final = OBSERVATION_INDEX["equity_return"]
+_DRAWDOWN_COLUMN: Final = OBSERVATION_INDEX["drawdown"]
+_TIME_LEFT_COLUMN: Final = OBSERVATION_INDEX["time_left"]
+_FRACTION_LOW, _FRACTION_HIGH = ACCOUNT_BOUNDS["position_fraction"]
+_RETURN_LOW, _RETURN_HIGH = ACCOUNT_BOUNDS["equity_return"]
 
 INFO_EQUITY: Final = "equity"
 INFO_CASH: Final = "cash"
@@ -107,6 +115,9 @@ _MIN_EQUITY: Final = 1e-12
 """Denominator floor of the position fraction; only reached on a bankrupt account's last step."""
 
 _BASIS_POINT: Final = 1e-4
+
+_LOG_EQUITY_RATIO_FLOOR: Final = math.log(rewards.EQUITY_RATIO_FLOOR)
+"""The log return of a bankruptcy, :func:`rewards.log_return` at the floor."""
 
 
 def observation_names(window: int) -> tuple[str, ...]:
@@ -486,42 +497,8 @@ def _target_levels(config: TradingEnvConfig) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Dynamics: one implementation for scalars (one env) and (N,) arrays (N envs)
+# Dynamics: the settings they read, and N accounts in (N,) arrays (one account is in TradingEnv.step)
 # ---------------------------------------------------------------------------------------------------
-
-
-class _Accounts(NamedTuple):
-    """State of one account (Python scalars) or of N accounts (arrays of shape (N,)).
-
-    Arrays held here are never written in place, so values handed out in ``info`` stay valid.
-    """
-
-    bar: Any
-    """Decision bar t: the agent has seen data up to t's close."""
-    start_bar: Any
-    end_bar: Any
-    """Bar at which the episode is truncated."""
-    price: Any
-    """Close of the decision bar, the mark price."""
-    cash: Any
-    units: Any
-    equity: Any
-    peak: Any
-    total_cost: Any
-    sharpe_mean: Any
-    sharpe_second_moment: Any
-
-
-class _Transition(NamedTuple):
-    """Result of one step for one or N accounts."""
-
-    accounts: _Accounts
-    trade_units: Any
-    traded_notional: Any
-    step_cost: Any
-    reward: Any
-    terminated: Any
-    truncated: Any
 
 
 class _Rules(NamedTuple):
@@ -546,21 +523,86 @@ def _rules(config: TradingEnvConfig) -> _Rules:
     )
 
 
-def _open_accounts(start_bar: Any, end_bar: Any, price: Any, initial_cash: float, zero: Any) -> _Accounts:
-    """Fresh accounts holding only cash at their start bar.
+class _Accounts(NamedTuple):
+    """State of N accounts, each field an array of shape (N,).
 
-    Args:
-        start_bar: First decision bar (int, or int array for N accounts).
-        end_bar: Bar at which each episode is truncated.
-        price: Close of the start bar.
-        initial_cash: Starting equity.
-        zero: ``0.0`` for one account, or ``np.zeros(N)``: gives the float fields their shape.
+    Every step builds new arrays, and arrays held here are never written in place, so the values
+    handed out in ``infos`` stay valid.
     """
+
+    bar: np.ndarray
+    """Decision bar t (int64): the agent has seen data up to t's close."""
+    steps_left: np.ndarray
+    """Steps from t to the bar at which the episode is truncated, as float64 (exact integers)."""
+    length: np.ndarray
+    """Steps from the start bar to the truncation bar, as float64: the denominator of ``time_left``."""
+    price: np.ndarray
+    """Close of the decision bar, the mark price."""
+    cash: np.ndarray
+    units: np.ndarray
+    equity: np.ndarray
+    peak: np.ndarray
+    total_cost: np.ndarray
+    sharpe_mean: np.ndarray
+    sharpe_second_moment: np.ndarray
+
+
+class _Filled(NamedTuple):
+    """Constants of the dynamics as (N,) arrays.
+
+    On a few hundred elements numpy's call overhead dominates, and ``array op python_float`` takes
+    about 1.7 times as long as ``array op array``; so every constant operand of the array dynamics
+    is broadcast once, here.
+    """
+
+    zero: np.ndarray
+    one: np.ndarray
+    one_bar: np.ndarray
+    """int64 ones: the step from bar t to t + 1."""
+    cost_rate: np.ndarray
+    min_equity: np.ndarray
+    initial_cash: np.ndarray
+    action_low: np.ndarray
+    leverage: np.ndarray
+    fraction_low: np.ndarray
+    fraction_high: np.ndarray
+    return_low: np.ndarray
+    return_high: np.ndarray
+
+
+def _filled(rules: _Rules, config: TradingEnvConfig, num_envs: int) -> _Filled:
+    """The constants of N accounts' dynamics, as read-only (N,) arrays."""
+    values = _Filled(
+        zero=0.0,
+        one=1.0,
+        one_bar=1,
+        cost_rate=rules.cost_rate,
+        min_equity=_MIN_EQUITY,
+        initial_cash=rules.initial_cash,
+        action_low=-1.0 if config.allow_short else 0.0,
+        leverage=config.leverage,
+        fraction_low=ACCOUNT_BOUNDS["position_fraction"][0],
+        fraction_high=ACCOUNT_BOUNDS["position_fraction"][1],
+        return_low=ACCOUNT_BOUNDS["equity_return"][0],
+        return_high=ACCOUNT_BOUNDS["equity_return"][1],
+    )
+    arrays = []
+    for value in values:
+        array = np.full(num_envs, value, dtype=np.int64 if isinstance(value, int) else np.float64)
+        array.flags.writeable = False
+        arrays.append(array)
+    return _Filled(*arrays)
+
+
+def _open_accounts(start_bar: np.ndarray, end_bar: np.ndarray, price: np.ndarray, initial_cash: float) -> _Accounts:
+    """Fresh accounts holding only cash at their start bars (int64 arrays; ``price`` their closes)."""
+    zero = np.zeros(len(start_bar))
     cash = zero + initial_cash
+    length = (end_bar - start_bar).astype(np.float64)
     return _Accounts(
         bar=start_bar,
-        start_bar=start_bar,
-        end_bar=end_bar,
+        steps_left=length,
+        length=length,
         price=price,
         cash=cash,
         units=zero,
@@ -574,68 +616,84 @@ def _open_accounts(start_bar: Any, end_bar: Any, price: Any, initial_cash: float
 
 def _advance(
     accounts: _Accounts,
-    target: Any,
-    open_prices: Sequence[float] | np.ndarray,
-    close_prices: Sequence[float] | np.ndarray,
+    target: np.ndarray,
+    open_prices: np.ndarray,
+    close_prices: np.ndarray,
     rules: _Rules,
-    xp: MathBackend,
-) -> _Transition:
-    """Move accounts from decision bar t to t + 1.
+    filled: _Filled,
+) -> tuple[_Accounts, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Move N accounts from decision bar t to t + 1.
+
+    The same arithmetic, in the same order, as :meth:`TradingEnv.step` on one account's floats, so
+    the states are bitwise equal (the tests hold the two together). Augmented assignments and
+    ``out=`` write only into arrays made earlier in this step, never into one already handed out.
 
     Args:
         accounts: State at t's close.
-        target: Target position as a signed fraction of equity, leverage and short rules applied.
-        open_prices: Opens of every bar (a list for one account, an array for N).
+        target: Target positions as signed fractions of equity, leverage and short rules applied.
+        open_prices: Opens of every bar.
         close_prices: Closes of every bar.
         rules: Costs and reward settings.
-        xp: Math namespace matching the state's type.
+        filled: The constants, as (N,) arrays.
 
     Returns:
-        The state at t + 1's close, what was traded and paid, the reward and the episode flags.
+        The state at t + 1's close, then (N,) arrays of the traded units, the traded notional, the
+        cost, the reward, ``terminated`` (bankrupt) and ``truncated``.
     """
-    next_bar = accounts.bar + 1
-    open_ = open_prices[next_bar]
-    close = close_prices[next_bar]
+    bar = accounts.bar + filled.one_bar
+    steps_left = accounts.steps_left - filled.one
+    open_ = open_prices[bar]
+    close = close_prices[bar]
 
     # 1. The order fills at the next open: rebalance to target x equity valued at that open. An
     #    account bankrupt at the open (a gap through zero) is closed out instead (target x 0).
-    equity_at_open = accounts.cash + accounts.units * open_
-    units = xp.maximum(equity_at_open, 0.0) * target / open_
+    units = accounts.units * open_
+    units += accounts.cash  # equity at the open
+    np.maximum(units, filled.zero, out=units)
+    units *= target
+    units /= open_
     trade_units = units - accounts.units
-    traded_notional = abs(trade_units) * open_
+    # Signed value of the trade at the open; its magnitude equals |trade_units| x open exactly.
+    trade_value = trade_units * open_
+    traded_notional = np.abs(trade_value)
     # Slippage moves the fill price against the trader (open x (1 +- slippage)); commission is charged
     # on the notional at the open. Both are reported together as the step's cost.
-    step_cost = traded_notional * rules.cost_rate
-    cash = accounts.cash - trade_units * open_ - step_cost
+    step_cost = traded_notional * filled.cost_rate
+    cash = accounts.cash - trade_value
+    cash -= step_cost
 
     # 2. Mark to market at the next close.
-    equity = cash + units * close
-    peak = xp.maximum(accounts.peak, equity)
+    equity = units * close
+    equity += cash
+    peak = np.maximum(accounts.peak, equity)
 
     # 3. Reward from the equity at the two closes.
     sharpe_mean, sharpe_second_moment = accounts.sharpe_mean, accounts.sharpe_second_moment
     if rules.reward == rewards.LOG_RETURN:
-        reward = rewards.log_return(accounts.equity, equity, xp)
+        reward = rewards.log_return(accounts.equity, equity, ARRAY_MATH)
     elif rules.reward == rewards.PNL:
         reward = rewards.pnl(accounts.equity, equity, rules.initial_cash)
     else:
+        simple_return = equity / accounts.equity
+        simple_return -= filled.one
         state = DifferentialSharpeState(sharpe_mean, sharpe_second_moment)
-        reward, state = rewards.differential_sharpe(equity / accounts.equity - 1.0, state, rules.sharpe_eta, xp)
+        reward, state = rewards.differential_sharpe(simple_return, state, rules.sharpe_eta, ARRAY_MATH)
         sharpe_mean, sharpe_second_moment = state
     if rules.drawdown_penalty > 0.0:
         drawdown_before = rewards.drawdown(accounts.equity, accounts.peak)
         reward = reward - rewards.drawdown_penalty(
-            drawdown_before, rewards.drawdown(equity, peak), rules.drawdown_penalty, xp
+            drawdown_before, rewards.drawdown(equity, peak), rules.drawdown_penalty, ARRAY_MATH
         )
 
     # 4. Bankruptcy ends the episode; the end of the data or of max_steps cuts it.
-    terminated = equity <= 0.0
-    truncated = (next_bar >= accounts.end_bar) & (equity > 0.0)
-    # Positional construction: these tuples are built on every step, and keywords cost twice as much.
+    terminated = equity <= filled.zero
+    truncated = steps_left <= filled.zero
+    if np.count_nonzero(terminated):
+        truncated &= ~terminated
     next_accounts = _Accounts(
-        next_bar,  # bar
-        accounts.start_bar,  # start_bar
-        accounts.end_bar,  # end_bar
+        bar,  # bar
+        steps_left,  # steps_left
+        accounts.length,  # length
         close,  # price
         cash,  # cash
         units,  # units
@@ -645,30 +703,19 @@ def _advance(
         sharpe_mean,  # sharpe_mean
         sharpe_second_moment,  # sharpe_second_moment
     )
-    return _Transition(next_accounts, trade_units, traded_notional, step_cost, reward, terminated, truncated)
+    return next_accounts, trade_units, traded_notional, step_cost, reward, terminated, truncated
 
 
-def _view_accounts(
-    accounts: _Accounts, initial_cash: float, xp: MathBackend
-) -> tuple[Any, tuple[Any, Any, Any, Any]]:
-    """What the agent sees of its account at the decision bar's close.
+def _overwrite_rows(current: np.ndarray, which: np.ndarray, replacement: np.ndarray) -> np.ndarray:
+    """A copy of ``current`` with the rows ``which`` replaced by ``replacement``."""
+    merged = current.copy()
+    merged[which] = replacement
+    return merged
 
-    Returns:
-        The position fraction (position value over equity, 0 once the equity is gone) for ``info``,
-        and the :data:`ACCOUNT_FEATURES` clipped to :data:`ACCOUNT_BOUNDS` for the observation. The
-        drawdown is never negative (peak >= equity) and ``time_left`` is in [0, 1] by construction,
-        so they need no lower clip.
-    """
-    equity = accounts.equity
-    # The bool factor zeroes the fraction of a bankrupt account without dividing by zero.
-    fraction = accounts.units * accounts.price * (equity > 0.0) / xp.maximum(equity, _MIN_EQUITY)
-    observed = (
-        xp.clip(fraction, *ACCOUNT_BOUNDS["position_fraction"]),
-        xp.clip(equity / initial_cash - 1.0, *ACCOUNT_BOUNDS["equity_return"]),
-        xp.minimum(rewards.drawdown(equity, accounts.peak), 1.0),
-        (accounts.end_bar - accounts.bar) / (accounts.end_bar - accounts.start_bar),
-    )
-    return fraction, observed
+
+def _overwrite(accounts: _Accounts, which: np.ndarray, fresh: _Accounts) -> _Accounts:
+    """Copies of the state arrays with the rows ``which`` replaced by ``fresh``'s."""
+    return _Accounts(*map(_overwrite_rows, accounts, [which] * len(accounts), fresh))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -790,17 +837,27 @@ class TradingEnv(gym.Env[np.ndarray, np.ndarray | np.int64]):
             raise ConfigError(f"render_mode must be None (TradingEnv does not render), got {render_mode!r}")
         self.config = _make_config(config, settings)
         self._market = _load_market(self.config)
-        self._rules = _rules(self.config)
         self.action_space, self.observation_space = _spaces(self.config)
+        # Settings the step reads, as plain Python values.
+        rules = _rules(self.config)
+        self._cost_rate = rules.cost_rate
+        self._reward_kind = rules.reward
+        self._drawdown_weight = rules.drawdown_penalty
+        self._sharpe_eta = rules.sharpe_eta
+        self._initial_cash = rules.initial_cash
+        self._discrete = self.config.discrete
         self._levels = _target_levels(self.config).tolist()
         self._action_low = -1.0 if self.config.allow_short else 0.0
         self._leverage = self.config.leverage
-        # Python lists make the one-account dynamics run on floats, not numpy scalars.
-        self._open = self._market.open.tolist()
-        self._close = self._market.close.tolist()
+        # Python lists make the step run on floats, not numpy scalars.
+        self._opens: list[float] = self._market.open.tolist()
+        self._closes: list[float] = self._market.close.tolist()
         self._rows = self._market.rows
-        self._accounts: _Accounts | None = None
-        self._finished = False
+        # The account, in Python floats (ints for bars); set by reset.
+        self._bar = self._end_bar = self._length = 0
+        self._price = self._cash = self._units = self._equity = self._peak = self._total_cost = 0.0
+        self._sharpe_mean = self._sharpe_second_moment = 0.0
+        self._finished = True
 
     @property
     def prices(self) -> pd.DataFrame:
@@ -833,16 +890,35 @@ class TradingEnv(gym.Env[np.ndarray, np.ndarray | np.int64]):
             start = self._market.pinned_start(_start_option(options))
         else:
             start = self._market.draw_start(self.np_random)
-        self._accounts = _open_accounts(
-            start, self._market.end_bar(start), self._close[start], self._rules.initial_cash, 0.0
-        )
+        end = self._market.end_bar(start)
+        self._bar, self._end_bar, self._length = start, end, end - start
+        self._price = self._closes[start]
+        self._cash = self._equity = self._peak = self._initial_cash
+        self._units = self._total_cost = self._sharpe_mean = self._sharpe_second_moment = 0.0
         self._finished = False
-        return self._observe(self._accounts, 0.0, 0.0, 0.0)
+        observation, fraction = self._observe(start, self._price, self._cash, 0.0, self._cash, self._cash)
+        info = {
+            INFO_EQUITY: self._equity,
+            INFO_CASH: self._cash,
+            INFO_POSITION_UNITS: self._units,
+            INFO_POSITION_FRACTION: fraction,
+            INFO_PRICE: self._price,
+            INFO_TRADE_UNITS: 0.0,
+            INFO_TRADED_NOTIONAL: 0.0,
+            INFO_STEP_COST: 0.0,
+            INFO_TOTAL_COST: self._total_cost,
+            INFO_BAR: start,
+        }
+        return observation, info
 
     def step(
         self, action: np.ndarray | np.int64 | int | float
     ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Fill the order that reaches the target at the next open and mark at the next close.
+
+        The account is held in Python floats, and this is :func:`_advance` (the N-account dynamics)
+        for one account: the same arithmetic in the same order, with the formulas of
+        :mod:`market.envs.rewards` written out, so a step is a few dozen float operations.
 
         Args:
             action: Target position: a (1,) array in [-1, 1] (clipped), or a discrete level index.
@@ -854,20 +930,72 @@ class TradingEnv(gym.Env[np.ndarray, np.ndarray | np.int64]):
             RuntimeError: If called before ``reset`` or after the episode ended.
             ValueError: If the action is NaN or not a valid level.
         """
-        if self._accounts is None or self._finished:
+        if self._finished:
             raise RuntimeError("TradingEnv.step called before reset() or after the episode ended; call reset()")
-        transition = _advance(self._accounts, self._target(action), self._open, self._close, self._rules, SCALAR_MATH)
-        accounts = self._accounts = transition.accounts
-        terminated, truncated = bool(transition.terminated), bool(transition.truncated)
+        target = self._target(action)
+        bar = self._bar + 1
+        open_ = self._opens[bar]
+        close = self._closes[bar]
+
+        # 1. The order fills at the next open: rebalance to target x equity valued at that open. An
+        #    account bankrupt at the open (a gap through zero) is closed out instead (target x 0).
+        units_before, cash_before = self._units, self._cash
+        equity_at_open = units_before * open_ + cash_before
+        units = (equity_at_open if equity_at_open > 0.0 else 0.0) * target / open_
+        trade_units = units - units_before
+        # Signed value of the trade at the open; its magnitude equals |trade_units| x open exactly.
+        trade_value = trade_units * open_
+        traded_notional = abs(trade_value)
+        # Slippage and commission, both on the notional at the open: the step's cost.
+        step_cost = traded_notional * self._cost_rate
+        cash = cash_before - trade_value - step_cost
+
+        # 2. Mark to market at the next close.
+        equity = units * close + cash
+        equity_before, peak_before = self._equity, self._peak
+        peak = equity if equity > peak_before else peak_before
+
+        # 3. Reward from the equity at the two closes (market.envs.rewards, in floats).
+        reward_kind = self._reward_kind
+        if reward_kind == rewards.LOG_RETURN:
+            ratio = equity / equity_before
+            reward = math.log(ratio) if ratio > rewards.EQUITY_RATIO_FLOOR else _LOG_EQUITY_RATIO_FLOOR
+        elif reward_kind == rewards.PNL:
+            reward = (equity - equity_before) / self._initial_cash
+        else:
+            reward = self._differential_sharpe(equity / equity_before - 1.0)
+        if self._drawdown_weight > 0.0:
+            deepening = (1.0 - equity / peak) - (1.0 - equity_before / peak_before)
+            if deepening > 0.0:
+                reward = reward - self._drawdown_weight * deepening
+
+        # 4. Bankruptcy ends the episode; the end of the data or of max_steps cuts it.
+        terminated = equity <= 0.0
+        truncated = bar >= self._end_bar and not terminated
         self._finished = terminated or truncated
-        observation, info = self._observe(
-            accounts, transition.trade_units, transition.traded_notional, transition.step_cost
-        )
-        return observation, transition.reward, terminated, truncated, info
+        total_cost = self._total_cost + step_cost
+        self._bar, self._price, self._cash, self._units = bar, close, cash, units
+        self._equity, self._peak, self._total_cost = equity, peak, total_cost
+
+        # 5. What the agent sees at the new decision bar's close.
+        observation, fraction = self._observe(bar, close, cash, units, equity, peak)
+        info = {
+            INFO_EQUITY: equity,
+            INFO_CASH: cash,
+            INFO_POSITION_UNITS: units,
+            INFO_POSITION_FRACTION: fraction,
+            INFO_PRICE: close,
+            INFO_TRADE_UNITS: trade_units,
+            INFO_TRADED_NOTIONAL: traded_notional,
+            INFO_STEP_COST: step_cost,
+            INFO_TOTAL_COST: total_cost,
+            INFO_BAR: bar,
+        }
+        return observation, reward, terminated, truncated, info
 
     def _target(self, action: np.ndarray | np.int64 | int | float) -> float:
         """Target position (signed fraction of equity) of an action."""
-        if self.config.discrete:
+        if self._discrete:
             level = int(action)
             if not 0 <= level < len(self._levels):
                 raise ValueError(f"action must be a level in [0, {len(self._levels) - 1}], got {action!r}")
@@ -878,28 +1006,49 @@ class TradingEnv(gym.Env[np.ndarray, np.ndarray | np.int64]):
             value = float(action)  # type: ignore[arg-type]
         if value != value:
             raise ValueError(f"action must not be NaN, got {action!r}")
-        return min(max(value, self._action_low), 1.0) * self._leverage
+        low = self._action_low
+        return (low if value < low else 1.0 if value > 1.0 else value) * self._leverage
+
+    def _differential_sharpe(self, simple_return: float) -> float:
+        """:func:`rewards.differential_sharpe` in floats; moves the episode's moment estimates."""
+        mean, second_moment = self._sharpe_mean, self._sharpe_second_moment
+        delta_mean = simple_return - mean
+        delta_second = simple_return * simple_return - second_moment
+        variance = second_moment - mean * mean
+        self._sharpe_mean = mean + self._sharpe_eta * delta_mean
+        self._sharpe_second_moment = second_moment + self._sharpe_eta * delta_second
+        if variance > rewards.VARIANCE_FLOOR:
+            return (second_moment * delta_mean - 0.5 * mean * delta_second) / variance**1.5
+        return 0.0
 
     def _observe(
-        self, accounts: _Accounts, trade_units: float, traded_notional: float, step_cost: float
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Observation (the precomputed row with the account entries filled in) and info."""
-        fraction, account_features = _view_accounts(accounts, self._rules.initial_cash, SCALAR_MATH)
-        observation = self._rows[accounts.bar].copy()
-        observation[_FIRST_ACCOUNT_INDEX:FIRST_RETURN_INDEX] = account_features
-        info = {
-            INFO_EQUITY: accounts.equity,
-            INFO_CASH: accounts.cash,
-            INFO_POSITION_UNITS: accounts.units,
-            INFO_POSITION_FRACTION: fraction,
-            INFO_PRICE: accounts.price,
-            INFO_TRADE_UNITS: trade_units,
-            INFO_TRADED_NOTIONAL: traded_notional,
-            INFO_STEP_COST: step_cost,
-            INFO_TOTAL_COST: accounts.total_cost,
-            INFO_BAR: accounts.bar,
-        }
-        return observation, info
+        self, bar: int, price: float, cash: float, units: float, equity: float, peak: float
+    ) -> tuple[np.ndarray, float]:
+        """Observation and position fraction of the account at a decision bar's close.
+
+        :meth:`TradingVectorEnv._observe` for one account: the precomputed row with the account
+        entries filled in, clipped to their bounds. The position fraction (position value over
+        equity) is 0 once the equity is gone. The drawdown is never negative (peak >= equity) and
+        ``time_left`` is in [0, 1] by construction, so they need no lower clip.
+        """
+        if equity > 0.0:
+            fraction = units * price / (equity if equity > _MIN_EQUITY else _MIN_EQUITY)
+        else:
+            fraction = 0.0
+        equity_return = equity / self._initial_cash - 1.0
+        drawdown = 1.0 - equity / peak
+        observation = self._rows[bar].copy()
+        observation[_POSITION_COLUMN] = (
+            _FRACTION_LOW if fraction < _FRACTION_LOW else _FRACTION_HIGH if fraction > _FRACTION_HIGH else fraction
+        )
+        observation[_EQUITY_RETURN_COLUMN] = (
+            _RETURN_LOW
+            if equity_return < _RETURN_LOW
+            else _RETURN_HIGH if equity_return > _RETURN_HIGH else equity_return
+        )
+        observation[_DRAWDOWN_COLUMN] = drawdown if drawdown < 1.0 else 1.0
+        observation[_TIME_LEFT_COLUMN] = (self._end_bar - bar) / self._length
+        return observation, fraction
 
 
 def _start_option(options: Mapping[str, Any]) -> Any:
@@ -913,9 +1062,9 @@ def _start_option(options: Mapping[str, Any]) -> Any:
 class TradingVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     """N independent :class:`TradingEnv` accounts stepped together with numpy, one array op per quantity.
 
-    The dynamics are :class:`TradingEnv`'s own functions evaluated on arrays of shape ``(N,)``, so
-    sub-env ``i`` of ``TradingVectorEnv(num_envs=N, ...)`` reset with ``seed`` behaves exactly like a
-    ``TradingEnv`` reset with ``seed + i`` and then reset without a seed at each episode end. Episodes
+    The dynamics are :class:`TradingEnv`'s arithmetic on arrays of shape ``(N,)``, so sub-env ``i`` of
+    ``TradingVectorEnv(num_envs=N, ...)`` reset with ``seed`` behaves exactly like a ``TradingEnv``
+    reset with ``seed + i`` and then reset without a seed at each episode end. Episodes
     end independently and reset on the next step (``AutoresetMode.NEXT_STEP``, which RLlib assumes):
     that step ignores the sub-env's action and returns its first observation with reward 0. The only
     per-env Python work is drawing the start bar of a sub-env that resets, from its own generator.
@@ -965,11 +1114,11 @@ class TradingVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self.num_envs = num_envs
         self._market = _load_market(self.config)
         self._rules = _rules(self.config)
+        self._filled = _filled(self._rules, self.config, num_envs)
         self.single_action_space, self.single_observation_space = _spaces(self.config)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self._levels = _target_levels(self.config)
-        self._action_low = -1.0 if self.config.allow_short else 0.0
         self._rngs: list[np.random.Generator | None] = [None] * num_envs
         self._accounts: _Accounts | None = None
         self._autoreset = np.zeros(num_envs, dtype=np.bool_)
@@ -1018,11 +1167,10 @@ class TradingVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             starts = self._pinned_starts(_start_option(options))
         else:
             starts = np.array([self._market.draw_start(rng) for rng in self._rngs], dtype=np.int64)
-        fresh = self._open(starts)
-        self._accounts = _Accounts(*(np.array(value, copy=True) for value in fresh))
+        self._accounts = self._fresh_accounts(starts)
         self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
         zeros = self._zeros
-        return self._observe(self._accounts, zeros, zeros, zeros)
+        return self._observe(self._accounts, zeros, zeros, zeros, self._autoreset)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step every sub-env; sub-envs whose episode ended on the last step reset instead.
@@ -1041,16 +1189,20 @@ class TradingVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             raise RuntimeError("TradingVectorEnv.step called before reset()")
         target = self._targets(actions)
         accounts = self._accounts
-        restarting = np.flatnonzero(self._autoreset) if self._autoreset.any() else None
+        restarting = np.flatnonzero(self._autoreset) if np.count_nonzero(self._autoreset) else None
         if restarting is not None:
             # Next-step autoreset: those sub-envs start a new episode and skip this step's action.
-            fresh = self._open(np.array([self._market.draw_start(self._rngs[i]) for i in restarting]))
-            accounts = _overwrite(accounts, restarting, fresh)
-        transition = _advance(accounts, target, self._market.open, self._market.close, self._rules, ARRAY_MATH)
-        accounts = transition.accounts
-        trade_units, traded_notional = transition.trade_units, transition.traded_notional
-        step_cost = transition.step_cost
-        reward, terminated, truncated = transition.reward, transition.terminated, transition.truncated
+            # The step below runs on all rows; for these it only needs a valid bar to read and a
+            # positive equity to divide by, and its results there are replaced by the fresh state.
+            starts = np.array([self._market.draw_start(self._rngs[i]) for i in restarting], dtype=np.int64)
+            fresh = self._fresh_accounts(starts)
+            accounts = accounts._replace(
+                bar=_overwrite_rows(accounts.bar, restarting, fresh.bar),
+                equity=_overwrite_rows(accounts.equity, restarting, fresh.equity),
+            )
+        accounts, trade_units, traded_notional, step_cost, reward, terminated, truncated = _advance(
+            accounts, target, self._market.open, self._market.close, self._rules, self._filled
+        )
         if restarting is not None:
             accounts = _overwrite(accounts, restarting, fresh)
             for flow in (trade_units, traded_notional, step_cost, reward):
@@ -1059,7 +1211,7 @@ class TradingVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             truncated[restarting] = False
         self._accounts = accounts
         self._autoreset = terminated | truncated
-        observations, infos = self._observe(accounts, trade_units, traded_notional, step_cost)
+        observations, infos = self._observe(accounts, trade_units, traded_notional, step_cost, terminated)
         return observations, reward, terminated, truncated, infos
 
     def _seeds(self, seed: int | Sequence[int | None] | None) -> list[int | None]:
@@ -1080,37 +1232,67 @@ class TradingVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             return np.array([self._market.pinned_start(item) for item in value], dtype=np.int64)
         return np.full(self.num_envs, self._market.pinned_start(value), dtype=np.int64)
 
-    def _open(self, starts: np.ndarray) -> _Accounts:
-        """Fresh accounts starting at ``starts`` (one per sub-env that starts an episode)."""
-        starts = starts.astype(np.int64)
+    def _fresh_accounts(self, starts: np.ndarray) -> _Accounts:
+        """Fresh accounts starting at ``starts`` (int64, one per sub-env that starts an episode)."""
         end_bars = np.array([self._market.end_bar(int(start)) for start in starts], dtype=np.int64)
-        return _open_accounts(
-            starts, end_bars, self._market.close[starts], self._rules.initial_cash, np.zeros(len(starts))
-        )
+        return _open_accounts(starts, end_bars, self._market.close[starts], self._rules.initial_cash)
 
     def _targets(self, actions: np.ndarray) -> np.ndarray:
         """Target positions (signed fractions of equity) of a batch of actions."""
         if self.config.discrete:
             levels = np.asarray(actions).reshape(self.num_envs)
-            if not np.issubdtype(levels.dtype, np.integer) or levels.min() < 0 or levels.max() >= len(self._levels):
+            if levels.dtype.kind not in "iu" or np.count_nonzero((levels < 0) | (levels >= len(self._levels))):
                 raise ValueError(f"actions must be levels in [0, {len(self._levels) - 1}], got {actions!r}")
             return self._levels[levels]
-        values = np.asarray(actions, dtype=np.float64).reshape(self.num_envs)
-        if np.isnan(values).any():
+        filled = self._filled
+        # float32 (or any real) actions; the first operation gives float64.
+        target = np.maximum(np.asarray(actions).reshape(self.num_envs), filled.action_low)
+        if np.count_nonzero(np.isnan(target)):
             raise ValueError(f"actions must not be NaN, got {actions!r}")
-        return np.minimum(np.maximum(values, self._action_low), 1.0) * self.config.leverage
+        np.minimum(target, filled.one, out=target)
+        if self.config.leverage != 1.0:
+            target *= filled.leverage
+        return target
 
     def _observe(
-        self, accounts: _Accounts, trade_units: np.ndarray, traded_notional: np.ndarray, step_cost: np.ndarray
+        self,
+        accounts: _Accounts,
+        trade_units: np.ndarray,
+        traded_notional: np.ndarray,
+        step_cost: np.ndarray,
+        bankrupt: np.ndarray,
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Observations (precomputed rows with the account entries filled in) and infos.
 
-        Infos are in Gymnasium's vector form: an (N,) array and an all-True ``_key`` mask per key.
+        :meth:`TradingEnv._observe` for N accounts. ``bankrupt`` marks the accounts whose equity is
+        gone (the step's terminations). Infos are in Gymnasium's vector form: an (N,) array and an
+        all-True ``_key`` mask per key.
         """
-        fraction, account_features = _view_accounts(accounts, self._rules.initial_cash, ARRAY_MATH)
+        filled, equity = self._filled, accounts.equity
+        # The account features, clipped to their bounds. With positive equity the equity return is
+        # above -1 and the drawdown below 1, so those clips (and zeroing the position fraction)
+        # apply only when an account is bankrupt. The drawdown is never negative (peak >= equity)
+        # and time_left is in [0, 1] by construction: they need no lower clip.
+        fraction = accounts.units * accounts.price
+        fraction /= np.maximum(equity, filled.min_equity)
+        position = np.maximum(fraction, filled.fraction_low)
+        np.minimum(position, filled.fraction_high, out=position)
+        equity_return = equity / filled.initial_cash
+        equity_return -= filled.one
+        np.minimum(equity_return, filled.return_high, out=equity_return)
+        drawdown = equity / accounts.peak
+        np.subtract(filled.one, drawdown, out=drawdown)
+        if np.count_nonzero(bankrupt):
+            # Position value over equity is 0 once the equity is gone (the account resets next step).
+            fraction[bankrupt] = position[bankrupt] = 0.0
+            np.maximum(equity_return, filled.return_low, out=equity_return)
+            np.minimum(drawdown, filled.one, out=drawdown)
+        # One gather of the precomputed rows, then the four account columns.
         observations = self._market.rows.take(accounts.bar, axis=0)
-        for column, values in enumerate(account_features, _FIRST_ACCOUNT_INDEX):
-            observations[:, column] = values
+        observations[:, _POSITION_COLUMN] = position
+        observations[:, _EQUITY_RETURN_COLUMN] = equity_return
+        observations[:, _DRAWDOWN_COLUMN] = drawdown
+        observations[:, _TIME_LEFT_COLUMN] = accounts.steps_left / accounts.length
         infos = {
             INFO_EQUITY: accounts.equity,
             INFO_CASH: accounts.cash,
@@ -1122,16 +1304,6 @@ class TradingVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             INFO_STEP_COST: step_cost,
             INFO_TOTAL_COST: accounts.total_cost,
             INFO_BAR: accounts.bar,
+            **self._info_masks,
         }
-        infos.update(self._info_masks)
         return observations, infos
-
-
-def _overwrite(accounts: _Accounts, which: np.ndarray, fresh: _Accounts) -> _Accounts:
-    """Copies of the state arrays with the rows ``which`` replaced by ``fresh``'s."""
-    fields = []
-    for current, replacement in zip(accounts, fresh, strict=True):
-        merged = np.array(current, copy=True)
-        merged[which] = replacement
-        fields.append(merged)
-    return _Accounts(*fields)
