@@ -38,12 +38,14 @@ from market.config import from_mapping
 from market.errors import ConfigError, MarketError
 from market.exchange import AccountLimits, Exchange, Fill, Side, check_invariants
 from market.exchange.clearing import BatchOrder, call_auction, impact_clearing
+from market.exchange.exchange import Turn
 
 DEALER_ACCOUNT = "__dealer__"
 """In impact clearing, the account on the other side of every trade."""
 _DEALER_CASH = 10**15
 _DEALER_INVENTORY = 10**9
 _PERCENT = 100.0
+_FLOAT32 = np.dtype(np.float32)
 
 Order = tuple[Side, int, int]  # side, price in ticks, qty in lots
 
@@ -106,6 +108,11 @@ class MarketEnv(ParallelEnv):
         self._max_qty = np.array([p.max_qty for p in pops], dtype=np.float64)
         self._max_offset = np.array([p.max_offset for p in pops], dtype=np.float64)
         self._penalty = np.array([p.inventory_penalty for p in pops], dtype=np.float64)
+        # what decoding an agent's action needs: is it a taker, its action length, max_qty, max_offset
+        self._codec = {
+            agent: (p.role is Role.TAKER, TAKER_ACTION_DIM if p.role is Role.TAKER else MAKER_ACTION_DIM, p.max_qty, p.max_offset)
+            for agent, p in zip(self._all, pops)
+        }
 
         # spaces: built once per role, shared by every agent of that role
         self.feature_names = observation_names(config.window)
@@ -155,6 +162,7 @@ class MarketEnv(ParallelEnv):
         # 3. market state
         self.agents = list(self.possible_agents)
         self._live_driven = list(self.driven_agents)
+        self._driven_plan = self._plan_driven()
         self._step = 0
         self._mid = float(config.initial_price)
         self._mids = np.full(config.window + 1, self._mid)
@@ -163,7 +171,7 @@ class MarketEnv(ParallelEnv):
         self._reward = np.zeros(len(self._all))
         self.last_fills = []
         self.last_actions = {}
-        self._obs = self._observe()
+        self._obs = self._observe(*self._balances())
         return {a: self._obs[self._index[a]] for a in self.agents}, {a: {} for a in self.agents}
 
     def step(
@@ -172,7 +180,8 @@ class MarketEnv(ParallelEnv):
         if self.exchange is None:
             raise MarketError("step() before reset()")
         live = self.agents
-        unknown = [a for a in actions if a not in self._index or a not in live]
+        live_set = set(live)
+        unknown = [a for a in actions if a not in live_set]
         if unknown:
             raise MarketError(f"actions for agents that are not live: {unknown}")
         reference = max(1, round(self._mid))
@@ -180,21 +189,23 @@ class MarketEnv(ParallelEnv):
         # 1. every live agent's orders: learners from `actions`, the others from their policies
         orders: dict[str, list[Order]] = {}
         acted: dict[str, Any] = {}
+        decode = self._decode
         for agent in live:
             if agent in actions:
-                acted[agent] = actions[agent]
-                orders[agent] = self._decode(agent, actions[agent], reference)
-        for agent in self._live_driven:
-            i = self._index[agent]
-            action = self._policies[self.population_of[agent].name].act(self._obs[i], self._agent_rngs[i - len(self.possible_agents)])
+                action = actions[agent]
+                acted[agent] = action
+                orders[agent] = decode(agent, action, reference)
+        obs = self._obs
+        for agent, i, policy, rng in self._driven_plan:
+            action = policy.act(obs[i], rng)
             acted[agent] = action
-            orders[agent] = self._decode(agent, action, reference)
+            orders[agent] = decode(agent, action, reference)
         self.last_actions = acted
 
         # 2. arrival order, shuffled with the env's own stream; then the exchange clears
         participants = list(orders)
-        arrival = [participants[k] for k in self._rng.permutation(len(participants))]
-        rejected: dict[str, list[str]] = {a: [] for a in participants}
+        arrival = [participants[k] for k in self._rng.permutation(len(participants)).tolist()]
+        rejected: dict[str, list[str]] = {}
         if self.config.clearing is Clearing.BOOK:
             fills = self._clear_book(arrival, orders, rejected)
         else:
@@ -203,34 +214,40 @@ class MarketEnv(ParallelEnv):
 
         # 3. mark to market, rewards, bankruptcies, truncation
         self._mid = self._new_mid(fills)
-        self._mids = np.roll(self._mids, -1)
-        self._mids[-1] = self._mid
+        mids = self._mids
+        mids[:-1] = mids[1:]
+        mids[-1] = self._mid
         self._step += 1
         previous = self._equity
-        cash = np.array([acc.cash for acc in self._accounts], dtype=np.float64)
-        inventory = np.array([acc.inventory for acc in self._accounts], dtype=np.float64)
+        cash, inventory = self._balances()
         self._equity = cash + inventory * self._mid
         start = float(self.config.starting_equity)
         reward = (self._equity - previous) / start * _PERCENT
         reward -= self._penalty * np.abs(inventory * self._mid) / start * _PERCENT
         self._reward = reward
-        bankrupt = self._equity <= 0
-        for agent in [a for a in self._live_driven if bankrupt[self._index[a]]]:
-            self._retire(agent)
-            self._live_driven.remove(agent)
+        bankrupt = (self._equity <= 0).tolist()
+        if any(bankrupt):
+            for agent in [a for a in self._live_driven if bankrupt[self._index[a]]]:
+                self._retire(agent)
+                self._live_driven.remove(agent)
+            self._driven_plan = self._plan_driven()
         truncated = self._step >= self.config.max_steps
 
-        self._obs = self._observe()
+        self._obs = self._observe(cash, inventory)
+        rows = list(self._obs)
+        rewards_now = reward.tolist()
+        equity = self._equity.tolist()
         observations, rewards, terminations, truncations, infos = {}, {}, {}, {}, {}
+        index, accounts = self._index, self._accounts
         for agent in live:
-            i = self._index[agent]
-            observations[agent] = self._obs[i]
-            rewards[agent] = float(reward[i])
-            terminations[agent] = bool(bankrupt[i])
+            i = index[agent]
+            observations[agent] = rows[i]
+            rewards[agent] = rewards_now[i]
+            terminations[agent] = bankrupt[i]
             truncations[agent] = truncated
-            account = self._accounts[i]
+            account = accounts[i]
             infos[agent] = {
-                "equity": float(self._equity[i]),
+                "equity": equity[i],
                 "cash": account.cash,
                 "inventory": account.inventory,
                 "rejected": rejected.get(agent, []),
@@ -280,45 +297,40 @@ class MarketEnv(ParallelEnv):
     # ------------------------------------------------------------------ internals
     def _decode(self, agent: str, action: Any, reference: int) -> list[Order]:
         """Turn one action into orders, after checking it lies in the agent's action space."""
-        space = self._act_spaces[agent]
-        a = np.asarray(action, dtype=np.float32)
-        if a.shape != space.shape or not np.all(np.abs(a) <= 1.0):
-            raise MarketError(f"action for {agent}: expected {space.shape[0]} numbers in [-1, 1], got {action!r}")
-        population = self.population_of[agent]
-        if population.role is Role.TAKER:
-            size = round(float(a[TAKER_SIZE]) * population.max_qty)
+        taker, dim, max_qty, max_offset = self._codec[agent]
+        # the action as float32 values, as Python floats (a float32 array of the right shape is read directly)
+        if type(action) is np.ndarray and action.dtype is _FLOAT32 and action.shape == (dim,):
+            values = action.tolist()
+        else:
+            a = np.asarray(action, dtype=np.float32)
+            values = a.tolist() if a.shape == (dim,) else None
+        if values is None or not all([-1.0 <= v <= 1.0 for v in values]):
+            raise MarketError(f"action for {agent}: expected {dim} numbers in [-1, 1], got {action!r}")
+        if taker:
+            size = round(values[TAKER_SIZE] * max_qty)
             if size == 0:
                 return []
-            offset = round(float(a[TAKER_AGGRESSION]) * population.max_offset)
+            offset = round(values[TAKER_AGGRESSION] * max_offset)
             if size > 0:
                 return [(Side.BUY, max(1, reference + offset), size)]
             return [(Side.SELL, max(1, reference - offset), -size)]
-        qty = round((float(a[MAKER_SIZE]) + 1.0) / 2.0 * population.max_qty)
+        qty = round((values[MAKER_SIZE] + 1.0) / 2.0 * max_qty)
         if qty == 0:
             return []
-        span = population.max_offset - 1
-        bid_offset = 1 + round((float(a[MAKER_BID_OFFSET]) + 1.0) / 2.0 * span)
-        ask_offset = 1 + round((float(a[MAKER_ASK_OFFSET]) + 1.0) / 2.0 * span)
+        span = max_offset - 1
+        bid_offset = 1 + round((values[MAKER_BID_OFFSET] + 1.0) / 2.0 * span)
+        ask_offset = 1 + round((values[MAKER_ASK_OFFSET] + 1.0) / 2.0 * span)
         return [(Side.BUY, max(1, reference - bid_offset), qty), (Side.SELL, reference + ask_offset, qty)]
 
     def _clear_book(self, arrival: list[str], orders: dict[str, list[Order]], rejected: dict[str, list[str]]) -> list[Fill]:
         """Continuous book: each agent in turn replaces its resting orders with its new ones."""
-        exchange = self.exchange
-        fills: list[Fill] = []
-        for agent in arrival:
-            for order_id in self._open_orders[agent]:
-                exchange.cancel(agent, order_id)  # an order that filled meanwhile is simply gone
-            open_now: list[int] = []
-            for side, price, qty in orders[agent]:
-                result = exchange.submit_limit(agent, side, price, qty)
-                if result.reject is not None:
-                    rejected[agent].append(result.reject.reason.value)
-                    continue
-                fills.extend(result.fills)
-                if exchange.book.order(result.order_id) is not None:
-                    open_now.append(result.order_id)
-            self._open_orders[agent] = open_now
-        return fills
+        open_orders = self._open_orders
+        result = self.exchange.submit_batch([Turn(agent, open_orders[agent], orders[agent]) for agent in arrival])
+        for agent, turn in zip(arrival, result.turns):
+            open_orders[agent] = turn.resting
+            if turn.rejects:
+                rejected[agent] = [reject.reason.value for reject in turn.rejects]
+        return result.fills
 
     def _clear_batch(
         self, arrival: list[str], orders: dict[str, list[Order]], rejected: dict[str, list[str]], reference: int
@@ -334,7 +346,7 @@ class MarketEnv(ParallelEnv):
             )
             self._impact_price = result.price
         for agent, reject in result.rejects:
-            rejected[agent].append(reject.reason.value)
+            rejected.setdefault(agent, []).append(reject.reason.value)
         return result.fills
 
     def _new_mid(self, fills: list[Fill]) -> float:
@@ -355,8 +367,27 @@ class MarketEnv(ParallelEnv):
             self.exchange.cancel(agent, order_id)
         self._open_orders[agent] = []
 
-    def _observe(self) -> np.ndarray:
-        """Observations of every agent (learners and driven) as one float32 matrix, clipped."""
+    def _plan_driven(self) -> list[tuple[str, int, Policy, np.random.Generator]]:
+        """The live driven agents with what acting needs: index, policy and random stream."""
+        first = len(self.possible_agents)
+        plan = []
+        for agent in self._live_driven:
+            i = self._index[agent]
+            plan.append((agent, i, self._policies[self.population_of[agent].name], self._agent_rngs[i - first]))
+        return plan
+
+    def _balances(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cash and inventory of every agent, as float64 arrays in :attr:`all_agents` order."""
+        accounts = self._accounts
+        cash = np.array([acc.cash for acc in accounts], dtype=np.float64)
+        inventory = np.array([acc.inventory for acc in accounts], dtype=np.float64)
+        return cash, inventory
+
+    def _observe(self, cash: np.ndarray, inventory: np.ndarray) -> np.ndarray:
+        """Observations of every agent (learners and driven) as one float32 matrix, clipped.
+
+        ``cash`` and ``inventory`` are the current balances, from :meth:`_balances`.
+        """
         config = self.config
         n = len(self._all)
         window = config.window
@@ -369,19 +400,18 @@ class MarketEnv(ParallelEnv):
         ask_qty = ask[1] if ask else 0
         spread = (ask[0] - bid[0]) / self._max_offset if bid and ask else OBS_BOUND
         obs[:, window] = spread
-        obs[:, window + 1] = math.log1p(bid_qty)
-        obs[:, window + 2] = math.log1p(ask_qty)
-        obs[:, window + 3] = (bid_qty - ask_qty) / (bid_qty + ask_qty) if bid_qty + ask_qty else 0.0
-        obs[:, window + 4] = math.log(self._fundamental() / self._mid) * _PERCENT if config.fundamental else 0.0
+        imbalance = (bid_qty - ask_qty) / (bid_qty + ask_qty) if bid_qty + ask_qty else 0.0
+        gap = math.log(self._fundamental() / self._mid) * _PERCENT if config.fundamental else 0.0
+        obs[:, window + 1 : window + 5] = (math.log1p(bid_qty), math.log1p(ask_qty), imbalance, gap)
         # own account
         start = float(config.starting_equity)
-        cash = np.array([acc.cash for acc in self._accounts], dtype=np.float64)
-        inventory = np.array([acc.inventory for acc in self._accounts], dtype=np.float64)
         obs[:, window + 5] = (inventory - config.initial_inventory) / self._max_qty
         obs[:, window + 6] = (cash - config.initial_cash) / start * _PERCENT
         obs[:, window + 7] = (self._equity - start) / start * _PERCENT
         obs[:, window + 8] = 1.0 - self._step / config.max_steps
-        np.clip(obs, -OBS_BOUND, OBS_BOUND, out=obs)
+        # clipped to the observation space (np.clip's checks cost more than the two bounds)
+        np.minimum(obs, OBS_BOUND, out=obs)
+        np.maximum(obs, -OBS_BOUND, out=obs)
         return obs.astype(np.float32)
 
     def _fundamental(self) -> float:

@@ -4,7 +4,7 @@ Pure: no RL imports, no I/O. Prices are integer ticks, quantities integer lots.
 """
 
 from market.exchange.book import Depth, OrderBook
-from market.exchange.exchange import Exchange, OrderResult
+from market.exchange.exchange import BatchResult, Exchange, OrderResult, Turn, TurnResult
 from market.exchange.invariants import check_invariants
 from market.exchange.ledger import EXCHANGE_ACCOUNT, AccountLimits, FeeConfig, Ledger
 from market.exchange.types import Fill, OrderView, Reject, RejectReason, Side, price_to_ticks, ticks_to_price
@@ -12,6 +12,7 @@ from market.exchange.types import Fill, OrderView, Reject, RejectReason, Side, p
 __all__ = [
     "EXCHANGE_ACCOUNT",
     "AccountLimits",
+    "BatchResult",
     "Depth",
     "Exchange",
     "FeeConfig",
@@ -23,6 +24,8 @@ __all__ = [
     "Reject",
     "RejectReason",
     "Side",
+    "Turn",
+    "TurnResult",
     "check_invariants",
     "price_to_ticks",
     "ticks_to_price",

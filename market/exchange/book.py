@@ -260,20 +260,29 @@ class OrderBook:
 
     # ------------------------------------------------------------------ internals
     def _submit(self, agent: str, side: Side, price: int | None, qty: int, ioc: bool) -> tuple[int, list[Fill]]:
+        order_id, fills, _ = self._place(agent, side, price, qty, ioc)
+        return order_id, fills
+
+    def _place(self, agent: str, side: Side, price: int | None, qty: int, ioc: bool = False) -> tuple[int, list[Fill], int]:
+        """Match a checked order, rest what is left unless ``ioc``; return its id, fills and rested quantity."""
         order_id = self._next_id
         self._next_id = order_id + 1
         fills: list[Fill] = []
         if side is Side.BUY:
             bound = _NO_LIMIT if price is None else -price
-            remaining = self._match(agent, side, order_id, qty, bound, -1, self._asks, self._ask_keys, fills)
+            keys = self._ask_keys
+            remaining = self._match(agent, side, order_id, qty, bound, -1, self._asks, keys, fills) if keys and keys[-1] >= bound else qty
             if remaining and not ioc:
                 self._rest(_Order(order_id, agent, side, price, qty), remaining, self._bids, self._bid_keys, price)  # type: ignore[arg-type]
+                return order_id, fills, remaining
         else:
             bound = _NO_LIMIT if price is None else price
-            remaining = self._match(agent, side, order_id, qty, bound, 1, self._bids, self._bid_keys, fills)
+            keys = self._bid_keys
+            remaining = self._match(agent, side, order_id, qty, bound, 1, self._bids, keys, fills) if keys and keys[-1] >= bound else qty
             if remaining and not ioc:
                 self._rest(_Order(order_id, agent, side, price, qty), remaining, self._asks, self._ask_keys, -price)  # type: ignore[arg-type, operator]
-        return order_id, fills
+                return order_id, fills, remaining
+        return order_id, fills, 0
 
     def _match(
         self,

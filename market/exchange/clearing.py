@@ -44,37 +44,53 @@ def _accept(exchange: Exchange, orders: list[BatchOrder]) -> tuple[list[_Accepte
     """Check each order against its account's limits, reserving as it goes."""
     accepted: list[_Accepted] = []
     rejects: list[tuple[str, Reject]] = []
+    account_of, check_order, reserve, new_order_id = (
+        exchange.ledger.account, exchange.check_order, exchange.reserve, exchange.book.new_order_id
+    )
     for agent, side, price, qty in orders:
-        account = exchange.ledger.account(agent)
+        account = account_of(agent)
         if account is None:
             rejects.append((agent, Reject(RejectReason.UNKNOWN_AGENT, f"no account for agent {agent!r}")))
             continue
-        refusal = exchange.check_order(agent, account, side, price, qty)
+        refusal = check_order(agent, account, side, price, qty)
         if refusal is not None:
             rejects.append((agent, refusal.reject))  # type: ignore[arg-type]
             continue
-        exchange.reserve(account, side, price, qty)
-        accepted.append(_Accepted(exchange.book.new_order_id(), agent, side, price, qty))
+        reserve(account, side, price, qty)
+        accepted.append(_Accepted(new_order_id(), agent, side, price, qty))
     return accepted, rejects
 
 
 def _release_all(exchange: Exchange, accepted: list[_Accepted]) -> None:
+    account_of, release = exchange.ledger.account, exchange.release
     for order in accepted:
-        exchange.release(exchange.ledger.account(order.agent), order.side, order.price, order.qty)  # type: ignore[arg-type]
+        release(account_of(order.agent), order.side, order.price, order.qty)  # type: ignore[arg-type]
 
 
 def _uniform_price(buys: list[_Accepted], sells: list[_Accepted], reference: int) -> tuple[int | None, int]:
-    """The price that maximizes matched volume; ties: least imbalance, then nearest the reference."""
+    """The price that maximizes matched volume; ties: least imbalance, then nearest the reference.
+
+    Every limit price is a candidate. Walking them upward, demand (bids at or above the price)
+    falls and supply (asks at or below it) rises, so both come from running sums of the quantity
+    bid and offered at each price.
+    """
+    bid_at: dict[int, int] = {}
+    ask_at: dict[int, int] = {}
+    for o in buys:
+        bid_at[o.price] = bid_at.get(o.price, 0) + o.qty
+    for o in sells:
+        ask_at[o.price] = ask_at.get(o.price, 0) + o.qty
+    demand = sum(bid_at.values())  # at the lowest price every bid is at or above it
+    supply = 0
     best: tuple[int, int, int, int] | None = None  # (-volume, imbalance, distance, price)
-    for price in sorted({o.price for o in buys} | {o.price for o in sells}):
-        demand = sum(o.qty for o in buys if o.price >= price)
-        supply = sum(o.qty for o in sells if o.price <= price)
+    for price in sorted(bid_at.keys() | ask_at.keys()):
+        supply += ask_at.get(price, 0)
         volume = min(demand, supply)
-        if volume == 0:
-            continue
-        key = (-volume, abs(demand - supply), abs(price - reference), price)
-        if best is None or key < best:
-            best = key
+        if volume:
+            key = (-volume, abs(demand - supply), abs(price - reference), price)
+            if best is None or key < best:
+                best = key
+        demand -= bid_at.get(price, 0)  # bids at this price are below every higher price
     if best is None:
         return None, 0
     return best[3], -best[0]

@@ -7,6 +7,7 @@ settle in the ledger in the same call.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from market.exchange.book import OrderBook, check_price, check_qty, check_side
@@ -26,6 +27,35 @@ class OrderResult(NamedTuple):
     def ok(self) -> bool:
         """True when the exchange accepted the request."""
         return self.reject is None
+
+
+class Turn(NamedTuple):
+    """One agent's turn in a batch: withdraw its resting orders ``cancel``, then send ``orders``.
+
+    ``orders`` are limit orders ``(side, price, qty)``, sent in that order.
+    """
+
+    agent: str
+    cancel: Sequence[int]
+    orders: Sequence[tuple[Side | str, int, int]]
+
+
+class TurnResult(NamedTuple):
+    """What one turn left: the ids of its new orders still resting when the turn ended, and its refusals.
+
+    ``rejects`` holds one :class:`Reject` per refused order, in order, after one per refused cancel
+    (an id resting for another agent).
+    """
+
+    resting: list[int]
+    rejects: list[Reject]
+
+
+class BatchResult(NamedTuple):
+    """The outcome of :meth:`Exchange.submit_batch`: every fill in the order it happened, and each turn's result."""
+
+    fills: list[Fill]
+    turns: list[TurnResult]
 
 
 def _refused(reason: RejectReason, detail: str) -> OrderResult:
@@ -80,17 +110,80 @@ class Exchange:
 
     def cancel(self, agent: str, order_id: int) -> OrderResult:
         """Cancel one of ``agent``'s resting orders and release what it reserved."""
-        view = self.book.order(order_id)
-        if view is None:
+        order = self.book._orders.get(order_id)
+        if order is None:
             return _refused(RejectReason.UNKNOWN_ORDER, f"no resting order with id {order_id!r}")
-        if view.agent != agent:
-            return _refused(RejectReason.NOT_OWNER, f"order {order_id} belongs to {view.agent!r}, not {agent!r}")
-        self.book.cancel(order_id)
-        account = self.ledger.account(agent)
-        self.release(account, view.side, view.price, view.remaining)  # type: ignore[arg-type]
+        if order.agent != agent:
+            return _refused(RejectReason.NOT_OWNER, f"order {order_id} belongs to {order.agent!r}, not {agent!r}")
+        remaining = order.remaining
+        self.book.cancel(order.order_id)  # the book's own int id: the book refuses any other type
+        self.release(self.ledger.account(agent), order.side, order.price, remaining)  # type: ignore[arg-type]
         if self.check:
             check_invariants(self.book, self.ledger)
         return OrderResult(order_id, [], None)
+
+    def submit_batch(self, turns: Iterable[Turn]) -> BatchResult:
+        """Run a whole interval's turns in arrival order: each agent replaces its resting orders with new ones.
+
+        Exactly what the per-order calls would do, turn after turn: :meth:`cancel` each id in
+        ``turn.cancel``, then :meth:`submit_limit` each order in ``turn.orders``, with the same
+        fills, order ids, rejections and ledger changes, but without building a result per call.
+        An id in ``turn.cancel`` that no longer rests (it filled, or was cancelled already) is
+        skipped: replacing quotes that traded is not an error. With ``check``, the invariants are
+        checked after every cancel and order, as the per-order calls do.
+
+        Returns:
+            Every fill, in the order it happened, and one :class:`TurnResult` per turn.
+        """
+        book, check = self.book, self.check
+        index = book._orders
+        accounts = self.ledger._accounts
+        cancel_order, place, check_order, release, reserve = book.cancel, book._place, self.check_order, self.release, self.reserve
+        fills: list[Fill] = []
+        results: list[TurnResult] = []
+        for agent, cancel, orders in turns:
+            account = accounts.get(agent)
+            rejects: list[Reject] = []
+            # 1. withdraw the agent's resting orders, releasing what they reserved
+            for order_id in cancel:
+                order = index.get(order_id)
+                if order is None:
+                    continue
+                if order.agent != agent:
+                    rejects.append(Reject(RejectReason.NOT_OWNER, f"order {order_id} belongs to {order.agent!r}, not {agent!r}"))
+                    continue
+                remaining = order.remaining
+                cancel_order(order.order_id)
+                release(account, order.side, order.price, remaining)  # type: ignore[arg-type]
+                if check:
+                    check_invariants(book, self.ledger)
+            # 2. the new orders, each checked, matched, settled and reserved as submit_limit does
+            placed: list[int] = []
+            for side, price, qty in orders:
+                if not ((side is Side.BUY or side is Side.SELL) and type(price) is int and price > 0 and type(qty) is int and qty > 0):
+                    side, price, qty = check_side(side), check_price(price), check_qty(qty)  # type: ignore[assignment]
+                    bad = next((value for value in (side, price, qty) if type(value) is Reject), None)
+                    if bad is not None:
+                        rejects.append(bad)  # type: ignore[arg-type]
+                        continue
+                if account is None:
+                    rejects.append(Reject(RejectReason.UNKNOWN_AGENT, f"no account for agent {agent!r}"))
+                    continue
+                refusal = check_order(agent, account, side, price, qty)  # type: ignore[arg-type]
+                if refusal is not None:
+                    rejects.append(refusal.reject)  # type: ignore[arg-type]
+                    continue
+                order_id, new_fills, rested = place(agent, side, price, qty)  # type: ignore[arg-type]
+                if new_fills:
+                    self._settle(new_fills)
+                    fills += new_fills
+                if rested:
+                    reserve(account, side, price, rested)  # type: ignore[arg-type]
+                    placed.append(order_id)
+                if check:
+                    check_invariants(book, self.ledger)
+            results.append(TurnResult([order_id for order_id in placed if order_id in index], rejects))
+        return BatchResult(fills, results)
 
     # ------------------------------------------------------------------ internals
     def _submit(self, agent: str, side: Side, price: int | None, qty: int, ioc: bool) -> OrderResult:
@@ -100,9 +193,8 @@ class Exchange:
         refusal = self.check_order(agent, account, side, price, qty)
         if refusal is not None:
             return refusal
-        order_id, fills = self.book._submit(agent, side, price, qty, ioc)
+        order_id, fills, rested = self.book._place(agent, side, price, qty, ioc)
         self._settle(fills)
-        rested = 0 if ioc else qty - sum(f.qty for f in fills)
         if rested:
             self.reserve(account, side, price, rested)  # type: ignore[arg-type]
         if self.check:
@@ -133,9 +225,9 @@ class Exchange:
                 )
             # 3. cash: the whole order at its limit (or what a market order takes now), plus fees
             cost = taken_notional if price is None else price * qty
-            fees = self.ledger.fees
-            free_cash = account.cash - self.ledger.reserved_cash(account) - limits.cash_floor
-            need = cost + self.ledger.fee(cost, fees.max_bps)
+            ledger = self.ledger
+            free_cash = account.cash - ledger.reserved_cash(account) - limits.cash_floor
+            need = cost + ledger.fee(cost, ledger.fees.max_bps)
             if need > free_cash:
                 return _refused(
                     RejectReason.INSUFFICIENT_CASH, f"order needs {need} cash but {agent!r} has {free_cash} free"

@@ -138,7 +138,8 @@ class Ledger:
 
     def reserved_cash(self, account: Account) -> int:
         """Cash the account's resting buy orders could still consume, fees included."""
-        return account.open_buy_notional + self.fee(account.open_buy_notional, self.fees.max_bps)
+        notional = account.open_buy_notional
+        return notional + notional * self.fees.max_bps // _BPS
 
     def settle(self, buyer: str, seller: str, price: int, qty: int, buyer_is_maker: bool) -> None:
         """Move cash and shares for one fill and pay both fees to the exchange account."""
