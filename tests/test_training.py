@@ -136,3 +136,29 @@ def test_bad_training_input_is_one_line_and_non_zero(tmp_path, args, message):
     assert result.returncode == 1
     assert message in result.stderr and result.stderr.strip().count("\n") == 0, result.stderr[-2000:]
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_an_earlier_checkpoint_drives_a_frozen_population_that_acts_but_does_not_learn(tmp_path):
+    from market.training.envs import make_market_env
+
+    first = train(
+        TrainingConfig(env="market", env_config=TINY_MARKET, train_batch_size=200, minibatch_size=50, num_epochs=1, hidden=(16,)),
+        StopConfig(iterations=1),
+        out=tmp_path,
+        name="snapshot",
+    )
+    rival = {"name": "rival", "role": "maker", "count": 2, "policy": f"checkpoint:{first.checkpoint}#maker"}
+    env_config = {**TINY_MARKET, "populations": [*TINY_MARKET["populations"], rival]}
+    env = make_market_env(env_config)
+    assert "rival_0" not in env.possible_agents and "rival_0" in env.driven_agents
+    obs, _ = env.reset(seed=0)
+    env.step({a: env.action_space(a).sample() for a in env.agents})
+    assert {"rival_0", "rival_1"} <= set(env.last_actions)
+
+    settings = TrainingConfig(env="market", env_config=env_config, train_batch_size=200, minibatch_size=50, num_epochs=1, hidden=(16,))
+    assert learning_modules(settings) == ["maker", "taker"]
+    algo = build_config(settings).build_algo()
+    try:
+        algo.train()
+    finally:
+        algo.stop()

@@ -5,7 +5,8 @@ every agent's spaces from ``possible_agents`` (the stock wrapper uses the agents
 first reset) and ends the episode when no agent is left (the stock wrapper's ``all(...)`` over
 partly terminated, partly truncated agents leaves RLlib calling ``step({})`` once more).
 Populations with a policy name are driven inside the env: scripted traders by name, frozen trained
-policies by ``checkpoint:PATH``.
+policies by ``checkpoint:PATH`` (the checkpoint's module named like the population) or
+``checkpoint:PATH#MODULE``. They act but never learn: the start of population play.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def market_policies(config: MarketConfig) -> dict[str, Policy]:
         if population.policy.startswith(CHECKPOINT_PREFIX):  # type: ignore[union-attr]
             from market.agents.trained import load_policy
 
-            policies[population.name] = load_policy(population.policy.removeprefix(CHECKPOINT_PREFIX), module=population.name)  # type: ignore[union-attr]
+            # "checkpoint:PATH" (the module named like this population) or "checkpoint:PATH#MODULE"
+            path, _, module = population.policy.removeprefix(CHECKPOINT_PREFIX).partition("#")  # type: ignore[union-attr]
+            policies[population.name] = load_policy(path, module=module or population.name)
         else:
             policies[population.name] = build_policy(
                 population.policy, population.param_dict, window=config.window, population=population.name  # type: ignore[arg-type]
