@@ -180,6 +180,51 @@ class ImpactConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CircuitBreakerConfig:
+    """Halt trading for ``halt_steps`` steps when the mid moves more than ``move`` within ``window`` steps.
+
+    ``move`` is a fraction (0.05: five percent). During a halt no order is accepted and nothing
+    matches; resting orders stay in the book for the reopening.
+    """
+
+    move: float
+    window: int = 5
+    halt_steps: int = 5
+
+    def __post_init__(self) -> None:
+        _require(_is_number(self.move) and 0 < self.move < 1, "rules.circuit_breaker.move", "a fraction in (0, 1)", self.move)
+        _require(_is_int(self.window) and self.window > 0, "rules.circuit_breaker.window", "a positive integer", self.window)
+        _require(_is_int(self.halt_steps) and self.halt_steps > 0, "rules.circuit_breaker.halt_steps", "a positive integer", self.halt_steps)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RulesConfig:
+    """Market rules the env applies.
+
+    Attributes:
+        tick_size: the price grid in ticks: bids round down and asks round up to multiples of it.
+        short_sale_ban: no agent may sell below zero inventory.
+        transaction_tax_bps: a tax on every fill's notional that both sides pay to the tax account.
+        circuit_breaker: halt trading after a large move, or None.
+    """
+
+    tick_size: int = 1
+    short_sale_ban: bool = False
+    transaction_tax_bps: int = 0
+    circuit_breaker: CircuitBreakerConfig | None = None
+
+    def __post_init__(self) -> None:
+        _require(_is_int(self.tick_size) and self.tick_size > 0, "rules.tick_size", "a positive integer number of ticks", self.tick_size)
+        _require(type(self.short_sale_ban) is bool, "rules.short_sale_ban", "true or false", self.short_sale_ban)
+        _require(
+            _is_int(self.transaction_tax_bps) and 0 <= self.transaction_tax_bps < 10_000,
+            "rules.transaction_tax_bps",
+            "an integer in [0, 10000)",
+            self.transaction_tax_bps,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MarketConfig:
     """The whole market env.
 
@@ -197,6 +242,7 @@ class MarketConfig:
         max_steps: steps per episode (truncation).
         fundamental: per-step fundamental values in ticks (for example from a price file or a
             generator, scaled to ticks), or empty for none. Shorter than max_steps: the last value holds.
+        rules: tick size, short-sale ban, transaction tax, circuit breaker.
         seed: root seed when ``reset`` gets none.
     """
 
@@ -212,6 +258,7 @@ class MarketConfig:
     window: int = 10
     max_steps: int = 500
     fundamental: tuple[float, ...] = ()
+    rules: RulesConfig = field(default_factory=RulesConfig)
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -234,6 +281,8 @@ class MarketConfig:
             next((v for v in self.fundamental if not (_is_number(v) and v > 0)), None),
         )
         _require(self.seed is None or _is_int(self.seed), "seed", "an integer or None", self.seed)
+        breaker = self.rules.circuit_breaker
+        _require(breaker is None or breaker.window <= self.window, "rules.circuit_breaker.window", f"at most window ({self.window})", breaker and breaker.window)
 
     @property
     def starting_equity(self) -> int:

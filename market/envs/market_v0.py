@@ -10,6 +10,7 @@ the internally driven populations are passed in.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from collections.abc import Mapping
 from typing import Any
 
@@ -87,6 +88,7 @@ class MarketEnv(ParallelEnv):
         config = from_mapping(MarketConfig, config)
         self.config = config
         self.check = check
+        self._tick = config.rules.tick_size
         self.render_mode = None
         policies = dict(policies or {})
         for population in config.populations:
@@ -151,8 +153,10 @@ class MarketEnv(ParallelEnv):
         self._agent_rngs = [np.random.Generator(np.random.PCG64(s)) for s in streams[1:]]
 
         # 2. a fresh exchange with one account per agent
-        self.exchange = Exchange(fees=config.fees, check=self.check)
-        limits = AccountLimits(cash_floor=-config.credit, max_short=config.max_short)
+        rules = config.rules
+        fees = replace(config.fees, tax_bps=rules.transaction_tax_bps) if rules.transaction_tax_bps else config.fees
+        self.exchange = Exchange(fees=fees, check=self.check)
+        limits = AccountLimits(cash_floor=-config.credit, max_short=0 if rules.short_sale_ban else config.max_short)
         for agent in self._all:
             self.exchange.open_account(agent, cash=config.initial_cash, inventory=config.initial_inventory, limits=limits)
         if config.clearing is Clearing.IMPACT:
@@ -164,6 +168,7 @@ class MarketEnv(ParallelEnv):
         self._live_driven = list(self.driven_agents)
         self._driven_plan = self._plan_driven()
         self._step = 0
+        self._halt_left = 0
         self._mid = float(config.initial_price)
         self._mids = np.full(config.window + 1, self._mid)
         self._open_orders: dict[str, list[int]] = {a: [] for a in self._all}
@@ -202,21 +207,29 @@ class MarketEnv(ParallelEnv):
             orders[agent] = decode(agent, action, reference)
         self.last_actions = acted
 
-        # 2. arrival order, shuffled with the env's own stream; then the exchange clears
+        # 2. arrival order, shuffled with the env's own stream; then the exchange clears, unless halted
         participants = list(orders)
         arrival = [participants[k] for k in self._rng.permutation(len(participants)).tolist()]
         rejected: dict[str, list[str]] = {}
-        if self.config.clearing is Clearing.BOOK:
+        halted = self._halt_left > 0
+        if halted:
+            self._halt_left -= 1
+            fills = []
+        elif self.config.clearing is Clearing.BOOK:
             fills = self._clear_book(arrival, orders, rejected)
         else:
             fills = self._clear_batch(arrival, orders, rejected, reference)
         self.last_fills = fills
 
-        # 3. mark to market, rewards, bankruptcies, truncation
-        self._mid = self._new_mid(fills)
+        # 3. mark to market, rewards, bankruptcies, truncation; a large move trips the circuit breaker
+        if not halted:
+            self._mid = self._new_mid(fills)
         mids = self._mids
         mids[:-1] = mids[1:]
         mids[-1] = self._mid
+        breaker = self.config.rules.circuit_breaker
+        if breaker is not None and not halted and abs(self._mid / mids[-1 - breaker.window] - 1.0) > breaker.move:
+            self._halt_left = breaker.halt_steps
         self._step += 1
         previous = self._equity
         cash, inventory = self._balances()
@@ -251,6 +264,7 @@ class MarketEnv(ParallelEnv):
                 "cash": account.cash,
                 "inventory": account.inventory,
                 "rejected": rejected.get(agent, []),
+                "halted": halted,
             }
             if bankrupt[i]:
                 self._retire(agent)
@@ -270,6 +284,11 @@ class MarketEnv(ParallelEnv):
     def mid(self) -> float:
         """The current mid (or last clearing price) in ticks."""
         return self._mid
+
+    @property
+    def halted(self) -> bool:
+        """True while the circuit breaker halts trading (the next step will not trade)."""
+        return self._halt_left > 0
 
     @property
     def step_count(self) -> int:
@@ -306,21 +325,24 @@ class MarketEnv(ParallelEnv):
             values = a.tolist() if a.shape == (dim,) else None
         if values is None or not all([-1.0 <= v <= 1.0 for v in values]):
             raise MarketError(f"action for {agent}: expected {dim} numbers in [-1, 1], got {action!r}")
+        tick = self._tick
         if taker:
             size = round(values[TAKER_SIZE] * max_qty)
             if size == 0:
                 return []
             offset = round(values[TAKER_AGGRESSION] * max_offset)
             if size > 0:
-                return [(Side.BUY, max(1, reference + offset), size)]
-            return [(Side.SELL, max(1, reference - offset), -size)]
+                return [(Side.BUY, max(tick, (reference + offset) // tick * tick), size)]
+            return [(Side.SELL, max(tick, -(-(reference - offset) // tick) * tick), -size)]
         qty = round((values[MAKER_SIZE] + 1.0) / 2.0 * max_qty)
         if qty == 0:
             return []
         span = max_offset - 1
         bid_offset = 1 + round((values[MAKER_BID_OFFSET] + 1.0) / 2.0 * span)
         ask_offset = 1 + round((values[MAKER_ASK_OFFSET] + 1.0) / 2.0 * span)
-        return [(Side.BUY, max(1, reference - bid_offset), qty), (Side.SELL, reference + ask_offset, qty)]
+        bid = max(tick, (reference - bid_offset) // tick * tick)
+        ask = -(-(reference + ask_offset) // tick) * tick
+        return [(Side.BUY, bid, qty), (Side.SELL, ask, qty)]
 
     def _clear_book(self, arrival: list[str], orders: dict[str, list[Order]], rejected: dict[str, list[str]]) -> list[Fill]:
         """Continuous book: each agent in turn replaces its resting orders with its new ones."""

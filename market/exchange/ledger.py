@@ -13,30 +13,34 @@ from market.errors import ConfigError, MarketError
 
 EXCHANGE_ACCOUNT = "__exchange__"
 """The account that collects fees. It takes part in conservation like any other."""
+TAX_ACCOUNT = "__tax__"
+"""The account that collects a transaction tax, when one is set."""
 
 _BPS = 10_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FeeConfig:
-    """Maker and taker fees in basis points of traded notional, paid to the exchange account.
+    """Maker and taker fees in basis points of traded notional, paid to the exchange account, and a
+    transaction tax that both sides of every fill pay to the tax account.
 
     A fee is ``notional * bps // 10_000`` per fill (rounded down to whole cash units).
     """
 
     maker_bps: int = 0
     taker_bps: int = 0
+    tax_bps: int = 0
 
     def __post_init__(self) -> None:
-        for key in ("maker_bps", "taker_bps"):
+        for key in ("maker_bps", "taker_bps", "tax_bps"):
             value = getattr(self, key)
             if type(value) is not int or not 0 <= value < _BPS:
                 raise ConfigError(f"fees.{key} must be an integer in [0, 10000), got {value!r}")
 
     @property
     def max_bps(self) -> int:
-        """The larger of the two rates: what a resting order's reservation assumes."""
-        return max(self.maker_bps, self.taker_bps)
+        """The most one side of a fill can pay (the larger fee plus the tax): what reservations assume."""
+        return max(self.maker_bps, self.taker_bps) + self.tax_bps
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,6 +95,8 @@ class Ledger:
     def __init__(self, fees: FeeConfig | None = None) -> None:
         self.fees = fees or FeeConfig()
         self._accounts: dict[str, Account] = {EXCHANGE_ACCOUNT: Account(0, 0, AccountLimits())}
+        if self.fees.tax_bps:
+            self._accounts[TAX_ACCOUNT] = Account(0, 0, AccountLimits())
         self.deposited_cash = 0
         self.deposited_inventory = 0
 
@@ -154,3 +160,8 @@ class Ledger:
         sell.cash += notional - seller_fee
         sell.inventory -= qty
         house.cash += buyer_fee + seller_fee
+        if self.fees.tax_bps:
+            tax = notional * self.fees.tax_bps // _BPS
+            buy.cash -= tax
+            sell.cash -= tax
+            accounts[TAX_ACCOUNT].cash += 2 * tax
