@@ -148,6 +148,48 @@ def test_noise_with_zero_activity_never_trades(rng):
     assert all(not policy.act(make_obs(), rng).any() for _ in range(1000))
 
 
+def test_noise_activity_rises_with_recent_volatility(rng):
+    policy = NoiseTrader(NoiseParams(activity=0.2, vol_activity=100.0), WINDOW)
+    calm = make_obs(returns=(0.0,) * WINDOW)
+    wild = make_obs(returns=(0.01, -0.01) * (WINDOW // 2))  # std 0.01%: activity 0.2 x (1 + 1) = 0.4
+    calm_rate = np.mean([policy.act(calm, rng)[TAKER_SIZE] != 0 for _ in range(5000)])
+    wild_rate = np.mean([policy.act(wild, rng)[TAKER_SIZE] != 0 for _ in range(5000)])
+    assert 0.17 < calm_rate < 0.23
+    assert 0.37 < wild_rate < 0.43
+    stormy = make_obs(returns=(1.0, -1.0) * (WINDOW // 2))
+    assert all(policy.act(stormy, rng)[TAKER_SIZE] != 0 for _ in range(500)), "activity is capped at 1"
+
+
+def test_noise_without_vol_activity_ignores_volatility():
+    policy = NoiseTrader(NoiseParams(activity=0.3), WINDOW)
+    first, second = np.random.default_rng(5), np.random.default_rng(5)
+    wild = make_obs(returns=(1.0, -1.0) * (WINDOW // 2))
+    calm_actions = [policy.act(make_obs(), first).tolist() for _ in range(300)]
+    wild_actions = [policy.act(wild, second).tolist() for _ in range(300)]
+    assert calm_actions == wild_actions
+
+
+def test_noise_pareto_sizes_are_mostly_small_with_a_tail_up_to_the_cap(rng):
+    tail = 2.0
+    policy = NoiseTrader(NoiseParams(activity=1.0, min_size=0.02, max_size=1.0, size_tail=tail), WINDOW)
+    sizes = np.abs(np.array([policy.act(make_obs(), rng)[TAKER_SIZE] for _ in range(20_000)], dtype=np.float64))
+    assert sizes.min() >= 0.02 - 1e-6 and sizes.max() <= 1.0
+    # Pareto survival: P(size > x) = (min_size / x) ** tail, below the cap
+    for x in (0.04, 0.1, 0.2):
+        assert np.mean(sizes > x) == pytest.approx((0.02 / x) ** tail, rel=0.15)
+    assert np.median(sizes) < 0.03
+    assert np.mean(sizes >= 0.999) > 0  # the cap is reached: (0.02 / 1) ** 2 = 4e-4 of orders
+
+
+def test_noise_draws_four_uniforms_whatever_its_parameters():
+    plain, tailed = NoiseTrader(NoiseParams(), WINDOW), NoiseTrader(NoiseParams(size_tail=1.5, vol_activity=50.0), WINDOW)
+    first, second = np.random.default_rng(9), np.random.default_rng(9)
+    for _ in range(10):
+        plain.act(make_obs(returns=(0.1, -0.1)), first)
+        tailed.act(make_obs(returns=(0.1, -0.1)), second)
+    assert first.random() == second.random()
+
+
 # ---------------------------------------------------------------------------- market maker
 def test_maker_quotes_are_symmetric_when_flat(rng):
     maker = MarketMaker(MarketMakerParams(half_spread=0.3, size=0.5), WINDOW)
@@ -198,6 +240,37 @@ def test_maker_withdraws_at_random_with_its_withdraw_probability(rng):
     assert 0.17 < (sizes == -1.0).mean() < 0.23
     never = MarketMaker(MarketMakerParams(withdraw_prob=0.0), WINDOW)
     assert all(never.act(make_obs(), rng)[MAKER_SIZE] > -1.0 for _ in range(1000))
+
+
+def test_maker_thins_its_quotes_as_volatility_rises(rng):
+    maker = MarketMaker(MarketMakerParams(size=0.8, vol_thin=100.0, vol_widen=0.0), WINDOW)
+    calm = maker.act(make_obs(returns=(0.0,) * WINDOW), rng)
+    wild = maker.act(make_obs(returns=(0.01, -0.01) * (WINDOW // 2)), rng)  # 0.8 / (1 + 1) = 0.4
+    assert (calm[MAKER_SIZE] + 1) / 2 == pytest.approx(0.8)
+    assert (wild[MAKER_SIZE] + 1) / 2 == pytest.approx(0.4)
+    assert wild[MAKER_BID_OFFSET] == calm[MAKER_BID_OFFSET]  # thinning alone keeps the offsets
+
+
+def test_maker_jitter_moves_each_quote_out_by_at_most_jitter(rng):
+    base = MarketMaker(MarketMakerParams(half_spread=0.2, jitter=0.0, vol_widen=0.0), WINDOW)
+    jittered = MarketMaker(MarketMakerParams(half_spread=0.2, jitter=0.1, vol_widen=0.0), WINDOW)
+    fixed = (base.act(make_obs(), rng)[MAKER_BID_OFFSET] + 1) / 2
+    quotes = np.array([jittered.act(make_obs(), rng) for _ in range(2000)], dtype=np.float64)
+    bids, asks = (quotes[:, MAKER_BID_OFFSET] + 1) / 2, (quotes[:, MAKER_ASK_OFFSET] + 1) / 2
+    for offsets in (bids, asks):
+        assert np.all(offsets >= fixed - 1e-6) and np.all(offsets < fixed + 0.1 + 1e-6)
+        assert offsets.std() > 0.02  # spread over the jitter band, not stuck
+    assert np.mean(bids != asks) > 0.99  # bid and ask draws are independent
+
+
+def test_maker_draws_three_uniforms_whatever_its_parameters():
+    plain = MarketMaker(MarketMakerParams(), WINDOW)
+    busy = MarketMaker(MarketMakerParams(jitter=0.3, withdraw_prob=0.5, vol_thin=10.0), WINDOW)
+    first, second = np.random.default_rng(4), np.random.default_rng(4)
+    for _ in range(10):
+        plain.act(make_obs(), first)
+        busy.act(make_obs(), second)
+    assert first.random() == second.random()
 
 
 # ---------------------------------------------------------------------------- momentum
@@ -340,6 +413,10 @@ def test_missing_required_param_names_its_full_path():
         ("noise", "activity", "often"),
         ("noise", "max_size", 0.05),  # below min_size
         ("noise", "max_aggression", -0.1),
+        ("noise", "vol_activity", -1.0),
+        ("noise", "size_tail", -0.5),
+        ("market_maker", "vol_thin", math.nan),
+        ("market_maker", "jitter", 1.5),
         ("market_maker", "half_spread", -0.1),
         ("market_maker", "size", 0.0),
         ("market_maker", "withdraw_prob", 1.2),
@@ -365,6 +442,11 @@ def test_bad_param_value_names_population_key_and_value(name, key, value):
     message = str(error.value)
     assert message.startswith(f"populations.bg.params.{key}: expected ")
     assert message.endswith(f"got {value!r}")
+
+
+def test_pareto_sizes_need_a_positive_min_size():
+    with pytest.raises(ConfigError, match=r"^populations\.bg\.params\.min_size: expected a number in \(0\.0, 1\.0\] when size_tail > 0, got 0\.0$"):
+        build_policy("noise", {"min_size": 0.0, "size_tail": 2.0}, window=WINDOW, population="bg")
 
 
 def test_bad_side_names_its_path_and_suggests():

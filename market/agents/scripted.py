@@ -5,9 +5,11 @@ Five traders, each a :class:`~market.agents.policy.Policy` for one role of the m
 ========================  =========  ===========================================================
 name                      role       behaviour
 ========================  =========  ===========================================================
-``noise``                 taker      zero intelligence: random sign, size and aggressiveness
-``market_maker``          maker      quotes around the mid, skewed against inventory, widened by
-                                     volatility, withdrawn at random or in high volatility
+``noise``                 taker      zero intelligence: random sign, size (uniform or Pareto) and
+                                     aggressiveness; optionally more active when volatile
+``market_maker``          maker      quotes around the mid, skewed against inventory, dispersed
+                                     at random, widened and thinned by volatility, withdrawn at
+                                     random or in high volatility
 ``momentum``              taker      follows the mean of the last ``lookback`` mid returns
 ``value``                 taker      trades toward the fundamental when the gap leaves a band
 ``shock``                 taker      one full-size, fully aggressive order flow in a set window
@@ -139,19 +141,33 @@ class NoiseParams:
     Attributes:
         activity: probability of sending an order in a step.
         min_size: smallest order size, as a fraction of ``max_qty``.
-        max_size: largest order size, as a fraction of ``max_qty``; sizes are uniform in between.
+        max_size: largest order size, as a fraction of ``max_qty``; sizes are uniform in between
+            unless ``size_tail`` is set.
         max_aggression: aggressiveness is uniform in ``[-max_aggression, max_aggression]``, so
             about half the orders cross the spread and half rest passively.
+        vol_activity: how activity rises with recent volatility ``vol``, the standard deviation of
+            the observation's mid returns (percent): the probability of acting is
+            ``min(1, activity * (1 + vol_activity * vol))``. 0 keeps it at ``activity``.
+        size_tail: 0 draws sizes uniformly in ``[min_size, max_size]``; a positive value draws them
+            from a Pareto law with this tail exponent, ``min_size * u ** (-1 / size_tail)`` for
+            ``u`` uniform in ``(0, 1]``, capped at ``max_size``: mostly small orders and a few large
+            ones, as in real order flow.
     """
 
     activity: float = 0.5
     min_size: float = 0.1
     max_size: float = 0.5
     max_aggression: float = 1.0
+    vol_activity: float = 0.0
+    size_tail: float = 0.0
 
     def __post_init__(self) -> None:
         _number(self, "activity", 0.0, 1.0)
+        _number(self, "vol_activity", 0.0, math.inf, high_open=True)
+        _number(self, "size_tail", 0.0, math.inf, high_open=True)
         _number(self, "min_size", 0.0, 1.0)
+        if self.size_tail > 0.0 and self.min_size == 0.0:
+            raise _ParamError("min_size", "a number in (0.0, 1.0] when size_tail > 0", self.min_size)
         _number(self, "max_size", self.min_size, 1.0)
         _number(self, "max_aggression", 0.0, 1.0)
 
@@ -173,6 +189,11 @@ class MarketMakerParams:
         withdraw_vol: volatility (percent) above which the maker withdraws its quotes (size 0);
             ``inf`` never withdraws for volatility.
         withdraw_prob: probability of withdrawing in any step.
+        vol_thin: how the quote size shrinks with volatility: ``size / (1 + vol_thin * vol)``
+            (rounded to lots by the env, so thin enough quotes vanish). 0 keeps it at ``size``.
+        jitter: each quote's offset is moved out by ``jitter * u``, ``u`` uniform in ``[0, 1)``
+            and drawn per side and step, so that makers' quotes differ and the inside quotes are
+            rarely symmetric around the mid.
     """
 
     half_spread: float = 0.2
@@ -182,6 +203,8 @@ class MarketMakerParams:
     vol_widen: float = 0.5
     withdraw_vol: float = math.inf
     withdraw_prob: float = 0.0
+    vol_thin: float = 0.0
+    jitter: float = 0.0
 
     def __post_init__(self) -> None:
         _number(self, "half_spread", 0.0, 1.0)
@@ -191,6 +214,8 @@ class MarketMakerParams:
         _number(self, "vol_widen", 0.0, math.inf, high_open=True)
         _number(self, "withdraw_vol", 0.0, math.inf, low_open=True)
         _number(self, "withdraw_prob", 0.0, 1.0)
+        _number(self, "vol_thin", 0.0, math.inf, high_open=True)
+        _number(self, "jitter", 0.0, 1.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -305,6 +330,16 @@ def _maker_action(bid_offset: float, ask_offset: float, size: float) -> np.ndarr
     return action
 
 
+def _return_indices(window: int) -> np.ndarray:
+    """Indices of ``ret_0 .. ret_{window-1}`` in the observation."""
+    return np.array([observation_index(f"ret_{k}", window) for k in range(window)])
+
+
+def _volatility(obs: np.ndarray, returns: np.ndarray) -> float:
+    """Standard deviation of the observation's mid returns at ``returns`` (percent per step)."""
+    return float(np.std(obs[returns], dtype=np.float64))
+
+
 def _capped_size(signed_size: float, inventory: float, max_inventory: float) -> float:
     """Shrink a signed order size so that inventory (same units) stays within ``±max_inventory``.
 
@@ -345,7 +380,9 @@ class NoiseTrader(_ScriptedTrader):
 
     Each step draws four uniforms from ``rng`` (whether to act, the sign, the size, the
     aggressiveness), whatever the outcome, so the stream a trader consumes does not depend on its
-    parameters. When inactive it returns ``[0, 0]`` (no order).
+    parameters. When inactive it returns ``[0, 0]`` (no order). With ``vol_activity > 0`` the
+    chance of acting rises with the volatility of the observation's mid returns, so busy periods
+    draw more orders (a source of volatility clustering).
 
     Args:
         params: the trader's :class:`NoiseParams`.
@@ -354,6 +391,10 @@ class NoiseTrader(_ScriptedTrader):
 
     role: ClassVar[Role] = Role.TAKER
     params_class: ClassVar[type] = NoiseParams
+
+    def __init__(self, params: NoiseParams, window: int) -> None:
+        super().__init__(params, window)
+        self._returns = _return_indices(self.window)
 
     def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Return ``[size, aggressiveness]``: a random order with probability ``activity``, else nothing.
@@ -368,23 +409,34 @@ class NoiseTrader(_ScriptedTrader):
         self._check(obs)
         p = self.params
         active, sign, size, aggression = rng.random(4)
-        if active >= p.activity:
+        activity = p.activity
+        if p.vol_activity > 0.0:
+            activity = min(1.0, activity * (1.0 + p.vol_activity * _volatility(obs, self._returns)))
+        if active >= activity:
             return _taker_action(0.0, 0.0)
-        signed_size = (1.0 if sign < 0.5 else -1.0) * (p.min_size + (p.max_size - p.min_size) * size)
+        if p.size_tail > 0.0:
+            magnitude = min(p.max_size, p.min_size * (1.0 - size) ** (-1.0 / p.size_tail))
+        else:
+            magnitude = p.min_size + (p.max_size - p.min_size) * size
+        signed_size = (1.0 if sign < 0.5 else -1.0) * magnitude
         return _taker_action(signed_size, p.max_aggression * (2.0 * aggression - 1.0))
 
 
 class MarketMaker(_ScriptedTrader):
-    """Maker quoting a bid and an ask around the mid, skewed against inventory, widened by volatility.
+    """Maker quoting both sides around the mid: skewed by inventory, widened and thinned by volatility.
 
-    With ``vol`` the standard deviation of the observation's mid returns (percent) and ``inv`` the
-    ``inventory`` feature minus ``neutral_inventory``, the offsets in ``[0, 1]`` units are::
+    With ``vol`` the standard deviation of the observation's mid returns (percent), ``inv`` the
+    ``inventory`` feature minus ``neutral_inventory`` and ``u_bid``, ``u_ask`` uniform draws in
+    ``[0, 1)``, the offsets in ``[0, 1]`` units are::
 
-        bid = half_spread + vol_widen * vol + inventory_skew * inv
-        ask = half_spread + vol_widen * vol - inventory_skew * inv
+        bid = half_spread + vol_widen * vol + inventory_skew * inv + jitter * u_bid
+        ask = half_spread + vol_widen * vol - inventory_skew * inv + jitter * u_ask
 
-    clipped to ``[0, 1]``. The maker withdraws (quote size 0) when ``vol > withdraw_vol`` or, each
-    step, with probability ``withdraw_prob``; it draws one uniform from ``rng`` per step.
+    clipped to ``[0, 1]``. The quote size is ``size / (1 + vol_thin * vol)``: the book widens and
+    thins as volatility rises, so a burst of volatility feeds on itself for a while. The maker
+    withdraws (quote size 0) when ``vol > withdraw_vol`` or, each step, with probability
+    ``withdraw_prob``. It draws three uniforms from ``rng`` per step (withdrawal, bid, ask),
+    whatever its parameters.
 
     Args:
         params: the maker's :class:`MarketMakerParams`.
@@ -396,7 +448,7 @@ class MarketMaker(_ScriptedTrader):
 
     def __init__(self, params: MarketMakerParams, window: int) -> None:
         super().__init__(params, window)
-        self._returns = np.array([observation_index(f"ret_{k}", self.window) for k in range(self.window)])
+        self._returns = _return_indices(self.window)
         self._inventory = observation_index("inventory", self.window)
 
     def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -411,11 +463,15 @@ class MarketMaker(_ScriptedTrader):
         """
         self._check(obs)
         p = self.params
-        vol = float(np.std(obs[self._returns], dtype=np.float64))
+        vol = _volatility(obs, self._returns)
         skew = p.inventory_skew * (float(obs[self._inventory]) - p.neutral_inventory)
         offset = p.half_spread + p.vol_widen * vol
-        withdraw = rng.random() < p.withdraw_prob or vol > p.withdraw_vol
-        return _maker_action(offset + skew, offset - skew, 0.0 if withdraw else p.size)
+        withdraw_draw, bid_draw, ask_draw = rng.random(3)
+        withdraw = withdraw_draw < p.withdraw_prob or vol > p.withdraw_vol
+        size = p.size / (1.0 + p.vol_thin * vol)
+        bid = offset + skew + p.jitter * bid_draw
+        ask = offset - skew + p.jitter * ask_draw
+        return _maker_action(bid, ask, 0.0 if withdraw else size)
 
 
 class MomentumTrader(_ScriptedTrader):
