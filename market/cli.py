@@ -275,6 +275,66 @@ def _progress_table(columns: tuple[str, ...], history: list[tuple[str, ...]], re
     return table
 
 
+@app.command()
+def simulate(
+    makers: int = typer.Option(4, "--makers", min=0, help="Scripted market makers."),
+    takers: int = typer.Option(4, "--takers", min=0, help="Zero-intelligence takers that trade every step."),
+    noise: int = typer.Option(8, "--noise", min=0, help="Noise traders (less active, more when volatile)."),
+    momentum: int = typer.Option(4, "--momentum", min=0, help="Momentum traders."),
+    value: int = typer.Option(4, "--value", min=0, help="Value traders following a synthetic fundamental."),
+    steps: int = typer.Option(10_000, "--steps", min=1, help="Steps (trading intervals) to simulate."),
+    clearing: str = typer.Option("book", "--clearing", help="book, call or impact."),
+    seed: int = typer.Option(0, "--seed", help="Root seed of the run."),
+    out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Folder the run record is written under."),
+) -> None:
+    """Run an all-scripted market, record it, and print its stylized facts."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from market import simulation
+    from market.envs.market_config import Clearing
+
+    if clearing not in tuple(Clearing):
+        raise MarketError(f"clearing: expected one of {[c.value for c in Clearing]}, got {clearing!r}")
+    with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"), TimeRemainingColumn(), console=console) as bar:
+        task = bar.add_task("simulate", total=steps)
+        result = simulation.simulate(
+            makers=makers, takers=takers, noise=noise, momentum=momentum, value=value, steps=steps,
+            clearing=clearing, seed=seed, out=out, progress=lambda done, total: bar.update(task, completed=done),
+        )
+    summary = result.summary
+    console.print(f"steps {summary.steps:,}  trades {summary.trades:,}  volume {summary.volume:,} lots  mid {summary.initial_mid:,.0f} -> {summary.final_mid:,.0f} ticks", soft_wrap=True)
+    _print_facts({"this run": summary.facts})
+    console.print(f"run record: {result.path}", soft_wrap=True)
+
+
+@app.command()
+def facts(
+    run: str = typer.Argument(..., help="A market run (name under --runs, or a path)."),
+    data: Path | None = typer.Option(None, "--data", help="A real price file to compare with."),
+    runs: Path = RUNS_OPTION,
+) -> None:
+    """Stylized facts of a run's mid-price returns beside the bundled sample and a real price file."""
+    from market.data import load_prices, load_sample
+    from market.data.facts import price_facts
+    from market.simulation import run_facts
+
+    path = Path(run) if Path(run).is_dir() or "/" in run else runs / run
+    columns = {"run": run_facts(path), "bundled sample (daily)": price_facts(load_sample())}
+    if data is not None:
+        columns[data.name] = price_facts(load_prices(data))
+    _print_facts(columns)
+
+
+def _print_facts(columns: dict[str, dict[str, float]]) -> None:
+    """A table of stylized facts, one column per source, beside what real prices show."""
+    from market.data.facts import FACT_KEYS, REAL_BANDS
+
+    table = Table("fact", *columns, "real prices", title="Stylized facts of returns")
+    for key in FACT_KEYS:
+        table.add_row(key, *(f"{values[key]:.3f}" for values in columns.values()), REAL_BANDS[key])
+    console.print(table)
+
+
 @runs_app.command("list")
 def runs_list(runs: Path = RUNS_OPTION) -> None:
     """List the run records under the runs folder, newest first; broken folders say why."""

@@ -45,9 +45,9 @@ from market.data.facts import stylized_facts
 from market.data.loading import CLOSE
 from market.envs.market_config import Clearing, ImpactConfig, MarketConfig, PopulationConfig, Role
 from market.envs.market_v0 import MarketEnv
-from market.errors import ConfigError
+from market.errors import ConfigError, MarketError
 from market.records import schema as s
-from market.records.io import RunWriter
+from market.records.io import RunReader, RunWriter
 
 __all__ = [
     "COUNT_FIELDS",
@@ -694,3 +694,23 @@ def simulate(
         summary = run_market(env, policies, seed=spec.seed, writer=writer, book_levels=book_levels, progress=progress)
         writer.set_metrics(summary.metrics())
     return SimulationResult(writer.path, summary)
+
+
+def run_facts(path: str | Path) -> dict[str, float]:
+    """Stylized facts of a recorded market run: the mid's per-step log returns and traded volume.
+
+    Raises:
+        RecordError: when the run cannot be read; MarketError when it has no mid path to measure.
+    """
+    reader = RunReader(path)
+    steps = reader.read(s.STEPS, columns=[s.STEP, s.PRICE])
+    mids = steps.groupby(s.STEP, sort=True)[s.PRICE].first().to_numpy(dtype=np.float64)
+    if len(mids) < 60:
+        raise MarketError(f"{path}: only {len(mids)} steps recorded; stylized facts need at least 60")
+    returns = np.diff(np.log(mids))
+    volume = None
+    if s.TRADES in reader.tables:
+        trades = reader.read(s.TRADES, columns=[s.STEP, s.QTY])
+        per_step = trades.groupby(s.STEP)[s.QTY].sum()
+        volume = per_step.reindex(range(len(mids)), fill_value=0).to_numpy(dtype=np.float64)[1:]
+    return stylized_facts(returns, volume)

@@ -89,3 +89,24 @@ def test_runs_show_of_a_missing_run_is_one_line_and_non_zero(tmp_path):
     result = run("runs", "show", "nope", "--runs", str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "nope" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_simulate_records_a_run_whose_facts_the_facts_command_reads(tmp_path):
+    from market.records import RunReader
+
+    result = run("simulate", "--steps", "400", "--makers", "2", "--takers", "2", "--noise", "2", "--momentum", "1", "--value", "1", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    [folder] = [p for p in tmp_path.iterdir() if p.name.startswith("simulate")]
+    reader = RunReader(folder)
+    assert reader.num_rows("steps") == 400 * 8
+    assert reader.num_rows("trades") > 0 and reader.num_rows("book") > 0
+    facts = run("facts", str(folder))
+    assert facts.returncode == 0, facts.stderr
+    assert "hill_tail_index" in facts.stdout and "bundled sample" in facts.stdout
+
+
+def test_simulate_with_a_bad_clearing_is_one_line_and_writes_nothing(tmp_path):
+    result = run("simulate", "--clearing", "auction", "--out", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: clearing: expected one of ['book', 'call', 'impact'], got 'auction'"
+    assert not any(tmp_path.iterdir())
