@@ -525,7 +525,8 @@ def run_market(
 
     Args:
         env: the market.
-        policies: a policy per PettingZoo population (``policy=None`` in the config), by name.
+        policies: a policy per PettingZoo population (``policy=None`` in the config), by name, or
+            one per agent, by agent name.
         seed: the root seed: the env is reset with it, and the agents' streams come from it.
         writer: an open run writer, or ``None`` to only summarize.
         book_levels: price levels per side in each book snapshot (0 for none).
@@ -539,8 +540,8 @@ def run_market(
             negative ``book_levels``.
     """
     config = env.config
-    learners = [p.name for p in config.populations if p.learner]
-    missing = [name for name in learners if name not in policies]
+    learners = [p for p in config.populations if p.learner]
+    missing = [p.name for p in learners if p.name not in policies and not all(a in policies for a in p.agent_names())]
     if missing:
         raise ConfigError(f"policies: no policy for the population(s) {missing} driven from outside the env")
     if not env.possible_agents:
@@ -550,7 +551,7 @@ def run_market(
 
     observations, _ = env.reset(seed=seed)
     streams = policy_streams(seed, env.possible_agents)
-    policy_of = {agent: policies[env.population_of[agent].name] for agent in env.possible_agents}
+    policy_of = {agent: policies.get(agent) or policies[env.population_of[agent].name] for agent in env.possible_agents}
     recorder = _Recorder(env, writer, book_levels) if writer is not None else None
     mids = [env.mid]
     volumes: list[int] = []

@@ -349,10 +349,15 @@ def _columns(rows: list[tuple]) -> dict[str, list]:
 
 
 def _record_final_episode(writer: RunWriter, algo: Any, settings: TrainingConfig) -> None:
-    """The final evaluation episode's steps (TradingEnv: the policy beside buy and hold)."""
-    if settings.env is not EnvKind.TRADING:
-        return
-    from market.backtest.engine import record_steps
+    """The final evaluation episode, recorded: TradingEnv, the policy beside buy and hold on the
+    held-out period; MarketEnv, one held-out seed with every agent's steps, the trades and the book."""
+    policies = _live_policies(algo, settings)
+    if settings.env is EnvKind.TRADING:
+        from market.backtest.engine import record_steps
 
-    _, result = evaluate_trading(_live_policies(algo, settings)[SINGLE_AGENT_MODULE], settings)
-    record_steps(writer, result, policy="trained")
+        _, result = evaluate_trading(policies[SINGLE_AGENT_MODULE], settings)
+        record_steps(writer, result, policy="trained")
+        return
+    from market.simulation import run_market
+
+    run_market(make_market_env(settings.env_config), policies, seed=settings.eval_seed, writer=writer)
