@@ -285,6 +285,7 @@ def simulate(
     steps: int = typer.Option(10_000, "--steps", min=1, help="Steps (trading intervals) to simulate."),
     clearing: str = typer.Option("book", "--clearing", help="book, call or impact."),
     seed: int = typer.Option(0, "--seed", help="Root seed of the run."),
+    fundamental: Path | None = typer.Option(None, "--fundamental", help="A price file whose closes (one bar per step) value traders follow; default: a seeded OU path."),
     out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Folder the run record is written under."),
 ) -> None:
     """Run an all-scripted market, record it, and print its stylized facts."""
@@ -295,11 +296,14 @@ def simulate(
 
     if clearing not in tuple(Clearing):
         raise MarketError(f"clearing: expected one of {[c.value for c in Clearing]}, got {clearing!r}")
+    from market.data import load_prices
+
+    path = simulation.fundamental_from_prices(load_prices(fundamental)) if fundamental is not None else None
     with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"), TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task("simulate", total=steps)
         result = simulation.simulate(
             makers=makers, takers=takers, noise=noise, momentum=momentum, value=value, steps=steps,
-            clearing=clearing, seed=seed, out=out, progress=lambda done, total: bar.update(task, completed=done),
+            clearing=clearing, seed=seed, out=out, fundamental=path, progress=lambda done, total: bar.update(task, completed=done),
         )
     summary = result.summary
     console.print(f"steps {summary.steps:,}  trades {summary.trades:,}  volume {summary.volume:,} lots  mid {summary.initial_mid:,.0f} -> {summary.final_mid:,.0f} ticks", soft_wrap=True)

@@ -289,6 +289,15 @@ def default_fundamental(seed: int, steps: int, initial_price: int = INITIAL_PRIC
     return path[CLOSE].to_numpy(dtype=np.float64)
 
 
+def fundamental_from_prices(prices: Any, initial_price: int = INITIAL_PRICE) -> np.ndarray:
+    """A fundamental from real (or generated) prices: their closes, scaled so the first is ``initial_price`` ticks.
+
+    One bar per step, so historical data drives a live market; after the last bar the last value holds.
+    """
+    closes = prices[CLOSE].to_numpy(dtype=np.float64)
+    return closes / closes[0] * float(initial_price)
+
+
 def scripted_market(
     *,
     makers: int,

@@ -110,3 +110,15 @@ def test_simulate_with_a_bad_clearing_is_one_line_and_writes_nothing(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == "error: clearing: expected one of ['book', 'call', 'impact'], got 'auction'"
     assert not any(tmp_path.iterdir())
+
+
+def test_historical_prices_drive_the_value_traders_fundamental(tmp_path):
+    from market.data import sample_path
+    from market.records import RunReader
+
+    result = run("simulate", "--steps", "300", "--fundamental", str(sample_path()), "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    [folder] = list(tmp_path.iterdir())
+    assert RunReader(folder).manifest["config"]  # the run records what drove it
+    bad = run("simulate", "--steps", "10", "--fundamental", str(tmp_path / "none.csv"), "--out", str(tmp_path / "x"))
+    assert bad.returncode == 1 and "none.csv: file not found" in bad.stderr
