@@ -34,6 +34,8 @@ app = typer.Typer(
 console = Console()
 runs_app = typer.Typer(help="List and inspect run records.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
+scenarios_app = typer.Typer(help="List and show the bundled scenarios.", no_args_is_help=True)
+app.add_typer(scenarios_app, name="scenarios")
 
 DEFAULT_RUNS = Path("runs")
 RUNS_OPTION = typer.Option(DEFAULT_RUNS, "--runs", help="Folder of run records (default: ./runs).")
@@ -336,6 +338,33 @@ def _print_facts(columns: dict[str, dict[str, float]]) -> None:
     table = Table("fact", *columns, "real prices", title="Stylized facts of returns")
     for key in FACT_KEYS:
         table.add_row(key, *(f"{values[key]:.3f}" for values in columns.values()), REAL_BANDS[key])
+    console.print(table)
+
+
+@scenarios_app.command("list")
+def scenarios_list() -> None:
+    """The bundled scenarios, one line each."""
+    from market.scenario import bundled_scenarios, load_scenario
+
+    table = Table("scenario", "kind", "what it is", title="Scenarios (market run NAME [--quick])")
+    for name in bundled_scenarios():
+        scenario = load_scenario(name)
+        table.add_row(name, scenario.kind, scenario.scenario.description)
+    console.print(table)
+
+
+@scenarios_app.command("show")
+def scenarios_show(name: str = typer.Argument(..., help="A bundled scenario name or a path to a .toml file.")) -> None:
+    """A scenario's story and every key it sets (the file, checked)."""
+    from market.scenario import load_scenario, read_toml, resolve
+
+    scenario = load_scenario(name)
+    console.print(f"[bold]{scenario.name}[/bold] ({scenario.kind}): {scenario.scenario.description}", soft_wrap=True)
+    if scenario.scenario.story:
+        console.print(scenario.scenario.story, soft_wrap=True)
+    table = Table("key", "value", title=str(resolve(name)))
+    for key, value in _flatten(read_toml(resolve(name))):
+        table.add_row(key, repr(value))
     console.print(table)
 
 

@@ -55,6 +55,14 @@ def from_mapping(cls: type[T], data: Any, path: str = "") -> T:
         values[key] = _convert(hints[key], value, _join(path, key))
     try:
         return cls(**values)
+    except ConfigError as error:  # the dataclass's own check: put its message under this table's path
+        message = str(error)
+        if not path or message.startswith(path):
+            raise
+        last = path.rsplit(".", 1)[-1]
+        if message.startswith(f"{last}."):  # the dataclass already named its own table
+            raise ConfigError(f"{path}{message[len(last):]}") from None
+        raise ConfigError(f"{path}.{message}") from None
     except TypeError as error:  # a required key is missing
         missing = [name for name, f in fields.items() if name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
         if missing:

@@ -1,0 +1,237 @@
+"""Scenario files: a declarative TOML description of an experiment, parsed into a typed tree.
+
+A scenario names the kind of market (``trading``: one trader on price data; ``market``: many agents
+through one exchange), the data or generator, the learning populations and the scripted background,
+the training settings, the evaluation, and a ``[quick]`` table of overrides for a run of seconds.
+Every key is checked: an unknown key or a bad value fails with its full path and value, with a
+"did you mean" for near misses. Files over :data:`MAX_FILE_BYTES` are refused before parsing
+(``tomllib`` has no size or nesting limit), and too-deep nesting is one line too.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from market.agents.scripted import build_policy
+from market.config import from_mapping, suggest
+from market.envs.market_config import MarketConfig, PopulationConfig
+from market.envs.trading import TradingEnvConfig
+from market.errors import ConfigError
+
+MAX_FILE_BYTES = 64 * 1024
+SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "scenarios"
+"""The bundled scenario files (``scenarios/`` at the top of the repository)."""
+SUFFIX = ".toml"
+
+
+class ScenarioKind(StrEnum):
+    """What the scenario trades in."""
+
+    TRADING = "trading"  # one trader on historical or generated prices (TradingEnv)
+    MARKET = "market"  # many agents through one exchange (MarketEnv)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioInfo:
+    """What the scenario is: its name, one line of description, and the story it tells."""
+
+    name: str
+    kind: ScenarioKind
+    description: str
+    story: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ConfigError(f"scenario.name: expected an identifier, got {self.name!r}")
+        if not isinstance(self.description, str) or not self.description.strip():
+            raise ConfigError(f"scenario.description: expected one line of text, got {self.description!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataConfig:
+    """Prices for a trading scenario: the bundled sample, a file, or a seeded generator.
+
+    Attributes:
+        source: ``"sample"``, a CSV/Parquet path, or a generator name (gbm, ou, jump_diffusion,
+            regime_switching).
+        bars: bars to generate (generators only).
+        seed: the generator's seed.
+        params: the generator's parameters.
+        split: share of the bars used for training; the rest is held out for evaluation.
+    """
+
+    source: str = "sample"
+    bars: int = 2520
+    seed: int = 0
+    params: tuple[tuple[str, Any], ...] = ()
+    split: float = 0.7
+
+    def __post_init__(self) -> None:
+        if type(self.bars) is not int or self.bars < 100:
+            raise ConfigError(f"data.bars: expected an integer >= 100, got {self.bars!r}")
+        if isinstance(self.split, bool) or not isinstance(self.split, int | float) or not 0.1 <= self.split <= 0.95:
+            raise ConfigError(f"data.split: expected a fraction in [0.1, 0.95], got {self.split!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvaluationConfig:
+    """How the trained populations are evaluated: episodes per seed (held-out seeds) and seeds."""
+
+    episodes: int = 1
+    seeds: int = 1
+
+    def __post_init__(self) -> None:
+        for key in ("episodes", "seeds"):
+            value = getattr(self, key)
+            if type(value) is not int or value < 1:
+                raise ConfigError(f"evaluation.{key}: expected a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioConfig:
+    """A whole scenario file. ``market``, ``trading`` and ``training`` are checked against
+    MarketConfig, TradingEnvConfig and TrainingConfig when the file is loaded."""
+
+    scenario: ScenarioInfo
+    market: dict[str, Any] = field(default_factory=dict)
+    populations: tuple[PopulationConfig, ...] = ()
+    background: tuple[PopulationConfig, ...] = ()
+    trading: dict[str, Any] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    training: dict[str, Any] = field(default_factory=dict)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    quick: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def kind(self) -> ScenarioKind:
+        return self.scenario.kind
+
+    def market_config(self) -> MarketConfig:
+        """The MarketConfig of a market scenario: the [market] table plus every population."""
+        for population in self.populations:
+            if not population.learner:
+                raise ConfigError(f"populations.{population.name}.policy: learning populations take no policy; put scripted ones under [[background]]")
+        for population in self.background:
+            if population.learner:
+                raise ConfigError(f"background.{population.name}.policy: a background population needs a policy (noise, market_maker, momentum, value, shock)")
+        data = {**self.market, "populations": [*self.populations, *self.background]}
+        return from_mapping(MarketConfig, data, "market")
+
+    def iterations(self) -> int:
+        """Training iterations (``training.iterations``, default 10)."""
+        value = self.training.get("iterations", 10)
+        if type(value) is not int or value < 0:
+            raise ConfigError(f"training.iterations: expected a non-negative integer, got {value!r}")
+        return value
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` laid onto ``base``: tables merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def bundled_scenarios() -> dict[str, Path]:
+    """The scenario files shipped in ``scenarios/``, by name."""
+    return {p.stem: p for p in sorted(SCENARIOS_DIR.glob(f"*{SUFFIX}"))}
+
+
+def resolve(name_or_path: str) -> Path:
+    """A scenario name (bundled) or a path to a ``.toml`` file.
+
+    Raises:
+        ConfigError: for an unknown name (with a near match) or a missing file.
+    """
+    if name_or_path.endswith(SUFFIX) or "/" in name_or_path:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: scenario file not found")
+        return path
+    bundled = bundled_scenarios()
+    if name_or_path not in bundled:
+        raise ConfigError(f"scenario {name_or_path!r} not found{suggest(name_or_path, list(bundled))}; bundled: {', '.join(bundled)}")
+    return bundled[name_or_path]
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file, refusing oversized files and turning parse errors into one line."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: {size:,} bytes is larger than a scenario file may be ({MAX_FILE_BYTES:,})")
+    try:
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a scenario file") from None
+
+
+def load_scenario(name_or_path: str, *, quick: bool = False) -> ScenarioConfig:
+    """Load, check and (with ``quick``) apply the quick overrides of a scenario.
+
+    Raises:
+        ConfigError: naming the file and the key path of the first problem.
+    """
+    path = resolve(name_or_path)
+    raw = read_toml(path)
+    quick_overrides = raw.get("quick", {})
+    if quick:
+        if not isinstance(quick_overrides, Mapping):
+            raise ConfigError(f"{path}: quick: expected a table of overrides, got {quick_overrides!r}")
+        raw = _merge(raw, quick_overrides)
+    try:
+        scenario = from_mapping(ScenarioConfig, raw)
+        _check(scenario)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a scenario file") from None
+    return scenario
+
+
+_SET_BY_SCENARIO = ("env", "env_config", "eval_env_config")
+
+
+def training_settings(scenario: ScenarioConfig) -> dict[str, Any]:
+    """The [training] table without ``iterations`` (a stop criterion, not a TrainingConfig field)."""
+    for key in _SET_BY_SCENARIO:
+        if key in scenario.training:
+            raise ConfigError(f"training.{key}: set by the scenario itself ([scenario] kind, [market] or [trading], [data])")
+    return {k: v for k, v in scenario.training.items() if k != "iterations"}
+
+
+def _check(scenario: ScenarioConfig) -> None:
+    """Validate the free-form tables against the configs they feed, so errors surface at load time."""
+    from market.training.configs import TrainingConfig
+
+    scenario.iterations()
+    if scenario.kind is ScenarioKind.MARKET:
+        if scenario.trading:
+            raise ConfigError("trading: a market scenario takes a [market] table, not [trading]")
+        config = scenario.market_config()
+        for population in scenario.background:  # scripted traders check their params now, not mid-run
+            if not population.policy.startswith("checkpoint:"):  # type: ignore[union-attr]
+                build_policy(population.policy, population.param_dict, window=config.window, population=population.name)  # type: ignore[arg-type]
+    else:
+        if scenario.market or scenario.populations or scenario.background:
+            raise ConfigError("market: a trading scenario takes [trading] and [data] tables, not [market] or populations")
+        if "data" in scenario.trading:
+            raise ConfigError("trading.data: prices come from the [data] table")
+        from_mapping(TradingEnvConfig, scenario.trading, "trading")
+    from_mapping(TrainingConfig, training_settings(scenario), "training")

@@ -1,0 +1,76 @@
+"""Scenario files: every bundled one loads; bad keys and values fail with their full path; hostile files are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from market.errors import ConfigError
+from market.scenario import MAX_FILE_BYTES, bundled_scenarios, load_scenario
+
+GOOD = (Path(__file__).parents[1] / "scenarios" / "market_makers.toml").read_text()
+
+
+@pytest.mark.parametrize("name", list(bundled_scenarios()))
+def test_every_bundled_scenario_loads_in_full_and_quick_mode(name):
+    full = load_scenario(name)
+    quick = load_scenario(name, quick=True)
+    assert full.name == quick.name == name
+    assert quick.iterations() <= full.iterations()
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "scenario.toml"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("count = 4", "count = -2", "populations.maker.count: expected a positive integer, got -2"),
+        ("count = 4", "cuont = 4", "populations.maker.cuont: unknown key with value 4 (did you mean 'count'?)"),
+        ('clearing = "book"', 'clearing = "auction"', "market.clearing: expected one of ['book', 'call', 'impact'], got 'auction'"),
+        ("max_steps = 300", "max_step = 300", "market.max_step: unknown key with value 300 (did you mean 'max_steps'?)"),
+        ('algo = "ppo"', 'algo = "ppx"', "training.algo: expected one of ['ppo', 'sac', 'dqn', 'appo'], got 'ppx'"),
+        ("activity = 0.6", "activty = 0.6", "populations.noise.params.activty: unknown key"),
+        ('policy = "noise"', 'policy = "noize"', "unknown scripted policy 'noize' (did you mean 'noise'?)"),
+        ("[evaluation]", "[evaluaton]", "evaluaton: unknown key"),
+        ("episodes = 2", "episodes = 0", "evaluation.episodes: expected a positive integer, got 0"),
+    ],
+)
+def test_a_bad_key_or_value_names_the_file_path_and_value(tmp_path, old, new, message):
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path)
+    assert path in str(info.value) and message in str(info.value), str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_quick_overrides_lay_over_the_full_settings(tmp_path):
+    quick = load_scenario(write(tmp_path, GOOD), quick=True)
+    assert quick.market["max_steps"] == 60 and quick.market["clearing"] == "book"
+    assert quick.training["iterations"] == 2 and quick.training["algo"] == "ppo"
+
+
+def test_oversized_files_are_refused_before_parsing(tmp_path):
+    path = write(tmp_path, GOOD + "\n" + "\n".join(f"x.k{i} = {i}" for i in range(20_000)))
+    assert Path(path).stat().st_size > MAX_FILE_BYTES
+    with pytest.raises(ConfigError, match="larger than a scenario file may be"):
+        load_scenario(path)
+
+
+def test_deeply_nested_files_are_one_line(tmp_path):
+    path = write(tmp_path, "x = " + "[" * 5000 + "]" * 5000)
+    with pytest.raises(ConfigError, match="nested too deeply|scenario.toml"):
+        load_scenario(path)
+
+
+def test_broken_toml_and_unknown_names_are_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="scenario.toml: "):
+        load_scenario(write(tmp_path, "[scenario\nname = 1"))
+    with pytest.raises(ConfigError, match=r"scenario 'market_makerz' not found \(did you mean 'market_makers'\?\)"):
+        load_scenario("market_makerz")
+    with pytest.raises(ConfigError, match="missing.toml: scenario file not found"):
+        load_scenario(str(tmp_path / "missing.toml"))
