@@ -224,6 +224,9 @@ def train(
     checkpoint_every: int = typer.Option(0, "--checkpoint-every", help="Checkpoint every N iterations (always at the end)."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue from a checkpoint written by market train."),
     eval_every: int = typer.Option(0, "--eval-every", help="Evaluate on held-out data every N iterations (always at the end)."),
+    train_batch_size: int = typer.Option(2048, "--train-batch-size", help="Env steps per training iteration."),
+    minibatch_size: int = typer.Option(128, "--minibatch-size", help="SGD minibatch (PPO, APPO)."),
+    num_epochs: int = typer.Option(10, "--num-epochs", help="Passes over each batch (PPO)."),
     seed: int = typer.Option(0, "--seed", help="Root seed of the run."),
     out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Runs folder: the record and checkpoints/ go here."),
 ) -> None:
@@ -233,7 +236,10 @@ def train(
     from market.training.runner import train as run_training
 
     env_config, eval_config = _default_env_config(env) if env in ("trading", "market") else ({}, {})
-    settings = TrainingConfig(algo=algo, env=env, env_config=env_config, eval_env_config=eval_config, num_env_runners=num_env_runners, num_learners=num_learners, seed=seed)
+    settings = TrainingConfig(
+        algo=algo, env=env, env_config=env_config, eval_env_config=eval_config, num_env_runners=num_env_runners,
+        num_learners=num_learners, train_batch_size=train_batch_size, minibatch_size=minibatch_size, num_epochs=num_epochs, seed=seed,
+    )
     stop = StopConfig(iterations=iterations if iterations or timesteps or target_reward is not None else 10, timesteps=timesteps, target_reward=target_reward)
     if resume is not None:
         read_checkpoint_settings(resume)  # refuse a missing or foreign checkpoint before starting Ray
@@ -263,6 +269,44 @@ def train(
     for key, value in result.evaluation.items():
         if key in ("sharpe_ratio", "total_return", "buy_and_hold_sharpe_ratio") or key.endswith("_mean_return"):
             console.print(f"eval {key}: {value:.4g}")
+
+
+@app.command()
+def tune(
+    space: Path = typer.Option(..., "--space", help="TOML or JSON file: TrainingConfig fields to search, e.g. lr = {loguniform = [1e-5, 1e-3]}."),
+    env: str = typer.Option("trading", "--env", help="trading or market."),
+    algo: str = typer.Option("ppo", "--algo", help="ppo, sac, dqn (trading only) or appo."),
+    samples: int = typer.Option(8, "--samples", help="Trials to draw."),
+    iterations: int = typer.Option(10, "--iterations", help="Training iterations per trial."),
+    metric: str = typer.Option("env_runners/episode_return_mean", "--metric", help="RLlib result key to maximize."),
+    num_env_runners: int = typer.Option(0, "--num-env-runners", help="Remote env runners per trial."),
+    address: str | None = typer.Option(None, "--address", help="Join the Ray cluster at ADDR."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the search and of every trial."),
+    out: Path = typer.Option(DEFAULT_RUNS, "--out", help="The search goes to OUT/<name>, with best.json."),
+) -> None:
+    """Search hyperparameters with Ray Tune for any env and algorithm; write the best config and its score."""
+    from market.scenario import read_toml
+    from market.training.configs import TrainingConfig
+    from market.training.tuning import run_tune
+
+    if not space.is_file():
+        raise MarketError(f"--space {space}: file not found")
+    if space.suffix == ".json":
+        try:
+            table = json.loads(space.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise MarketError(f"--space {space}: not valid JSON ({error})") from None
+    else:
+        table = read_toml(space)
+    env_config, eval_config = _default_env_config(env) if env in ("trading", "market") else ({}, {})
+    settings = TrainingConfig(algo=algo, env=env, env_config=env_config, eval_env_config=eval_config, num_env_runners=num_env_runners, seed=seed)
+    result = run_tune(settings, table, samples=samples, iterations=iterations, metric=metric, out=out, name=_run_name("tune", f"{env}_{algo}"), address=address)
+    trials = Table("trial", "values", metric, title="Tune trials")
+    for i, trial in enumerate(result.trials):
+        trials.add_row(str(i), json.dumps(trial.params, default=str), f"{trial.score:.4g}" if trial.score is not None else "failed")
+    console.print(trials)
+    console.print(f"best: {json.dumps(result.params, default=str)}  score {result.score:.4g}", soft_wrap=True)
+    console.print(f"written: {result.path}", soft_wrap=True)
 
 
 def _progress_table(columns: tuple[str, ...], history: list[tuple[str, ...]], report) -> Table:

@@ -122,3 +122,13 @@ def test_historical_prices_drive_the_value_traders_fundamental(tmp_path):
     assert RunReader(folder).manifest["config"]  # the run records what drove it
     bad = run("simulate", "--steps", "10", "--fundamental", str(tmp_path / "none.csv"), "--out", str(tmp_path / "x"))
     assert bad.returncode == 1 and "none.csv: file not found" in bad.stderr
+
+
+def test_tune_refuses_a_missing_or_bad_space_in_one_line(tmp_path):
+    missing = run("tune", "--space", str(tmp_path / "none.toml"), "--out", str(tmp_path))
+    assert missing.returncode == 1 and missing.stderr.strip().endswith("none.toml: file not found")
+    space = tmp_path / "space.toml"
+    space.write_text("lrr = {loguniform = [1e-5, 1e-3]}\n")
+    bad = run("tune", "--space", str(space), "--out", str(tmp_path / "runs"))
+    assert bad.returncode == 1 and "space.lrr: not a TrainingConfig field (did you mean 'lr'?)" in bad.stderr
+    assert bad.stderr.strip().count("\n") == 0 and not (tmp_path / "runs").exists()

@@ -123,7 +123,7 @@ def test_train_command_joins_a_running_head_and_records_its_run(ray_head, tmp_pa
     out = tmp_path / "runs"
 
     result = subprocess.run(
-        [MARKET, "train", "--address", ray_head.address, "--iterations", "1", "--out", str(out)],
+        [MARKET, "train", "--address", ray_head.address, "--iterations", "1", "--train-batch-size", "256", "--minibatch-size", "64", "--num-epochs", "1", "--out", str(out)],
         env=_no_auth_env(),
         cwd=tmp_path,
         capture_output=True,
