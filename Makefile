@@ -20,6 +20,8 @@ demo: $(STAMP)
 	$(BIN)/market demo
 
 test: $(STAMP)
+	# the browser test drives Debian's Chromium (Playwright's own browser download does not work here)
+	sh scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

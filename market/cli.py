@@ -271,6 +271,41 @@ def train(
             console.print(f"eval {key}: {value:.4g}")
 
 
+@app.command("run")
+def run_command(
+    scenario: str = typer.Argument(..., help="A bundled scenario name (market scenarios list) or a path to a .toml file."),
+    quick: bool = typer.Option(False, "--quick", help="The scenario's quick mode: a run of seconds."),
+    seeds: int | None = typer.Option(None, "--seeds", help="Held-out evaluation seeds (mean and 95% CI per metric)."),
+    address: str | None = typer.Option(None, "--address", help="Join the Ray cluster at ADDR."),
+    out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Runs folder: the record and checkpoints/ go here."),
+) -> None:
+    """Train a scenario's learning populations, evaluate them, and write one run record."""
+    from market.scenario import load_scenario
+    from market.scenario_run import run_scenario
+    from market.training.runner import connect
+
+    loaded = load_scenario(scenario, quick=quick)
+    connect(address)
+    history: list[tuple[str, ...]] = []
+    columns = ("iter", "env steps", "steps/s", "mean return", "eval sharpe")
+
+    def show(report) -> None:
+        history.append((str(report.iteration), f"{report.env_steps:,}", f"{report.steps_per_s:,.0f}", f"{report.returns.get('mean', float('nan')):.4g}", ""))
+        live.update(_progress_table(columns, history, report))
+
+    from rich.live import Live
+
+    console.print(f"[bold]{loaded.name}[/bold]{' (quick)' if quick else ''}: {loaded.scenario.description}", soft_wrap=True)
+    with Live(_progress_table(columns, history, None), console=console, refresh_per_second=4) as live:
+        result = run_scenario(loaded, out=out, name=_run_name("scenario", loaded.name), seeds=seeds, address=address, on_iteration=show)
+    table = Table("metric", "mean", "95% CI", title=f"Evaluation of {loaded.name}")
+    for key, (mean, half) in result.metrics.items():
+        table.add_row(key, f"{mean:.4g}", f"+/- {half:.3g}")
+    console.print(table)
+    console.print(f"run record: {result.run_path}", soft_wrap=True)
+    console.print(f"open it: market dashboard --runs {out}", soft_wrap=True)
+
+
 @app.command()
 def tune(
     space: Path = typer.Option(..., "--space", help="TOML or JSON file: TrainingConfig fields to search, e.g. lr = {loguniform = [1e-5, 1e-3]}."),
@@ -385,6 +420,17 @@ def _print_facts(columns: dict[str, dict[str, float]]) -> None:
     console.print(table)
 
 
+@app.command()
+def dashboard(
+    runs: Path = RUNS_OPTION,
+    port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port on 127.0.0.1 to serve on."),
+) -> None:
+    """Serve the replay dashboard on http://127.0.0.1:PORT over the runs folder (Ctrl-C stops it)."""
+    from market.dashboard.server import serve
+
+    raise typer.Exit(serve(runs, port))
+
+
 @scenarios_app.command("list")
 def scenarios_list() -> None:
     """The bundled scenarios, one line each."""
@@ -468,6 +514,9 @@ def main() -> None:
     except MarketError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted: the unfinished run was not recorded", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import time
+from contextlib import nullcontext
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -262,6 +263,7 @@ def train(
     resume: Path | None = None,
     address: str | None = None,
     on_iteration: Callable[[IterationReport], None] | None = None,
+    writer: RunWriter | None = None,
 ) -> TrainResult:
     """Train until ``stop``, checkpointing, evaluating and recording as it goes.
 
@@ -275,6 +277,8 @@ def train(
         resume: a checkpoint of an earlier run to continue (its iteration count and curves go on).
         address: a Ray cluster to join instead of starting a local Ray.
         on_iteration: called after every iteration (the CLI's progress display).
+        writer: an open run record to train into (a scenario's); the caller then records the
+            evaluation. Without one, ``train`` writes its own record, final episode included.
 
     Returns:
         The run record, the last checkpoint and the final evaluation.
@@ -300,7 +304,9 @@ def train(
     report: IterationReport | None = None
     checkpoint = checkpoints
     try:
-        with RunWriter(out, name, kind=KIND_TRAIN, config=_settings_dict(settings), seed=settings.seed) as writer:
+        own = writer is None
+        record = RunWriter(out, name, kind=KIND_TRAIN, config=_settings_dict(settings), seed=settings.seed) if own else nullcontext(writer)
+        with record as writer:
             if rows:
                 writer.append(TRAINING, _columns(rows))
             while True:
@@ -322,8 +328,9 @@ def train(
                 if done:
                     break
             checkpoint = save_checkpoint(algo, checkpoints / f"iter_{report.iteration:06d}", settings, rows)
-            _record_final_episode(writer, algo, settings)
-            writer.set_metrics({**report.evaluation, "iterations": report.iteration, "env_steps": report.env_steps})
+            if own:
+                _record_final_episode(writer, algo, settings)
+                writer.set_metrics({**report.evaluation, "iterations": report.iteration, "env_steps": report.env_steps})
             writer.set_field("checkpoint", str(checkpoint))
     finally:
         algo.stop()

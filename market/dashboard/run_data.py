@@ -1,0 +1,545 @@
+"""What the dashboard reads from run records: safe run paths, lazy reads, per-step lookups, downsampled series.
+
+Nothing here imports Streamlit, so every function is testable on its own; the page
+(:mod:`market.dashboard.app`) caches their results. Reads go through :meth:`RunReader.read` with an
+explicit column list and, where the page needs a slice, a ``pyarrow.dataset`` filter on ``step`` or
+``agent``, so Parquet skips the row groups and columns a view does not need. The ``action`` column (a
+list per row, the heaviest) is never read.
+
+Paths: a run is a folder directly inside the runs folder. :func:`resolve_run` refuses names with a
+separator, ``..`` or a leading dot, and any folder (or file inside it) whose real path, symlinks
+resolved, lies outside the runs folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from market.errors import RecordError
+from market.records import RunReader, RunSummary
+from market.records import schema as s
+
+MAX_POINTS = 2_000
+"""Most points drawn per line; longer series are downsampled, keeping each bucket's low and high."""
+
+MAX_TAPE_ROWS = 500
+"""Most trades listed in the tape."""
+
+MAX_TRADE_MARKERS = 2_000
+"""Most trades marked on the price chart; more are thinned evenly."""
+
+RETURN = "return"
+SHARPE = "sharpe (per step)"
+MAX_DRAWDOWN = "max drawdown"
+FINAL_EQUITY = "final equity"
+POPULATION = "population"
+DRAWDOWN = "drawdown"
+NAME = "name"
+METRIC = "metric"
+
+_POPULATION_NAME = re.compile(r"^(?P<population>.+)_(?P<index>\d+)$")
+
+
+# --- names and paths -------------------------------------------------------------------------------
+
+
+def one_line(exc: BaseException) -> str:
+    """Return the first non-empty line of an exception's message, or its type name."""
+    for line in str(exc).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(exc).__name__
+
+
+def population_of(agent: str) -> str:
+    """Return an agent's population: the name before a trailing ``_<i>`` (``taker_7`` -> ``taker``).
+
+    Agents without such a suffix (``buy_and_hold``) are their own population.
+    """
+    match = _POPULATION_NAME.match(agent)
+    return match["population"] if match else agent
+
+
+def agent_sort_key(agent: str) -> tuple[str, int, str]:
+    """Order agents by population, then by index as a number (``maker_2`` before ``maker_10``)."""
+    match = _POPULATION_NAME.match(agent)
+    if match:
+        return (match["population"], int(match["index"]), agent)
+    return (agent, -1, agent)
+
+
+def resolve_run(root: Path | str, name: str) -> Path:
+    """Return the real path of run ``name`` inside the runs folder, refusing anything outside it.
+
+    Args:
+        root: The runs folder.
+        name: A run's folder name: one path component, not hidden, no ``..``.
+
+    Returns:
+        The run folder's resolved path; it and every entry in it lie inside ``root``'s real path.
+
+    Raises:
+        RecordError: The name is not a single folder name, the folder does not exist, or it (or a
+            file in it) resolves outside the runs folder, for example through a symlink.
+    """
+    real_root = Path(root).resolve()
+    separators = {"/", "\\", os.sep, "\x00"} | ({os.altsep} if os.altsep else set())
+    if not isinstance(name, str) or not name or name.startswith(".") or any(sep in name for sep in separators):
+        raise RecordError(f"{name!r}: refused: a run is a folder directly inside the runs folder {real_root}")
+    real = (real_root / name).resolve()
+    if real == real_root or not real.is_relative_to(real_root):
+        raise RecordError(f"{real_root / name}: refused: it points outside the runs folder {real_root}")
+    if not real.is_dir():
+        raise RecordError(f"{real_root / name}: no such run folder")
+    for entry in real.iterdir():
+        if not entry.resolve().is_relative_to(real_root):
+            raise RecordError(f"{entry}: refused: it points outside the runs folder {real_root}")
+    return real
+
+
+def fingerprint(run: Path) -> str:
+    """Return the SHA-256 of a run's manifest: it names every table file's checksum, so it keys caches."""
+    try:
+        return hashlib.sha256((run / s.MANIFEST_FILE).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise RecordError(f"{run / s.MANIFEST_FILE}: cannot read: {one_line(exc)}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class RunListing:
+    """The runs folder as the picker shows it: good runs newest first, and why other folders are not."""
+
+    runs: tuple[RunSummary, ...]
+    problems: tuple[RunSummary, ...]
+
+
+def scan_runs(root: Path | str) -> RunListing:
+    """List the runs folder as :func:`market.records.list_runs` does, never reading outside it.
+
+    Every non-hidden sub-folder appears once. One that resolves outside the runs folder (or holds a
+    file that does) is refused before anything in it is opened; a ``.partial`` folder is incomplete;
+    one that does not open as a run carries the reader's one-line error. None of these hides a good
+    run. Good runs sort by creation time, the others by modification time, newest first.
+
+    Raises:
+        RecordError: The runs folder exists but is not a directory, or cannot be listed.
+    """
+    root = Path(root)
+    if not root.exists():
+        return RunListing((), ())
+    if not root.is_dir():
+        raise RecordError(f"{root}: runs folder is not a directory")
+    try:
+        names = sorted(entry.name for entry in os.scandir(root) if not entry.name.startswith(".") and entry.is_dir())
+    except OSError as exc:
+        raise RecordError(f"{root}: cannot list runs: {one_line(exc)}") from exc
+    ranked: list[tuple[datetime, RunSummary]] = []
+    for name in names:
+        path = root / name
+        try:
+            modified = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+            resolve_run(root, name)
+            if name.endswith(s.PARTIAL_SUFFIX):
+                error = f"{path}: incomplete run (the writer is still running, or was killed)"
+                summary = RunSummary(path=path, name=name.removesuffix(s.PARTIAL_SUFFIX), incomplete=True, error=error)
+                ranked.append((modified, summary))
+                continue
+            reader = RunReader(path, verify=False)
+        except FileNotFoundError:  # renamed or removed while listing (a writer finishing)
+            continue
+        except (RecordError, OSError) as exc:
+            ranked.append((modified, RunSummary(path=path, name=name, error=str(exc))))
+            continue
+        created = reader.created if reader.created.tzinfo else reader.created.replace(tzinfo=UTC)
+        headline = {
+            key: float(value)
+            for key, value in reader.metrics.items()
+            if isinstance(value, int | float) and not isinstance(value, bool)
+        }
+        summary = RunSummary(
+            path=path,
+            name=reader.name,
+            kind=reader.kind,
+            created=created,
+            scenario=reader.scenario,
+            metrics=headline,
+            tables=reader.tables,
+        )
+        ranked.append((created, summary))
+    ranked.sort(key=lambda pair: pair[0], reverse=True)
+    runs = tuple(summary for _, summary in ranked if summary.ok)
+    problems = tuple(summary for _, summary in ranked if not summary.ok)
+    return RunListing(runs, problems)
+
+
+def open_run(root: Path | str, name: str) -> RunReader:
+    """Open run ``name`` from the runs folder, checking its path and every table's checksum.
+
+    Raises:
+        RecordError: The run is refused (see :func:`resolve_run`) or damaged.
+    """
+    return RunReader(resolve_run(root, name), verify=True)
+
+
+# --- formatting ------------------------------------------------------------------------------------
+
+
+def format_money(value: float | None) -> str:
+    """Format a price or an equity for display: two decimals, thousands separated, ``—`` when missing."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:,.2f}"
+
+
+def format_price(value: float | None) -> str:
+    """Format a price: whole prices (integer ticks) without decimals, others with two."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def format_position(value: float | None) -> str:
+    """Format a position: whole lots as integers, fractions of equity with four decimals."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4f}"
+
+
+def format_number(value: Any) -> str:
+    """Format any manifest value for a table cell."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.6g}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested mappings into dotted keys: ``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def metrics_frame(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """The manifest's metrics, nested ones flattened, as ``metric``/``value`` rows (values as text)."""
+    flat = flatten(metrics)
+    return pd.DataFrame({METRIC: list(flat), "value": [format_number(v) for v in flat.values()]})
+
+
+def compare_metrics(runs: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Metrics of several runs side by side: one row per flattened metric, one column per run."""
+    flats = {name: flatten(metrics) for name, metrics in runs.items()}
+    keys: list[str] = []
+    for flat in flats.values():
+        keys.extend(key for key in flat if key not in keys)
+    columns = {METRIC: keys}
+    for name, flat in flats.items():
+        columns[name] = [format_number(flat[key]) if key in flat else "—" for key in keys]
+    return pd.DataFrame(columns)
+
+
+def runs_frame(runs: Iterable[RunSummary], headline: int = 4) -> pd.DataFrame:
+    """The picker's table: name, kind, scenario, date and the first few headline metrics of each run."""
+    rows = []
+    for run in runs:
+        metrics = " · ".join(f"{key} {format_number(value)}" for key, value in list(run.metrics.items())[:headline])
+        rows.append(
+            {
+                NAME: run.path.name,
+                "kind": run.kind,
+                "scenario": run.scenario or "",
+                "created (UTC)": run.created.strftime("%Y-%m-%d %H:%M:%S") if run.created else "",
+                "metrics": metrics,
+                "tables": ", ".join(run.tables),
+            }
+        )
+    return pd.DataFrame(rows, columns=[NAME, "kind", "scenario", "created (UTC)", "metrics", "tables"])
+
+
+# --- downsampling ----------------------------------------------------------------------------------
+
+
+def downsample_indices(values: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
+    """Pick at most ``max_points`` indices of a series that keep its shape: the first, the last, and
+    the lowest and highest value of each of ``(max_points - 2) // 2`` equal buckets in between.
+
+    Args:
+        values: The series (NaN allowed).
+        max_points: Most indices to return; at least 4.
+
+    Returns:
+        Sorted, unique indices into ``values``.
+    """
+    n = len(values)
+    if n <= max_points:
+        return np.arange(n)
+    buckets = max(1, (max_points - 2) // 2)
+    inner = np.asarray(values[1:-1], dtype=np.float64)
+    width = -(-len(inner) // buckets)
+    pad = -len(inner) % width
+    missing = np.isnan(inner)
+    lows = np.pad(np.where(missing, np.inf, inner), (0, pad), constant_values=np.inf).reshape(-1, width)
+    highs = np.pad(np.where(missing, -np.inf, inner), (0, pad), constant_values=-np.inf).reshape(-1, width)
+    starts = np.arange(lows.shape[0]) * width
+    picks = np.concatenate([starts + lows.argmin(axis=1), starts + highs.argmax(axis=1)])
+    picks = picks[picks < len(inner)] + 1
+    return np.unique(np.concatenate([[0], picks, [n - 1]]))
+
+
+def downsample(frame: pd.DataFrame, column: str, max_points: int = MAX_POINTS) -> pd.DataFrame:
+    """Keep at most ``max_points`` rows of a frame, chosen by :func:`downsample_indices` on ``column``."""
+    if len(frame) <= max_points:
+        return frame.reset_index(drop=True)
+    return frame.iloc[downsample_indices(frame[column].to_numpy(), max_points)].reset_index(drop=True)
+
+
+# --- what a run holds ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What the replay page needs before it draws anything.
+
+    Attributes:
+        agents: The agents in the steps table, by population then index.
+        populations: Population name to its agents.
+        first_step: The smallest step in the steps, trades or book table (0 when none has rows).
+        last_step: The largest such step.
+        tables: The tables the run holds.
+    """
+
+    agents: tuple[str, ...]
+    populations: Mapping[str, tuple[str, ...]]
+    first_step: int
+    last_step: int
+    tables: tuple[str, ...] = field(default=())
+
+    @property
+    def grouped(self) -> bool:
+        """Whether some population holds more than one agent (then curves default to populations)."""
+        return any(len(members) > 1 for members in self.populations.values())
+
+
+def _step_range(reader: RunReader, table: str) -> tuple[int, int] | None:
+    """A table's smallest and largest step, from the Parquet footer's statistics when it has them."""
+    if reader.num_rows(table) == 0:
+        return None
+    metadata = pq.read_metadata(reader.path / s.table_file(table))
+    column = metadata.schema.to_arrow_schema().get_field_index(s.STEP)
+    lows, highs = [], []
+    for group in range(metadata.num_row_groups):
+        stats = metadata.row_group(group).column(column).statistics
+        if stats is None or not stats.has_min_max:
+            break
+        lows.append(stats.min)
+        highs.append(stats.max)
+    else:
+        return int(min(lows)), int(max(highs))
+    steps = reader.read(table, columns=[s.STEP])[s.STEP]
+    return int(steps.min()), int(steps.max())
+
+
+def load_overview(reader: RunReader) -> Overview:
+    """Read a run's agents (one column) and step range (from footers)."""
+    agents: tuple[str, ...] = ()
+    if s.STEPS in reader.tables and reader.num_rows(s.STEPS):
+        names = reader.scan(s.STEPS).to_table(columns=[s.AGENT])[s.AGENT]
+        agents = tuple(sorted(pc.unique(names).to_pylist(), key=agent_sort_key))
+    populations: dict[str, list[str]] = {}
+    for agent in agents:
+        populations.setdefault(population_of(agent), []).append(agent)
+    ranges = [r for t in (s.STEPS, s.TRADES, s.BOOK) if t in reader.tables and (r := _step_range(reader, t))]
+    first = min((r[0] for r in ranges), default=0)
+    last = max((r[1] for r in ranges), default=0)
+    return Overview(
+        agents=agents,
+        populations={name: tuple(members) for name, members in populations.items()},
+        first_step=first,
+        last_step=last,
+        tables=reader.tables,
+    )
+
+
+def _between(lo: int | None, hi: int | None) -> Any:
+    """A dataset filter on ``step`` in ``[lo, hi]`` (either bound optional), or ``None``."""
+    condition = None
+    if lo is not None:
+        condition = pc.field(s.STEP) >= lo
+    if hi is not None:
+        upper = pc.field(s.STEP) <= hi
+        condition = upper if condition is None else condition & upper
+    return condition
+
+
+def _and(*conditions: Any) -> Any:
+    present = [c for c in conditions if c is not None]
+    if not present:
+        return None
+    combined = present[0]
+    for condition in present[1:]:
+        combined = combined & condition
+    return combined
+
+
+def load_price(
+    reader: RunReader,
+    agent: str,
+    lo: int | None = None,
+    hi: int | None = None,
+    max_points: int = MAX_POINTS,
+) -> pd.DataFrame:
+    """The price (or mid) the run marked agents at, from one agent's rows, downsampled.
+
+    Returns:
+        ``step``, ``time``, ``price`` in step order, at most ``max_points`` rows.
+    """
+    where = _and(pc.field(s.AGENT) == agent, _between(lo, hi))
+    frame = reader.read(s.STEPS, columns=[s.STEP, s.TIME, s.PRICE], filters=where).sort_values(s.STEP)
+    return downsample(frame, s.PRICE, max_points)
+
+
+def state_at(reader: RunReader, step: int) -> pd.DataFrame:
+    """Every agent's row at one step: ``agent``, ``time``, ``price``, ``cash``, ``position``, ``equity``, ``reward``."""
+    columns = [s.AGENT, s.TIME, s.PRICE, s.CASH, s.POSITION, s.EQUITY, s.REWARD]
+    frame = reader.read(s.STEPS, columns=columns, filters=pc.field(s.STEP) == step)
+    return frame.sort_values(s.AGENT, key=lambda names: names.map(agent_sort_key)).reset_index(drop=True)
+
+
+def book_at(reader: RunReader, step: int) -> pd.DataFrame:
+    """The order book snapshot at one step: ``side``, ``level``, ``price``, ``qty``, best levels first."""
+    frame = reader.read(s.BOOK, columns=[s.SIDE, s.LEVEL, s.PRICE, s.QTY], filters=pc.field(s.STEP) == step)
+    return frame.sort_values([s.SIDE, s.LEVEL]).reset_index(drop=True)
+
+
+def best_quotes(book: pd.DataFrame) -> tuple[float | None, float | None]:
+    """The best bid (highest bid price) and best ask (lowest ask price) of a snapshot; ``None`` for an empty side."""
+    bids = book.loc[book[s.SIDE] == s.BID, s.PRICE]
+    asks = book.loc[book[s.SIDE] == s.ASK, s.PRICE]
+    return (float(bids.max()) if len(bids) else None, float(asks.min()) if len(asks) else None)
+
+
+def trades_between(
+    reader: RunReader,
+    lo: int | None,
+    hi: int | None,
+    agent: str | None = None,
+    limit: int = MAX_TRADE_MARKERS,
+) -> tuple[pd.DataFrame, int]:
+    """Trades with ``lo <= step <= hi``, optionally only those with ``agent`` as maker or taker.
+
+    Returns:
+        At most ``limit`` trades (evenly thinned when there are more), and how many matched in all.
+    """
+    involved = None if agent is None else (pc.field(s.MAKER) == agent) | (pc.field(s.TAKER) == agent)
+    columns = [s.STEP, s.TIME, s.PRICE, s.QTY, s.MAKER, s.TAKER, s.TAKER_SIDE]
+    frame = reader.read(s.TRADES, columns=columns, filters=_and(_between(lo, hi), involved))
+    total = len(frame)
+    if total > limit:
+        frame = frame.iloc[np.linspace(0, total - 1, limit).round().astype(int)]
+    return frame.reset_index(drop=True), total
+
+
+def load_curves(
+    reader: RunReader,
+    groups: Mapping[str, Sequence[str]],
+    max_points: int = MAX_POINTS,
+) -> pd.DataFrame:
+    """Equity, position and drawdown per group of agents (one agent, or a population), downsampled.
+
+    Only the groups' agents' rows and four columns are read. A group's equity and position at a step
+    are the means over its agents (so populations of different sizes compare); its drawdown is
+    ``equity / running peak - 1`` of that mean.
+
+    Args:
+        reader: The run.
+        groups: Line name to the agents it sums.
+        max_points: Most points per line and measure.
+
+    Returns:
+        Long format: ``name``, ``measure`` (``equity``, ``position``, ``drawdown``), ``step``, ``value``.
+    """
+    members = sorted({agent for agents in groups.values() for agent in agents})
+    empty = pd.DataFrame({NAME: [], "measure": [], s.STEP: [], "value": []})
+    if not members:
+        return empty
+    frame = reader.read(
+        s.STEPS, columns=[s.STEP, s.AGENT, s.EQUITY, s.POSITION], filters=pc.field(s.AGENT).isin(members)
+    )
+    parts = []
+    for name, agents in groups.items():
+        rows = frame[frame[s.AGENT].isin(list(agents))]
+        averaged = rows.groupby(s.STEP, sort=True)[[s.EQUITY, s.POSITION]].mean()
+        equity = averaged[s.EQUITY]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            drawdown = equity / equity.cummax() - 1.0
+        for measure, series in ((s.EQUITY, equity), (s.POSITION, averaged[s.POSITION]), (DRAWDOWN, drawdown)):
+            line = pd.DataFrame({s.STEP: series.index.to_numpy(), "value": series.to_numpy(dtype=np.float64)})
+            line = downsample(line, "value", max_points)
+            line.insert(0, "measure", measure)
+            line.insert(0, NAME, name)
+            parts.append(line)
+    return pd.concat(parts, ignore_index=True) if parts else empty
+
+
+def leaderboard(reader: RunReader) -> pd.DataFrame:
+    """Every agent ranked by return: final equity, return, per-step Sharpe and max drawdown.
+
+    Return is last equity over first recorded equity, minus one; Sharpe is the mean over the
+    standard deviation of step-to-step equity returns (not annualized: steps need not be days);
+    max drawdown is the lowest ``equity / running peak - 1``.
+    """
+    frame = reader.read(s.STEPS, columns=[s.STEP, s.AGENT, s.EQUITY]).sort_values([s.AGENT, s.STEP], kind="stable")
+    grouped = frame.groupby(s.AGENT, sort=False)[s.EQUITY]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step_returns = grouped.pct_change()
+        drawdown = frame[s.EQUITY] / grouped.cummax() - 1.0
+    by_agent = pd.DataFrame(
+        {
+            FINAL_EQUITY: grouped.last(),
+            RETURN: grouped.last() / grouped.first() - 1.0,
+            SHARPE: step_returns.groupby(frame[s.AGENT]).mean() / step_returns.groupby(frame[s.AGENT]).std(),
+            MAX_DRAWDOWN: drawdown.groupby(frame[s.AGENT]).min(),
+        }
+    ).replace([np.inf, -np.inf], np.nan)
+    by_agent.index.name = s.AGENT
+    board = by_agent.reset_index()
+    board.insert(1, POPULATION, board[s.AGENT].map(population_of))
+    board = board.sort_values(RETURN, ascending=False, na_position="last").reset_index(drop=True)
+    board.insert(0, "rank", np.arange(1, len(board) + 1))
+    return board
+
+
+def training_keys(reader: RunReader) -> list[str]:
+    """The metric names in a run's training table, sorted."""
+    keys = reader.scan(s.TRAINING).to_table(columns=[s.KEY])[s.KEY]
+    return sorted(pc.unique(keys).to_pylist())
+
+
+def training_curves(reader: RunReader, keys: Sequence[str]) -> pd.DataFrame:
+    """The training table's rows for some metrics: ``iteration``, ``env_steps``, ``time_s``, ``key``, ``value``."""
+    columns = [s.ITERATION, s.ENV_STEPS, s.TIME_S, s.KEY, s.VALUE]
+    frame = reader.read(s.TRAINING, columns=columns, filters=pc.field(s.KEY).isin(list(keys)))
+    return frame.sort_values([s.KEY, s.ITERATION]).reset_index(drop=True)
