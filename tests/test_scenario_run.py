@@ -1,0 +1,66 @@
+"""market run: a scenario trains, evaluates over held-out seeds and writes one run record; Ctrl-C records nothing."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from market.records import RunReader, list_runs
+
+MARKET = str(Path(sys.executable).with_name("market"))
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([MARKET, "run", *args], capture_output=True, text=True, timeout=600, cwd=cwd, check=False)
+
+
+@pytest.mark.slow
+def test_market_scenario_quick_run_records_training_evaluation_and_confidence_intervals(tmp_path):
+    result = run("market_makers", "--quick", "--seeds", "3", "--out", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [summary] = [r for r in list_runs(tmp_path) if r.ok]
+    reader = RunReader(summary.path)
+    assert reader.kind == "scenario" and reader.scenario == "market_makers"
+    assert set(reader.tables) == {"training", "steps", "trades", "book"}
+    assert sorted(set(reader.read("training")["iteration"])) == [1, 2]
+    metrics = reader.metrics
+    assert "maker_mean_return" in metrics and metrics["ci95"]["maker_mean_return"] > 0, "three seeds give a spread"
+    assert reader.manifest["config"]["evaluation_seeds"] == 3
+
+
+@pytest.mark.slow
+def test_trading_scenario_quick_run_backtests_the_held_out_period_beside_buy_and_hold(tmp_path):
+    result = run("historical_trading", "--quick", "--out", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [summary] = [r for r in list_runs(tmp_path) if r.ok]
+    reader = RunReader(summary.path)
+    steps = reader.read("steps")
+    assert set(steps["agent"]) == {"trained", "buy_and_hold"}
+    split_time = steps["time"].min()
+    assert split_time.year >= 2020, "evaluation is on the held-out last 30% of the sample"
+    assert "sharpe_ratio" in reader.metrics and "buy_and_hold_sharpe_ratio" in reader.metrics
+
+
+def test_unknown_scenario_is_one_line(tmp_path):
+    result = run("market_makerz", "--quick", "--out", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "scenario 'market_makerz' not found (did you mean 'market_makers'?)" in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.slow
+def test_interrupting_a_run_leaves_nothing_that_reads_as_complete(tmp_path):
+    process = subprocess.Popen([MARKET, "run", "market_makers", "--quick", "--out", str(tmp_path)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not any(p.name.endswith(".partial") for p in tmp_path.iterdir()):
+        time.sleep(0.2)
+    assert any(p.name.endswith(".partial") for p in tmp_path.iterdir()), "the run started writing"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert [r for r in list_runs(tmp_path) if r.ok] == [], "no complete run after Ctrl-C"
