@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from market.errors import RecordError
 from market.records import RunReader, RunSummary
+from market.records.io import one_line
 from market.records import schema as s
 
 MAX_POINTS = 2_000
@@ -54,14 +55,6 @@ _POPULATION_NAME = re.compile(r"^(?P<population>.+)_(?P<index>\d+)$")
 
 
 # --- names and paths -------------------------------------------------------------------------------
-
-
-def one_line(exc: BaseException) -> str:
-    """Return the first non-empty line of an exception's message, or its type name."""
-    for line in str(exc).splitlines():
-        if line.strip():
-            return line.strip()
-    return type(exc).__name__
 
 
 def population_of(agent: str) -> str:

@@ -62,7 +62,7 @@ _MAX_NAME_LENGTH = 200
 # --- small helpers ---------------------------------------------------------------------------------
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     """Return the first non-empty line of an exception's message, or its type name."""
     for line in str(exc).splitlines():
         if line.strip():
@@ -311,7 +311,7 @@ def _column_array(table: str, column: pa.Field, values: Any) -> pa.Array:
         raise
     except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
         raise RecordError(
-            f"table {table!r} column {column.name!r}: cannot store as {column.type}: {_one_line(exc)}"
+            f"table {table!r} column {column.name!r}: cannot store as {column.type}: {one_line(exc)}"
         ) from exc
 
 
@@ -421,7 +421,7 @@ class _TableSink:
         try:
             self._open().write_table(combined.slice(0, cut), row_group_size=self._flush_rows)
         except (pa.ArrowException, OSError) as exc:
-            raise RecordError(f"{self.path}: cannot write: {_one_line(exc)}") from exc
+            raise RecordError(f"{self.path}: cannot write: {one_line(exc)}") from exc
         rest = combined.slice(cut)
         self._pending = [rest] if rest.num_rows else []
         self._pending_rows = rest.num_rows
@@ -546,7 +546,7 @@ class RunWriter:
                 f"{self.partial_path}: already exists (another writer is running, or one was killed: delete it)"
             ) from exc
         except OSError as exc:
-            raise RecordError(f"{self.partial_path}: cannot create: {_one_line(exc)}") from exc
+            raise RecordError(f"{self.partial_path}: cannot create: {one_line(exc)}") from exc
         self._created = datetime.now(UTC).isoformat(timespec="milliseconds")
         self._state = _State.OPEN
         return self
@@ -639,7 +639,7 @@ class RunWriter:
                 digest = _sha256_of(sink.path, fsync=True)
                 size = sink.path.stat().st_size
             except (pa.ArrowException, OSError) as exc:
-                raise RecordError(f"{sink.path}: cannot finish: {_one_line(exc)}") from exc
+                raise RecordError(f"{sink.path}: cannot finish: {one_line(exc)}") from exc
             tables[table] = {s.T_FILE: sink.path.name, s.T_ROWS: sink.rows, s.T_BYTES: size, s.T_SHA256: digest}
         # 2. Build the manifest; it describes only files that are complete on disk.
         manifest: dict[str, Any] = {
@@ -666,7 +666,7 @@ class RunWriter:
             os.replace(temporary, partial / s.MANIFEST_FILE)
             _fsync_dir(partial)
         except OSError as exc:
-            raise RecordError(f"{partial / s.MANIFEST_FILE}: cannot write: {_one_line(exc)}") from exc
+            raise RecordError(f"{partial / s.MANIFEST_FILE}: cannot write: {one_line(exc)}") from exc
         # 4. Rename the folder into place (atomic) and make the rename durable.
         if os.path.lexists(self.path):
             raise RecordError(f"{self.path}: a run of this name appeared while writing; not replacing it")
@@ -674,7 +674,7 @@ class RunWriter:
             os.rename(partial, self.path)
             _fsync_dir(self._root)
         except OSError as exc:
-            raise RecordError(f"{self.path}: cannot move the finished run into place: {_one_line(exc)}") from exc
+            raise RecordError(f"{self.path}: cannot move the finished run into place: {one_line(exc)}") from exc
         self._state = _State.CLOSED
 
     def _abort(self) -> None:
@@ -723,7 +723,7 @@ def _load_manifest(folder: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RecordError(f"{manifest_path}: unreadable manifest: {_one_line(exc)}") from exc
+        raise RecordError(f"{manifest_path}: unreadable manifest: {one_line(exc)}") from exc
     if not isinstance(manifest, dict):
         raise RecordError(f"{manifest_path}: malformed manifest: expected a JSON object")
     version = manifest.get(s.M_SCHEMA_VERSION)
@@ -797,7 +797,7 @@ def _check_table_file(folder: Path, table: str, entry: Mapping[str, Any], *, ver
     except RecordError:
         raise
     except (pa.ArrowException, OSError) as exc:
-        raise RecordError(f"{path}: unreadable Parquet: {_one_line(exc)}") from exc
+        raise RecordError(f"{path}: unreadable Parquet: {one_line(exc)}") from exc
     if metadata.num_rows != entry[s.T_ROWS]:
         raise RecordError(f"{path}: row count mismatch: manifest says {entry[s.T_ROWS]}, file has {metadata.num_rows}")
     if not metadata.schema.to_arrow_schema().equals(s.TABLE_SCHEMAS[table], check_metadata=False):
@@ -905,7 +905,7 @@ class RunReader:
         try:
             arrow = pq.read_table(path, columns=list(columns) if columns is not None else None, filters=filters)
         except (pa.ArrowException, OSError, ValueError, TypeError, KeyError) as exc:
-            raise RecordError(f"{path}: cannot read table {table!r}: {_one_line(exc)}") from exc
+            raise RecordError(f"{path}: cannot read table {table!r}: {one_line(exc)}") from exc
         return arrow.to_pandas()
 
     def scan(self, table: str) -> ds.Dataset:
@@ -920,7 +920,7 @@ class RunReader:
         try:
             return ds.dataset(path, format="parquet", schema=s.TABLE_SCHEMAS[table])
         except (pa.ArrowException, OSError) as exc:
-            raise RecordError(f"{path}: cannot open table {table!r}: {_one_line(exc)}") from exc
+            raise RecordError(f"{path}: cannot open table {table!r}: {one_line(exc)}") from exc
 
     def iter_batches(
         self,
@@ -969,7 +969,7 @@ def _batches(path: Path, table: str, columns: list[str] | None, batch_size: int)
         with pq.ParquetFile(path) as parquet:
             yield from parquet.iter_batches(batch_size=batch_size, columns=columns)
     except (pa.ArrowException, OSError) as exc:
-        raise RecordError(f"{path}: cannot read table {table!r}: {_one_line(exc)}") from exc
+        raise RecordError(f"{path}: cannot read table {table!r}: {one_line(exc)}") from exc
 
 
 # --- listing ---------------------------------------------------------------------------------------
@@ -1043,7 +1043,7 @@ def list_runs(root: Path | str, *, verify: bool = False) -> list[RunSummary]:
     try:
         entries = sorted(os.scandir(root), key=lambda entry: entry.name)
     except OSError as exc:
-        raise RecordError(f"{root}: cannot list runs: {_one_line(exc)}") from exc
+        raise RecordError(f"{root}: cannot list runs: {one_line(exc)}") from exc
     ranked: list[tuple[datetime, RunSummary]] = []
     for entry in entries:
         if entry.name.startswith(".") or not entry.is_dir():
