@@ -155,8 +155,11 @@ def _common(config: AlgorithmConfig, settings: TrainingConfig) -> AlgorithmConfi
     """The parts every algorithm shares: env, runners, learners, modules, seed."""
     register_envs()
     vectorize = settings.env is EnvKind.TRADING and settings.num_envs_per_env_runner > 1
+    # TradingEnv clips its own targets to [-1, 1], so RLlib's per-action unsquash and clip (identity on
+    # Box(-1, 1) but a tree-map per env per step) is left out. MarketEnv rejects out-of-range actions: clip.
+    actions = {"normalize_actions": False, "clip_actions": False} if settings.env is EnvKind.TRADING else {"clip_actions": True}
     config = (
-        config.environment(settings.env_id, env_config=dict(settings.env_config), clip_actions=True)
+        config.environment(settings.env_id, env_config=dict(settings.env_config), **actions)
         .env_runners(
             num_env_runners=settings.num_env_runners,
             num_envs_per_env_runner=settings.num_envs_per_env_runner if settings.env is EnvKind.TRADING else 1,
@@ -183,6 +186,10 @@ def build_ppo_config(settings: TrainingConfig) -> PPOConfig:
         lr=settings.lr,
         gamma=settings.gamma,
     )
+    # No finite-gradient checks: RLlib's default runs two torch.isfinite per parameter per minibatch
+    # (about 10% of a PPO iteration) to zero NaN gradients. With True, RLlib 2.60 steps the optimizer
+    # with the gradients as they are (it does not skip the update): a NaN shows in the losses.
+    config = config.framework(torch_skip_nan_gradients=True)
     return _common(config, settings)
 
 
