@@ -173,7 +173,7 @@ def _common(config: AlgorithmConfig, settings: TrainingConfig) -> AlgorithmConfi
     if settings.env is EnvKind.MARKET:
         mapping = population_of if settings.sharing is PolicySharing.POPULATION else agent_itself
         modules = learning_modules(settings)
-        config = config.multi_agent(policies=set(modules), policy_mapping_fn=mapping, policies_to_train=modules)
+        config = config.multi_agent(policies=list(modules), policy_mapping_fn=mapping, policies_to_train=modules)  # a list: ordered, whatever PYTHONHASHSEED
     return config
 
 
@@ -217,7 +217,8 @@ def build_sac_config(settings: TrainingConfig) -> SACConfig:
         num_steps_sampled_before_learning_starts=1_000,
         **extra,
     )
-    return _common(config, settings)
+    # iterations of a fixed size, not "as many steps as fit in one second": repeatable step counts
+    return _common(config.reporting(min_time_s_per_iteration=0), settings)
 
 
 def build_dqn_config(settings: TrainingConfig) -> DQNConfig:
@@ -231,7 +232,7 @@ def build_dqn_config(settings: TrainingConfig) -> DQNConfig:
         num_steps_sampled_before_learning_starts=1_000,
         **extra,
     )
-    return _common(config, settings)
+    return _common(config.reporting(min_time_s_per_iteration=0), settings)
 
 
 BUILDERS: dict[Algo, Callable[[TrainingConfig], AlgorithmConfig]] = {
