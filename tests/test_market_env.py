@@ -11,7 +11,7 @@ from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
 from market.envs.market_config import Clearing, MarketConfig, PopulationConfig
 from market.envs.market_v0 import DEALER_ACCOUNT, MarketEnv, env, parallel_env
 from market.errors import ConfigError, MarketError
-from market.exchange import FeeConfig, check_invariants
+from market.exchange import FeeConfig, Side, check_invariants
 
 
 def small_config(clearing: str = "book", **overrides) -> MarketConfig:
@@ -181,3 +181,29 @@ def test_action_outside_the_space_names_the_agent_and_value():
         market.step({"taker_0": np.array([3.0, 0.0], np.float32)})
     with pytest.raises(MarketError, match="action for maker_1"):
         market.step({"maker_1": np.array([np.nan, 0, 0], np.float32)})
+
+
+def test_a_maker_cannot_raise_the_mark_of_its_inventory_with_its_own_quotes():
+    config = MarketConfig(populations=(PopulationConfig(name="maker", role="maker", count=1),), initial_inventory=500, max_steps=10)
+    market = parallel_env(config, check=True)
+    market.reset(seed=0)
+    market.step({"maker_0": np.array([0.0, 0.0, 1.0], np.float32)})
+    # bid one tick under the mid, ask max_offset above: the book's mid rises, but nothing traded
+    _, rewards, _, _, infos = market.step({"maker_0": np.array([-1.0, 1.0, 1.0], np.float32)})
+    assert market.mid > config.initial_price and market.last_fills == []
+    assert rewards["maker_0"] == 0.0
+    assert infos["maker_0"]["equity"] == config.starting_equity
+
+
+def test_inventory_is_marked_at_the_mid_of_the_other_agents_quotes():
+    populations = (PopulationConfig(name="maker", role="maker", count=2),)
+    market = parallel_env(MarketConfig(populations=populations, initial_inventory=500, max_steps=10), check=True)
+    market.reset(seed=0)
+    quotes = {"maker_0": np.array([-1.0, 1.0, 1.0], np.float32), "maker_1": np.array([0.0, 0.0, 1.0], np.float32)}
+    market.step(quotes)
+    market.step(quotes)
+    book = market.exchange.book
+    others_mid = (book.best_excluding(Side.BUY, "maker_0") + book.best_excluding(Side.SELL, "maker_0")) / 2
+    assert others_mid != market.mid, "maker_0's own quotes move the book's mid"
+    cash, inventory = market.exchange.ledger.cash("maker_0"), market.exchange.ledger.inventory("maker_0")
+    assert market.equity("maker_0") == cash + inventory * others_mid

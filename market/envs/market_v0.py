@@ -67,6 +67,8 @@ class MarketEnv(ParallelEnv):
 
     Rewards: change in marked-to-market equity over the starting equity, in percent; makers pay
     ``inventory_penalty`` times their inventory's value over the starting equity, in percent.
+    Inventory is marked at the mid of the book without the agent's own orders, so that no agent
+    can raise the value of what it holds with its own quotes.
 
     Episode End: an agent whose equity falls to zero or below is terminated and leaves ``agents``
     for good (its orders are cancelled); every agent is truncated after ``max_steps`` steps.
@@ -170,6 +172,7 @@ class MarketEnv(ParallelEnv):
         self._step = 0
         self._halt_left = 0
         self._mid = float(config.initial_price)
+        self._last_trade = self._mid
         self._mids = np.full(config.window + 1, self._mid)
         self._open_orders: dict[str, list[int]] = {a: [] for a in self._all}
         self._equity = np.full(len(self._all), float(config.starting_equity))
@@ -220,6 +223,8 @@ class MarketEnv(ParallelEnv):
         else:
             fills = self._clear_batch(arrival, orders, rejected, reference)
         self.last_fills = fills
+        if fills:
+            self._last_trade = float(fills[-1].price)
 
         # 3. mark to market, rewards, bankruptcies, truncation; a large move trips the circuit breaker
         if not halted:
@@ -233,7 +238,7 @@ class MarketEnv(ParallelEnv):
         self._step += 1
         previous = self._equity
         cash, inventory = self._balances()
-        self._equity = cash + inventory * self._mid
+        self._equity = cash + inventory * self._marks()
         start = float(self.config.starting_equity)
         reward = (self._equity - previous) / start * _PERCENT
         reward -= self._penalty * np.abs(inventory * self._mid) / start * _PERCENT
@@ -370,6 +375,28 @@ class MarketEnv(ParallelEnv):
         for agent, reject in result.rejects:
             rejected.setdefault(agent, []).append(reject.reason.value)
         return result.fills
+
+    def _marks(self) -> np.ndarray | float:
+        """The price each agent's inventory is marked at: the mid of the book without its own orders.
+
+        An agent's own quotes must not move the value of its own inventory (a maker could otherwise
+        skew its quotes to raise the mark of what it holds). Only agents quoting at the best bid or
+        ask see a mark other than the mid; when a side holds nothing but theirs, their mark is the
+        last trade price, which only trades with others move.
+        """
+        if self.config.clearing is not Clearing.BOOK:
+            return self._mid
+        book = self.exchange.book
+        quoting = book.owners_at_best(Side.BUY) | book.owners_at_best(Side.SELL)
+        if not quoting:
+            return self._mid
+        marks = np.full(len(self._all), self._mid)
+        for agent in quoting:
+            i = self._index.get(agent)
+            bid, ask = book.best_excluding(Side.BUY, agent), book.best_excluding(Side.SELL, agent)
+            if i is not None:
+                marks[i] = (bid + ask) / 2.0 if bid is not None and ask is not None else self._last_trade
+        return marks
 
     def _new_mid(self, fills: list[Fill]) -> float:
         """The mid after clearing: the book's mid, else the last trade (or impact) price, else unchanged."""

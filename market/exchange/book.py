@@ -218,6 +218,27 @@ class OrderBook:
     def __len__(self) -> int:
         return len(self._orders)
 
+    def owners_at_best(self, side: Side) -> set[str]:
+        """The agents with a live order at the best price of ``side`` (empty when the side is empty)."""
+        buy = side == Side.BUY
+        keys = self._bid_keys if buy else self._ask_keys
+        if not keys:
+            return set()
+        level = self._bids[keys[-1]] if buy else self._asks[-keys[-1]]
+        return {o.agent for o in level.orders if o.remaining}
+
+    def best_excluding(self, side: Side, agent: str) -> int | None:
+        """The best price of ``side`` among orders that are not ``agent``'s, or None."""
+        if side == Side.BUY:
+            levels, keys, sign = self._bids, self._bid_keys, 1
+        else:
+            levels, keys, sign = self._asks, self._ask_keys, -1
+        for key in reversed(keys):
+            price = key * sign
+            if any(o.remaining and o.agent != agent for o in levels[price].orders):
+                return price
+        return None
+
     def new_order_id(self) -> int:
         """Take the next order id for an order that is cleared outside the book (auctions)."""
         order_id = self._next_id
