@@ -79,6 +79,51 @@ class DataConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FundamentalConfig:
+    """The fundamental value traders follow in a market scenario, one value per step, in ticks.
+
+    Attributes:
+        source: ``"constant"`` (the initial price), a generator name (``ou``, ``gbm``, ...) started
+            at the initial price, or a price file whose closes are scaled to start there.
+        seed: the generator's seed.
+        params: the generator's parameters.
+        jump_at: a step at which news moves the fundamental, or None.
+        jump: the news' relative size (0.05: five percent up).
+    """
+
+    source: str = "constant"
+    seed: int = 0
+    params: tuple[tuple[str, Any], ...] = ()
+    jump_at: int | None = None
+    jump: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.jump_at is not None and (type(self.jump_at) is not int or self.jump_at < 0):
+            raise ConfigError(f"fundamental.jump_at: expected a step >= 0, got {self.jump_at!r}")
+        if isinstance(self.jump, bool) or not isinstance(self.jump, int | float) or not -0.9 < self.jump < 10:
+            raise ConfigError(f"fundamental.jump: expected a relative size in (-0.9, 10), got {self.jump!r}")
+
+    def path(self, steps: int, initial_price: int) -> tuple[float, ...]:
+        """``steps + 1`` fundamental values in ticks."""
+        import numpy as np
+
+        from market.data import load_prices, synthetic
+
+        if self.source == "constant":
+            values = np.full(steps + 1, float(initial_price))
+        elif self.source in synthetic.GENERATORS:
+            params = {"mean": float(initial_price), **dict(self.params)} if self.source == "ou" else dict(self.params)
+            frame = synthetic.generate(self.source, np.random.default_rng(self.seed), steps + 1, s0=float(initial_price), **params)
+            values = frame["close"].to_numpy(dtype=np.float64)
+        else:
+            closes = load_prices(self.source)["close"].to_numpy(dtype=np.float64)
+            values = closes[: steps + 1] / closes[0] * float(initial_price)
+        if self.jump_at is not None:
+            values[self.jump_at :] *= 1.0 + self.jump
+        return tuple(float(v) for v in values)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EvaluationConfig:
     """How the trained populations are evaluated: episodes per seed (held-out seeds) and seeds."""
 
@@ -103,6 +148,7 @@ class ScenarioConfig:
     background: tuple[PopulationConfig, ...] = ()
     trading: dict[str, Any] = field(default_factory=dict)
     data: DataConfig = field(default_factory=DataConfig)
+    fundamental: FundamentalConfig | None = None
     training: dict[str, Any] = field(default_factory=dict)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     quick: dict[str, Any] = field(default_factory=dict)
@@ -124,6 +170,9 @@ class ScenarioConfig:
             if population.learner:
                 raise ConfigError(f"background.{population.name}.policy: a background population needs a policy (noise, market_maker, momentum, value, shock)")
         data = {**self.market, "populations": [*self.populations, *self.background]}
+        if self.fundamental is not None:
+            probe = from_mapping(MarketConfig, data, "market")
+            data["fundamental"] = self.fundamental.path(probe.max_steps, probe.initial_price)
         return from_mapping(MarketConfig, data, "market")
 
     def iterations(self) -> int:

@@ -64,7 +64,7 @@ def training_config(scenario: ScenarioConfig, *, seed: int = 0):
     settings = from_mapping(TrainingConfig, {**training_settings(scenario), "seed": seed}, "training")
     if scenario.kind is ScenarioKind.MARKET:
         config = scenario.market_config()
-        env_config = {**scenario.market, "populations": [dataclasses.asdict(p) for p in config.populations]}
+        env_config = {**scenario.market, "populations": [dataclasses.asdict(p) for p in config.populations], "fundamental": config.fundamental}
         return dataclasses.replace(settings, env="market", env_config=env_config)
     prices = _data_frame(scenario)
     split = str(prices.index[int(len(prices) * scenario.data.split)])

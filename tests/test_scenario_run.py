@@ -64,3 +64,23 @@ def test_interrupting_a_run_leaves_nothing_that_reads_as_complete(tmp_path):
     _, stderr = process.communicate(timeout=120)
     assert process.returncode != 0
     assert [r for r in list_runs(tmp_path) if r.ok] == [], "no complete run after Ctrl-C"
+
+
+@pytest.mark.slow
+def test_news_shock_prices_move_to_the_new_fundamental(tmp_path):
+    import numpy as np
+
+    from market.scenario import load_scenario
+    from market.scenario_run import training_config
+
+    result = run("news_shock", "--quick", "--out", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [summary] = [r for r in list_runs(tmp_path) if r.ok]
+    steps = RunReader(summary.path).read("steps", columns=["step", "price"])
+    mids = steps.groupby("step")["price"].first().to_numpy()
+    scenario = load_scenario("news_shock", quick=True)
+    fundamental = np.asarray(training_config(scenario).env_config["fundamental"])[1:]  # the value after each step
+    jump_at = scenario.fundamental.jump_at
+    gap = np.abs(np.log(fundamental / mids))
+    assert gap[jump_at] > 0.02, "right after the news the price has not moved yet"
+    assert gap[-20:].mean() < gap[jump_at] / 3, "by the end trading has closed most of the gap"
