@@ -84,3 +84,45 @@ def test_news_shock_prices_move_to_the_new_fundamental(tmp_path):
     gap = np.abs(np.log(fundamental / mids))
     assert gap[jump_at] > 0.02, "right after the news the price has not moved yet"
     assert gap[-20:].mean() < gap[jump_at] / 3, "by the end trading has closed most of the gap"
+
+
+def crash_path(folder: Path):
+    """Per-step mids and trade counts of a recorded flash_crash run."""
+    import numpy as np
+
+    reader = RunReader(folder)
+    mids = reader.read("steps", columns=["step", "price"]).groupby("step")["price"].first().to_numpy()
+    trades = reader.read("trades", columns=["step"])["step"].value_counts()
+    counts = np.array([trades.get(step, 0) for step in range(len(mids))])
+    return mids, counts
+
+
+@pytest.mark.slow
+def test_flash_crash_falls_and_the_circuit_breaker_halts_it(tmp_path):
+    import numpy as np
+
+    from market.scenario import SCENARIOS_DIR
+
+    shock_at = 80
+    with_breaker = run("flash_crash", "--quick", "--out", str(tmp_path / "with"), cwd=tmp_path)
+    assert with_breaker.returncode == 0, with_breaker.stderr[-3000:]
+    text = (SCENARIOS_DIR / "flash_crash.toml").read_text()
+    start = text.index("\n[market.rules.circuit_breaker]")
+    end = text.index("\n[[populations]]")
+    (tmp_path / "no_breaker.toml").write_text(text[:start] + text[end:])
+    without = run(str(tmp_path / "no_breaker.toml"), "--quick", "--out", str(tmp_path / "without"), cwd=tmp_path)
+    assert without.returncode == 0, without.stderr[-3000:]
+
+    [halted_run] = [r.path for r in list_runs(tmp_path / "with") if r.ok]
+    [free_run] = [r.path for r in list_runs(tmp_path / "without") if r.ok]
+    mids, trades = crash_path(halted_run)
+    free_mids, free_trades = crash_path(free_run)
+    window = slice(shock_at, shock_at + 20)
+    halted_drop = mids[window].min() / mids[shock_at - 1] - 1
+    free_drop = free_mids[window].min() / free_mids[shock_at - 1] - 1
+    assert free_drop < -0.05, f"without a breaker the sell-off crashes the mid: {free_drop:.3f}"
+    assert halted_drop < -0.01, f"the crash starts before the breaker trips: {halted_drop:.3f}"
+    assert halted_drop > free_drop, "the halt stops the fall"
+    quiet = np.convolve(trades[window] == 0, np.ones(5, dtype=int), mode="valid")
+    assert quiet.max() == 5, "five steps in a row without a trade: the halt"
+    assert (np.convolve(free_trades[window] == 0, np.ones(5, dtype=int), mode="valid") < 5).all(), "no halt without the breaker"
