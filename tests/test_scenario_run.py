@@ -126,3 +126,26 @@ def test_flash_crash_falls_and_the_circuit_breaker_halts_it(tmp_path):
     quiet = np.convolve(trades[window] == 0, np.ones(5, dtype=int), mode="valid")
     assert quiet.max() == 5, "five steps in a row without a trade: the halt"
     assert (np.convolve(free_trades[window] == 0, np.ones(5, dtype=int), mode="valid") < 5).all(), "no halt without the breaker"
+
+
+@pytest.mark.slow
+def test_momentum_traders_blow_bubbles_that_value_traders_alone_do_not(tmp_path):
+    import numpy as np
+
+    from market.scenario import SCENARIOS_DIR, load_scenario
+    from market.scenario_run import training_config
+
+    text = (SCENARIOS_DIR / "momentum_vs_value.toml").read_text()
+    start = text.index('\n[[background]]\nname = "momentum"')
+    end = text.index('\n[[background]]\nname = "value"')
+    (tmp_path / "value_only.toml").write_text(text[:start] + text[end:])
+    departures = {}
+    for label, scenario in (("both", "momentum_vs_value"), ("value_only", str(tmp_path / "value_only.toml"))):
+        result = run(scenario, "--quick", "--out", str(tmp_path / label), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        [folder] = [r.path for r in list_runs(tmp_path / label) if r.ok]
+        mids = RunReader(folder).read("steps", columns=["step", "price"]).groupby("step")["price"].first().to_numpy()
+        fundamental = np.asarray(training_config(load_scenario(scenario, quick=True)).env_config["fundamental"])[1:]
+        departures[label] = float(np.abs(np.log(mids / fundamental)).max())
+    assert departures["value_only"] < 0.03, f"value traders alone keep the price near value: {departures}"
+    assert departures["both"] > 2 * departures["value_only"], f"momentum traders push it far away: {departures}"
