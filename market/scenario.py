@@ -125,12 +125,21 @@ class FundamentalConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EvaluationConfig:
-    """How the trained populations are evaluated: episodes per seed (held-out seeds) and seeds."""
+    """How the trained populations are evaluated: episodes per seed (held-out seeds) and seeds.
+
+    ``vary`` names a population whose size changes across evaluations (``counts``): the trained
+    policy of that population plays with each count in turn, so that a story can show, say, how
+    the spread and the makers' profit change with the number of makers.
+    """
 
     episodes: int = 1
     seeds: int = 1
+    vary: str | None = None
+    counts: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        if (self.vary is None) != (not self.counts) or any(type(c) is not int or c < 1 for c in self.counts):
+            raise ConfigError(f"evaluation.counts: expected positive counts together with evaluation.vary, got vary={self.vary!r} counts={list(self.counts)!r}")
         for key in ("episodes", "seeds"):
             value = getattr(self, key)
             if type(value) is not int or value < 1:

@@ -118,14 +118,28 @@ def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path, 
 
     policies = {module: load_policy(checkpoint, module=module) for module in learning_modules(settings)}
     per_metric: dict[str, list[float]] = {}
-    for k in range(seeds * scenario.evaluation.episodes):
+    episodes = seeds * scenario.evaluation.episodes
+    for k in range(episodes):
         env = make_market_env(settings.env_config)
         summary = run_market(env, policies, seed=settings.eval_seed + k, writer=writer if k == 0 else None)
-        for population, value in summary.mean_return.items():
-            per_metric.setdefault(f"{population}_mean_return", []).append(value)
-        per_metric.setdefault("mid_change", []).append(summary.final_mid / summary.initial_mid - 1.0)
-        per_metric.setdefault("volume", []).append(float(summary.volume))
+        _collect(per_metric, summary, "")
+    # the same trained policies with the varied population at each count
+    vary = scenario.evaluation.vary
+    for count in scenario.evaluation.counts:
+        populations = [dict(p, count=count) if p["name"] == vary else p for p in settings.env_config["populations"]]
+        for k in range(episodes):
+            env = make_market_env({**settings.env_config, "populations": populations})
+            _collect(per_metric, run_market(env, policies, seed=settings.eval_seed + k), f"{vary}_count_{count}/")
     return {key: _mean_ci(values) for key, values in per_metric.items()}
+
+
+def _collect(per_metric: dict[str, list[float]], summary: Any, prefix: str) -> None:
+    """One episode's figures: mean return per population, mid change, volume, mean spread."""
+    for population, value in summary.mean_return.items():
+        per_metric.setdefault(f"{prefix}{population}_mean_return", []).append(value)
+    per_metric.setdefault(f"{prefix}mid_change", []).append(summary.final_mid / summary.initial_mid - 1.0)
+    per_metric.setdefault(f"{prefix}volume", []).append(float(summary.volume))
+    per_metric.setdefault(f"{prefix}mean_spread", []).append(summary.mean_spread)
 
 
 def _evaluate_trading(settings: Any, checkpoint: Path, writer: RunWriter) -> dict[str, tuple[float, float]]:

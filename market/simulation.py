@@ -400,6 +400,8 @@ class MarketRunSummary:
             equity minus 1 (marked at the final mid).
         facts: the stylized facts of the mid's per-step log returns, with the per-step traded
             volume (:func:`market.data.facts.stylized_facts`).
+        mean_spread: the mean best-ask minus best-bid after each step, in ticks, over the steps
+            with both sides quoted (NaN when there was none: call and impact clearing).
     """
 
     steps: int
@@ -409,6 +411,7 @@ class MarketRunSummary:
     final_mid: float
     mean_return: Mapping[str, float]
     facts: Mapping[str, float] = field(default_factory=dict)
+    mean_spread: float = float("nan")
 
     def metrics(self) -> dict[str, Any]:
         """The summary as manifest metrics: headline numbers and facts at the top, returns nested."""
@@ -564,6 +567,7 @@ def run_market(
     recorder = _Recorder(env, writer, book_levels) if writer is not None else None
     mids = [env.mid]
     volumes: list[int] = []
+    spreads: list[int] = []
     trades = 0
     total = config.max_steps
 
@@ -575,6 +579,9 @@ def run_market(
         step = env.step_count - 1
         mids.append(env.mid)
         volumes.append(sum(fill.qty for fill in env.last_fills))
+        bid, ask = env.exchange.book.best_bid(), env.exchange.book.best_ask()
+        if bid is not None and ask is not None:
+            spreads.append(ask[0] - bid[0])
         trades += len(env.last_fills)
         if recorder is not None:
             recorder.record(step, env)
@@ -597,6 +604,7 @@ def run_market(
         trades=trades,
         volume=int(sum(volumes)),
         initial_mid=float(mids[0]),
+        mean_spread=float(np.mean(spreads)) if spreads else float("nan"),
         final_mid=float(mids[-1]),
         mean_return=mean_return,
         facts=facts,

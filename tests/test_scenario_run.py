@@ -31,6 +31,8 @@ def test_market_scenario_quick_run_records_training_evaluation_and_confidence_in
     metrics = reader.metrics
     assert "maker_mean_return" in metrics and metrics["ci95"]["maker_mean_return"] > 0, "three seeds give a spread"
     assert reader.manifest["config"]["evaluation_seeds"] == 3
+    for count in (1, 8):  # the trained maker policy also plays with 1 and with 8 makers
+        assert f"maker_count_{count}/maker_mean_return" in metrics and f"maker_count_{count}/mean_spread" in metrics
 
 
 @pytest.mark.slow
