@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/market demo
+	# the default scenario in quick mode: train, evaluate, record; it prints the run and how to open it
+	$(BIN)/market run market_makers --quick --out runs
 
 test: $(STAMP)
 	# the browser test drives Debian's Chromium (Playwright's own browser download does not work here)

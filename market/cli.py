@@ -303,7 +303,7 @@ def run_command(
         table.add_row(key, f"{mean:.4g}", f"+/- {half:.3g}")
     console.print(table)
     console.print(f"run record: {result.run_path}", soft_wrap=True)
-    console.print(f"open it: market dashboard --runs {out}", soft_wrap=True)
+    console.print(f"open it: {sys.argv[0]} dashboard --runs {out}   (then http://127.0.0.1:8501/?run={result.run_path.name})", soft_wrap=True)
 
 
 @app.command()
