@@ -173,3 +173,13 @@ def test_market_training_records_curves_and_the_final_evaluation_episode(tmp_pat
     assert set(steps["agent"]) == {"maker_0", "maker_1", "taker_0", "taker_1", "noise_0", "noise_1"}
     assert len(steps) == 6 * TINY_MARKET["max_steps"]
     assert "maker_mean_return" in reader.metrics
+
+
+def test_relative_runs_folder_and_checkpoint_paths_work(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = TrainingConfig(env_config=TINY_TRADING, eval_env_config={"start": "2021-01-01", "end": None}, train_batch_size=200, minibatch_size=100, num_epochs=1, hidden=(16,))
+    first = train(settings, StopConfig(iterations=1), out=Path("runs"), name="relative")
+    relative = first.checkpoint.relative_to(Path.cwd()) if first.checkpoint.is_absolute() else first.checkpoint
+    assert load_policy(relative).action_space.shape == (1,)
+    second = train(settings, StopConfig(iterations=2), out=Path("runs"), name="resumed", resume=relative)
+    assert second.iterations == 2

@@ -98,7 +98,7 @@ def load_policy(path: str | Path, module: str | None = None) -> TrainedPolicy:
     """
     from ray.rllib.core.rl_module.rl_module import RLModule
 
-    folder = module_dir(path, module)
+    folder = module_dir(path, module).resolve()  # RLlib reads a relative path as a URI
     try:
         loaded = RLModule.from_checkpoint(folder)
     except Exception as error:  # a damaged or foreign checkpoint: say which, in one line

@@ -221,6 +221,7 @@ def evaluate(algo: Any, settings: TrainingConfig) -> dict[str, float]:
 # ---------------------------------------------------------------------------- checkpoints
 def save_checkpoint(algo: Any, folder: Path, settings: TrainingConfig, rows: list[tuple]) -> Path:
     """Save the algorithm, the settings and the curves so far into ``folder``."""
+    folder = Path(folder).resolve()  # RLlib reads a relative path as a URI and refuses it
     algo.save_to_path(str(folder))
     payload = {"settings": _settings_dict(settings), "training_rows": rows}
     (folder / SETTINGS_FILE).write_text(json.dumps(payload, default=str))
@@ -298,7 +299,7 @@ def train(
         raise ConfigError(f"{checkpoints}: already exists; choose another run name")
     connect(address)
     register_envs()
-    algo = Algorithm.from_checkpoint(str(resume)) if resume is not None else build_config(settings).build_algo()
+    algo = Algorithm.from_checkpoint(str(Path(resume).resolve())) if resume is not None else build_config(settings).build_algo()
     started = previous_time = time.perf_counter()
     previous_steps = 0
     report: IterationReport | None = None
