@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from market.records import RunReader, list_runs
@@ -46,6 +47,22 @@ def test_trading_scenario_quick_run_backtests_the_held_out_period_beside_buy_and
     split_time = steps["time"].min()
     assert split_time.year >= 2020, "evaluation is on the held-out last 30% of the sample"
     assert "sharpe_ratio" in reader.metrics and "buy_and_hold_sharpe_ratio" in reader.metrics
+    # honest by construction: the trained trader never saw the held-out bars, and buy and hold is
+    # measured on exactly those bars with the same costs
+    from market.agents.baselines import make_baseline
+    from market.backtest.engine import Costs, run_backtest
+    from market.data import load_sample
+    from market.scenario import load_scenario
+    from market.scenario_run import training_config
+
+    settings = training_config(load_scenario("historical_trading", quick=True))
+    assert pd.Timestamp(settings.env_config["end"]) <= split_time
+    trading = load_scenario("historical_trading", quick=True).trading
+    benchmark = run_backtest(
+        make_baseline("buy_and_hold"), load_sample(), Costs(commission_bps=trading["commission_bps"], slippage_bps=trading["slippage_bps"]),
+        start=settings.eval_env_config["start"], window=trading["window"],
+    )
+    assert reader.metrics["buy_and_hold_sharpe_ratio"] == pytest.approx(benchmark.metrics["sharpe_ratio"])
 
 
 def test_unknown_scenario_is_one_line(tmp_path):
