@@ -270,6 +270,20 @@ class SimulationSpec:
         """Agents over all populations."""
         return sum(self.counts().values())
 
+    def market(self, fundamental: Sequence[float] | np.ndarray | None = None) -> tuple[MarketConfig, dict[str, Policy]]:
+        """The market and policies of this spec (see :func:`scripted_market`)."""
+        return scripted_market(
+            makers=self.makers,
+            takers=self.takers,
+            noise=self.noise,
+            momentum=self.momentum,
+            value=self.value,
+            steps=self.steps,
+            clearing=self.clearing,
+            seed=self.seed,
+            fundamental=fundamental,
+        )
+
 
 def default_fundamental(seed: int, steps: int, initial_price: int = INITIAL_PRICE) -> np.ndarray:
     """The default fundamental: a seeded Ornstein-Uhlenbeck path around the starting price, in ticks.
@@ -689,17 +703,7 @@ def simulate(
     spec = SimulationSpec(
         makers=makers, takers=takers, noise=noise, momentum=momentum, value=value, steps=steps, clearing=clearing, seed=seed
     )
-    config, policies = scripted_market(
-        makers=spec.makers,
-        takers=spec.takers,
-        noise=spec.noise,
-        momentum=spec.momentum,
-        value=spec.value,
-        steps=spec.steps,
-        clearing=spec.clearing,
-        seed=spec.seed,
-        fundamental=fundamental,
-    )
+    config, policies = spec.market(fundamental)
     env = MarketEnv(config)
     writer = RunWriter(
         out,

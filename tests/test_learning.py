@@ -166,5 +166,5 @@ def test_ppo_maker_earns_more_than_a_random_maker_on_held_out_seeds(tmp_path):
     key = f"{MAKER}_mean_return"
     trained_return = evaluate_market({MAKER: trained}, settings, episodes=MARKET_EVAL_EPISODES)[key]
     random_return = evaluate_market({MAKER: UniformMaker()}, settings, episodes=MARKET_EVAL_EPISODES)[key]
-    print(f"maker mean episode return: trained {trained_return:.4f}%, random {random_return:.4f}%")
+    print(f"maker mean episode return: trained {100 * trained_return:.4f}%, random {100 * random_return:.4f}%")
     assert trained_return > random_return, {"trained": trained_return, "random": random_return}

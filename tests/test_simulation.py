@@ -289,16 +289,7 @@ FACTS_SEED = 0
 def test_default_ecology_mid_returns_show_the_stylized_facts_of_real_prices():
     """Measured on the mid's per-step log returns of the default market (4/4/8/4/4 traders, book clearing)."""
     spec = SimulationSpec(steps=FACTS_STEPS, seed=FACTS_SEED)
-    config, policies = scripted_market(
-        makers=spec.makers,
-        takers=spec.takers,
-        noise=spec.noise,
-        momentum=spec.momentum,
-        value=spec.value,
-        steps=spec.steps,
-        clearing=spec.clearing,
-        seed=spec.seed,
-    )
+    config, policies = spec.market()
     env = MarketEnv(config)
     mids = [float(config.initial_price)]
     facts = run_market(env, policies, seed=spec.seed, progress=lambda step, total: mids.append(env.mid)).facts

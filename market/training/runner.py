@@ -25,7 +25,7 @@ from market.agents.trained import TrainedPolicy
 from market.errors import ConfigError, MarketError
 from market.records import RunWriter
 from market.records.schema import ENV_STEPS, ITERATION, KEY, KIND_TRAIN, TIME_S, TRAINING, VALUE
-from market.training.configs import SINGLE_AGENT_MODULE, EnvKind, TrainingConfig, build_config, learning_modules, population_of
+from market.training.configs import SINGLE_AGENT_MODULE, EnvKind, TrainingConfig, build_config, learning_modules
 from market.training.envs import make_market_env, register_envs
 
 CHECKPOINTS_DIR = "checkpoints"
@@ -182,28 +182,18 @@ def _sample() -> str:
     return str(sample_path())
 
 
-def evaluate_market(policies: Mapping[str, TrainedPolicy], settings: TrainingConfig, episodes: int = 2) -> dict[str, float]:
-    """Mean episode return per learning population over held-out seeds, deterministic actions."""
-    totals: dict[str, list[float]] = {}
+def evaluate_market(policies: Mapping[str, Any], settings: TrainingConfig, episodes: int = 2) -> dict[str, float]:
+    """Mean episode return (final over starting equity, minus 1) per learning population, over
+    held-out seeds, deterministic actions. ``policies`` are keyed by module: population or agent."""
+    from market.simulation import run_market
+
+    learners = [p.name for p in settings.market_config().populations if p.learner]
+    totals: dict[str, list[float]] = {name: [] for name in learners}
     for k in range(episodes):
-        env = make_market_env(settings.env_config)
-        obs, _ = env.reset(seed=settings.eval_seed + k)
-        rng = np.random.default_rng(settings.eval_seed + k)
-        episode: dict[str, float] = {}
-        while env.agents:
-            actions = {a: policies[_module_of(a, settings)].act(obs[a], rng) for a in env.agents}
-            obs, rewards, *_ = env.step(actions)
-            for agent, reward in rewards.items():
-                episode[population_of(agent)] = episode.get(population_of(agent), 0.0) + reward
-        for population, total in episode.items():
-            count = sum(1 for a in env.possible_agents if population_of(a) == population)
-            totals.setdefault(population, []).append(total / count)
-    return {f"{population}_mean_return": float(np.mean(values)) for population, values in totals.items()}
-
-
-def _module_of(agent: str, settings: TrainingConfig) -> str:
-    modules = learning_modules(settings)
-    return population_of(agent) if population_of(agent) in modules else agent
+        summary = run_market(make_market_env(settings.env_config), policies, seed=settings.eval_seed + k)
+        for name in learners:
+            totals[name].append(summary.mean_return[name])
+    return {f"{name}_mean_return": float(np.mean(values)) for name, values in totals.items()}
 
 
 def _live_policies(algo: Any, settings: TrainingConfig) -> dict[str, TrainedPolicy]:
