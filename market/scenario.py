@@ -130,16 +130,23 @@ class EvaluationConfig:
     ``vary`` names a population whose size changes across evaluations (``counts``): the trained
     policy of that population plays with each count in turn, so that a story can show, say, how
     the spread and the makers' profit change with the number of makers.
+
+    ``explore`` makes the learning populations sample their actions from the trained policy's
+    distribution (seeded per agent) instead of taking its mode: agents sharing one policy then act as
+    individuals, as they did in training, rather than as copies quoting one price.
     """
 
     episodes: int = 1
     seeds: int = 1
     vary: str | None = None
     counts: tuple[int, ...] = ()
+    explore: bool = False
 
     def __post_init__(self) -> None:
         if (self.vary is None) != (not self.counts) or any(type(c) is not int or c < 1 for c in self.counts):
             raise ConfigError(f"evaluation.counts: expected positive counts together with evaluation.vary, got vary={self.vary!r} counts={list(self.counts)!r}")
+        if type(self.explore) is not bool:
+            raise ConfigError(f"evaluation.explore: expected true or false, got {self.explore!r}")
         for key in ("episodes", "seeds"):
             value = getattr(self, key)
             if type(value) is not int or value < 1:

@@ -110,13 +110,13 @@ def run_scenario(
 
 
 def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path, seeds: int, writer: RunWriter) -> dict[str, tuple[float, float]]:
-    """Deterministic episodes on held-out seeds; the first one recorded. Mean return per population, mid change."""
+    """Episodes on held-out seeds (modes, or draws with ``evaluation.explore``); the first one recorded. Mean return per population, mid change."""
     from market.agents.trained import load_policy
     from market.simulation import run_market
     from market.training.configs import learning_modules
     from market.training.envs import make_market_env
 
-    policies = {module: load_policy(checkpoint, module=module) for module in learning_modules(settings)}
+    policies = {module: load_policy(checkpoint, module=module, explore=scenario.evaluation.explore) for module in learning_modules(settings)}
     per_metric: dict[str, list[float]] = {}
     episodes = seeds * scenario.evaluation.episodes
     for k in range(episodes):
@@ -134,9 +134,11 @@ def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path, 
 
 
 def _collect(per_metric: dict[str, list[float]], summary: Any, prefix: str) -> None:
-    """One episode's figures: mean return per population, mid change, volume, mean spread."""
+    """One episode's figures: mean return and spread capture per population, mid change, volume, mean spread."""
     for population, value in summary.mean_return.items():
         per_metric.setdefault(f"{prefix}{population}_mean_return", []).append(value)
+    for population, value in summary.spread_capture.items():
+        per_metric.setdefault(f"{prefix}{population}_spread_capture", []).append(value)
     per_metric.setdefault(f"{prefix}mid_change", []).append(summary.final_mid / summary.initial_mid - 1.0)
     per_metric.setdefault(f"{prefix}volume", []).append(float(summary.volume))
     per_metric.setdefault(f"{prefix}mean_spread", []).append(summary.mean_spread)

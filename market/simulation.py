@@ -45,6 +45,7 @@ from market.data.facts import stylized_facts
 from market.data.loading import CLOSE
 from market.envs.market_config import Clearing, ImpactConfig, MarketConfig, PopulationConfig, Role
 from market.envs.market_v0 import MarketEnv
+from market.exchange.types import Side
 from market.errors import ConfigError, MarketError
 from market.records import schema as s
 from market.records.io import RunReader, RunWriter
@@ -416,6 +417,11 @@ class MarketRunSummary:
             volume (:func:`market.data.facts.stylized_facts`).
         mean_spread: the mean best-ask minus best-bid after each step, in ticks, over the steps
             with both sides quoted (NaN when there was none: call and impact clearing).
+        spread_capture: per population, the mean over its agents of what they earned as makers
+            against the mid: for each fill in which the agent's resting order traded, the fill
+            price's distance from the mid before that step, times the lots, signed so that selling
+            above the mid or buying below it counts positive. In ticks times lots; zero for an agent
+            that never made. This is the maker's gross edge before inventory gains or losses.
     """
 
     steps: int
@@ -426,6 +432,7 @@ class MarketRunSummary:
     mean_return: Mapping[str, float]
     facts: Mapping[str, float] = field(default_factory=dict)
     mean_spread: float = float("nan")
+    spread_capture: Mapping[str, float] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
         """The summary as manifest metrics: headline numbers and facts at the top, returns nested."""
@@ -584,6 +591,7 @@ def run_market(
     spreads: list[int] = []
     trades = 0
     total = config.max_steps
+    captured = dict.fromkeys(env.all_agents, 0.0)
 
     while env.agents:
         # 1. every live PettingZoo agent acts on its own observation with its own stream
@@ -591,6 +599,10 @@ def run_market(
         observations, _, _, _, _ = env.step(actions)
         # 2. what happened: the mid, the fills, and (with a writer) every row
         step = env.step_count - 1
+        for fill in env.last_fills:
+            if fill.maker in captured:  # an agent's resting order, not the dealer's
+                edge = fill.price - mids[-1] if fill.taker_side is Side.BUY else mids[-1] - fill.price
+                captured[fill.maker] += edge * fill.qty
         mids.append(env.mid)
         volumes.append(sum(fill.qty for fill in env.last_fills))
         bid, ask = env.exchange.book.best_bid(), env.exchange.book.best_ask()
@@ -611,6 +623,7 @@ def run_market(
         p.name: float(np.mean([equity[env.all_agents.index(a)] / start - 1.0 for a in p.agent_names()]))
         for p in config.populations
     }
+    spread_capture = {p.name: float(np.mean([captured[a] for a in p.agent_names()])) for p in config.populations}
     returns = np.diff(np.log(np.asarray(mids)))
     facts = stylized_facts(returns, np.asarray(volumes, dtype=np.float64)) if len(returns) > 1 else {}
     return MarketRunSummary(
@@ -622,6 +635,7 @@ def run_market(
         final_mid=float(mids[-1]),
         mean_return=mean_return,
         facts=facts,
+        spread_capture=spread_capture,
     )
 
 

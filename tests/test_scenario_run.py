@@ -21,7 +21,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-def test_market_scenario_quick_run_records_training_evaluation_and_confidence_intervals(tmp_path):
+def test_market_makers_quick_run_records_everything_and_more_makers_narrow_the_spread_and_share_it(tmp_path):
     result = run("market_makers", "--quick", "--seeds", "3", "--out", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     [summary] = [r for r in list_runs(tmp_path) if r.ok]
@@ -34,6 +34,16 @@ def test_market_scenario_quick_run_records_training_evaluation_and_confidence_in
     assert reader.manifest["config"]["evaluation_seeds"] == 3
     for count in (1, 8):  # the trained maker policy also plays with 1 and with 8 makers
         assert f"maker_count_{count}/maker_mean_return" in metrics and f"maker_count_{count}/mean_spread" in metrics
+    # the story: competing makers narrow the spread, and each one earns less of it
+    def alone(key: str) -> float:
+        return metrics[f"maker_count_1/{key}"]
+
+    def eight(key: str) -> float:
+        return metrics[f"maker_count_8/{key}"]
+
+    assert alone("maker_spread_capture") > 0, "a lone maker earns the spread from the noise takers"
+    assert eight("mean_spread") < 0.8 * alone("mean_spread"), (alone("mean_spread"), eight("mean_spread"))
+    assert eight("maker_spread_capture") < 0.5 * alone("maker_spread_capture"), (alone("maker_spread_capture"), eight("maker_spread_capture"))
 
 
 @pytest.mark.slow

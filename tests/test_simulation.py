@@ -128,6 +128,25 @@ def test_trade_rows_are_exactly_the_fills_the_env_produced(tmp_path):
     assert recorded == [(step, float(price), qty, m, t, mo, to, str(side)) for step, price, qty, m, t, mo, to, side in expected]
 
 
+def test_spread_capture_is_each_makers_edge_against_the_mid_before_its_fills(tmp_path):
+    env, policies = small_market(steps=300)
+    config, _ = scripted_market(**SMALL, steps=300, clearing="book", seed=11)
+    fresh = MarketEnv(config)
+    summary = run_market(fresh, policies, seed=8)
+    path, _ = record(tmp_path, env, policies, seed=8)
+    reader = RunReader(path)
+    mids = reader.read(s.STEPS).groupby(s.STEP)[s.PRICE].first()
+    before = [summary.initial_mid, *mids.to_numpy()[:-1]]  # the mid each step started from
+    trades = reader.read(s.TRADES)
+    sign = np.where(trades[s.TAKER_SIDE] == s.BUY, 1.0, -1.0)  # the maker sold to a buyer, or bought from a seller
+    trades["edge"] = sign * (trades[s.PRICE] - np.asarray(before)[trades[s.STEP]]) * trades[s.QTY]
+    per_agent = trades.groupby(s.MAKER)["edge"].sum()
+    for population in config.populations:
+        expected = np.mean([per_agent.get(agent, 0.0) for agent in population.agent_names()])
+        assert summary.spread_capture[population.name] == pytest.approx(expected, abs=1e-9), population.name
+    assert summary.spread_capture["maker"] > 0  # scripted makers quote around the mid and earn from takers
+
+
 def test_book_rows_are_the_top_levels_after_each_step(tmp_path):
     env, policies = small_market(steps=150)
     path, _ = record(tmp_path, env, policies, seed=8)

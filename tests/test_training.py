@@ -111,6 +111,39 @@ def test_trained_policy_is_deterministic_and_inside_the_space():
     assert policy.action_space.contains(first)
 
 
+def test_exploring_policy_samples_its_gaussian_with_the_given_stream():
+    mode = load_policy(CHECKPOINT)
+    policy = load_policy(CHECKPOINT, explore=True)
+    obs = np.random.default_rng(1).uniform(-1, 1, policy.observation_space.shape).astype(np.float32)
+    draws = np.array([policy.act(obs, rng) for rng in (np.random.default_rng(s) for s in range(400))])
+    assert np.array_equal(policy.act(obs, np.random.default_rng(7)), policy.act(obs, np.random.default_rng(7)))  # the stream decides
+    inside = draws[np.abs(draws[:, 0]) < 1.0, 0]
+    assert len(inside) > 100 and len(np.unique(inside)) == len(inside)  # continuous draws, not one action
+    assert all(policy.action_space.contains(d) for d in draws)
+    # clipping at the bounds keeps the median: it is the mode's
+    centre = float(mode.act(obs, np.random.default_rng(0))[0])
+    assert abs(centre) < 0.9
+    assert np.median(draws[:, 0]) == pytest.approx(centre, abs=0.15)
+
+
+def test_sac_runs_repeat_exactly_with_one_seed():
+    from market.training.configs import build_algorithm
+
+    weights = []
+    for _ in range(2):
+        algo = build_algorithm(TrainingConfig(algo="sac", env_config=TINY_TRADING, train_batch_size=64, num_envs_per_env_runner=4, seed=5))
+        try:
+            for _ in range(13):  # past the 1,000 steps sampled before learning starts
+                result = algo.train()
+            assert result["learners"]["default_policy"]["num_module_steps_trained_lifetime"] > 0
+            module = algo.learner_group._learner.module["default_policy"]
+            weights.append({k: v.detach().clone() for k, v in module.state_dict().items()})
+        finally:
+            algo.stop()
+    for name, value in weights[0].items():
+        assert np.array_equal(value.numpy(), weights[1][name].numpy()), name
+
+
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([MARKET, *args], capture_output=True, text=True, timeout=300, cwd=cwd, check=False)
 

@@ -44,38 +44,55 @@ def module_dir(path: str | Path, module: str | None = None) -> Path:
 
 
 class TrainedPolicy:
-    """An RLModule acting deterministically (the mode of its action distribution).
+    """An RLModule acting deterministically (the mode of its action distribution), or sampling from it.
 
-    Build one with :func:`load_policy` from a checkpoint, or around a live module during training.
+    Build one with :func:`load_policy` from a checkpoint, or around a live module during training. With
+    ``explore=True`` each action is drawn from the module's exploration distribution (the Gaussian or
+    categorical policy PPO and SAC train), using the ``rng`` given to :meth:`act`, so a seeded episode
+    repeats exactly.
 
     Attributes:
         observation_space, action_space: the spaces the module was trained on.
     """
 
-    def __init__(self, module: object, path: Path | None = None) -> None:
+    def __init__(self, module: object, path: Path | None = None, *, explore: bool = False) -> None:
         import torch
 
         torch.set_num_threads(1)
         self._module = module
         self._module.eval()  # type: ignore[attr-defined]
-        self._dist = self._module.get_inference_action_dist_cls()  # type: ignore[attr-defined]
+        self.explore = explore
+        module_ = self._module
+        self._dist = module_.get_exploration_action_dist_cls() if explore else module_.get_inference_action_dist_cls()  # type: ignore[attr-defined]
         self._torch = torch
         self.path = path
         self.observation_space = self._module.observation_space  # type: ignore[attr-defined]
         self.action_space = self._module.action_space  # type: ignore[attr-defined]
 
     def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray | int:
-        """The deterministic action for one observation, within the action space."""
+        """The action for one observation, within the action space: the mode, or a draw with ``rng``."""
         from ray.rllib.core.columns import Columns
 
         batch = {Columns.OBS: self._torch.as_tensor(np.asarray(obs, dtype=np.float32)[None])}
         with self._torch.no_grad():
             out = self._module.forward_inference(batch)
-        action = self._dist.from_logits(out[Columns.ACTION_DIST_INPUTS]).to_deterministic().sample()[0].numpy()
+        dist = self._dist.from_logits(out[Columns.ACTION_DIST_INPUTS])
+        action = self._draw(dist, rng) if self.explore else dist.to_deterministic().sample()[0].numpy()
         space = self.action_space
         if hasattr(space, "n"):
             return int(action)
         return np.clip(action, space.low, space.high).astype(space.dtype)
+
+    def _draw(self, dist: object, rng: np.random.Generator) -> np.ndarray:
+        """One sample of RLlib's diagonal Gaussian or categorical distribution, drawn with numpy's ``rng``."""
+        torch_dist = dist._dist  # type: ignore[attr-defined]
+        if isinstance(torch_dist, self._torch.distributions.Normal):
+            loc, scale = torch_dist.loc[0].numpy(), torch_dist.scale[0].numpy()
+            return (loc + scale * rng.standard_normal(loc.shape)).astype(np.float32)
+        if isinstance(torch_dist, self._torch.distributions.Categorical):
+            probs = torch_dist.probs[0].numpy().astype(np.float64)
+            return np.asarray(rng.choice(len(probs), p=probs / probs.sum()))
+        raise ConfigError(f"checkpoint {self.path}: cannot sample a {type(dist).__name__} action distribution; use explore=false")
 
     def check_compatible(self, observation_space, action_space, where: str) -> None:
         """Refuse an env whose spaces differ from the ones the module was trained on.
@@ -90,8 +107,8 @@ class TrainedPolicy:
             )
 
 
-def load_policy(path: str | Path, module: str | None = None) -> TrainedPolicy:
-    """Load a checkpoint's RLModule as a Policy (see :class:`TrainedPolicy`).
+def load_policy(path: str | Path, module: str | None = None, *, explore: bool = False) -> TrainedPolicy:
+    """Load a checkpoint's RLModule as a Policy (see :class:`TrainedPolicy`), acting on its mode or sampling.
 
     Raises:
         ConfigError: when the checkpoint is missing, foreign or damaged, in one line naming it.
@@ -103,4 +120,4 @@ def load_policy(path: str | Path, module: str | None = None) -> TrainedPolicy:
         loaded = RLModule.from_checkpoint(folder)
     except Exception as error:  # a damaged or foreign checkpoint: say which, in one line
         raise ConfigError(f"checkpoint {folder}: could not be loaded ({type(error).__name__}: {error})") from None
-    return TrainedPolicy(loaded, folder)
+    return TrainedPolicy(loaded, folder, explore=explore)

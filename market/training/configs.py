@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
+from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.algorithms.appo import APPOConfig
 from ray.rllib.algorithms.dqn import DQNConfig
@@ -254,6 +256,25 @@ BUILDERS: dict[Algo, Callable[[TrainingConfig], AlgorithmConfig]] = {
 def build_config(settings: TrainingConfig) -> AlgorithmConfig:
     """The RLlib config for ``settings.algo``."""
     return BUILDERS[settings.algo](settings)
+
+
+def build_algorithm(settings: TrainingConfig) -> Algorithm:
+    """The algorithm for ``settings``, built and seeded (see :func:`seed_replay_buffer`)."""
+    algo = build_config(settings).build_algo()
+    seed_replay_buffer(algo, settings.seed)
+    return algo
+
+
+def seed_replay_buffer(algo: Algorithm, seed: int) -> None:
+    """Seed the replay buffer's sampling of an off-policy algorithm (SAC, DQN); nothing for PPO and APPO.
+
+    RLlib 2.60's episode replay buffers draw from ``np.random.default_rng(None)`` whatever the config's
+    seed, and SAC's config refuses buffer classes other than RLlib's own names, so the buffer's
+    generator is replaced after the build.
+    """
+    buffer = getattr(algo, "local_replay_buffer", None)
+    if buffer is not None and hasattr(buffer, "rng"):
+        buffer.rng = np.random.default_rng(seed)
 
 
 def training_config_from(data: Mapping[str, Any], path: str = "training") -> TrainingConfig:

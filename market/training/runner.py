@@ -25,7 +25,7 @@ from market.agents.trained import TrainedPolicy
 from market.errors import ConfigError, MarketError
 from market.records import RunWriter
 from market.records.schema import ENV_STEPS, ITERATION, KEY, KIND_TRAIN, TIME_S, TRAINING, VALUE
-from market.training.configs import SINGLE_AGENT_MODULE, EnvKind, TrainingConfig, build_config, learning_modules
+from market.training.configs import SINGLE_AGENT_MODULE, EnvKind, TrainingConfig, build_algorithm, learning_modules, seed_replay_buffer
 from market.training.envs import make_market_env, register_envs
 
 CHECKPOINTS_DIR = "checkpoints"
@@ -289,7 +289,11 @@ def train(
         raise ConfigError(f"{checkpoints}: already exists; choose another run name")
     connect(address)
     register_envs()
-    algo = Algorithm.from_checkpoint(str(Path(resume).resolve())) if resume is not None else build_config(settings).build_algo()
+    if resume is not None:
+        algo = Algorithm.from_checkpoint(str(Path(resume).resolve()))
+        seed_replay_buffer(algo, settings.seed + algo.iteration)  # a resumed run draws on, not the first draws again
+    else:
+        algo = build_algorithm(settings)
     started = previous_time = time.perf_counter()
     previous_steps = 0
     report: IterationReport | None = None

@@ -29,7 +29,7 @@ from typing import Any
 
 from market.config import from_mapping, suggest
 from market.errors import ConfigError, MarketError
-from market.training.configs import TrainingConfig, build_config
+from market.training.configs import TrainingConfig, build_algorithm, build_config
 
 DEFAULT_METRIC = "env_runners/episode_return_mean"
 BEST_FILE = "best.json"
@@ -176,7 +176,7 @@ def _run_trial(values: dict[str, Any], *, settings: TrainingConfig, iterations: 
     # Tune starts each trial inside its trial folder: go back to the worker's own folder, so that
     # relative paths in the settings mean what they mean to the env runners of `market train`
     os.chdir(os.environ["TUNE_ORIG_WORKING_DIR"])
-    algo = build_config(trial_settings(settings, values)).build_algo()
+    algo = build_algorithm(trial_settings(settings, values))
     try:
         for _ in range(iterations):
             result = flatten_dict(algo.train(), delimiter="/")
