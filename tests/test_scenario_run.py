@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -73,6 +74,16 @@ def test_trading_scenario_quick_run_backtests_the_held_out_period_beside_buy_and
         start=settings.eval_env_config["start"], window=trading["window"],
     )
     assert reader.metrics["buy_and_hold_sharpe_ratio"] == pytest.approx(benchmark.metrics["sharpe_ratio"])
+    # the verdict is read off the record: both Sharpe ratios come from the recorded equity curves, bar for bar
+    from market.backtest.metrics import compute_metrics
+    from market.envs.trading import TradingEnvConfig
+
+    curves = {agent: rows.set_index("time") for agent, rows in steps.groupby("agent")}
+    assert curves["trained"].index.equals(curves["buy_and_hold"].index)
+    for agent, key in (("trained", "sharpe_ratio"), ("buy_and_hold", "buy_and_hold_sharpe_ratio")):
+        equity = np.r_[TradingEnvConfig().initial_cash, curves[agent]["equity"].to_numpy()]
+        assert compute_metrics(np.diff(equity) / equity[:-1], periods_per_year=252)["sharpe_ratio"] == pytest.approx(reader.metrics[key], rel=1e-9)
+    assert curves["trained"]["position"].nunique() > 100, "the trained trader trades on the held-out bars; it is not a constant position"
 
 
 def test_unknown_scenario_is_one_line(tmp_path):
@@ -97,7 +108,6 @@ def test_interrupting_a_run_leaves_nothing_that_reads_as_complete(tmp_path):
 
 @pytest.mark.slow
 def test_news_shock_prices_move_to_the_new_fundamental(tmp_path):
-    import numpy as np
 
     from market.scenario import load_scenario
     from market.scenario_run import training_config
@@ -117,7 +127,6 @@ def test_news_shock_prices_move_to_the_new_fundamental(tmp_path):
 
 def crash_path(folder: Path):
     """Per-step mids and trade counts of a recorded flash_crash run."""
-    import numpy as np
 
     reader = RunReader(folder)
     mids = reader.read("steps", columns=["step", "price"]).groupby("step")["price"].first().to_numpy()
@@ -128,7 +137,6 @@ def crash_path(folder: Path):
 
 @pytest.mark.slow
 def test_flash_crash_falls_and_the_circuit_breaker_halts_it(tmp_path):
-    import numpy as np
 
     from market.scenario import SCENARIOS_DIR
 
@@ -159,7 +167,6 @@ def test_flash_crash_falls_and_the_circuit_breaker_halts_it(tmp_path):
 
 @pytest.mark.slow
 def test_momentum_traders_blow_bubbles_that_value_traders_alone_do_not(tmp_path):
-    import numpy as np
 
     from market.scenario import SCENARIOS_DIR, load_scenario
     from market.scenario_run import training_config
