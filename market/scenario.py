@@ -38,18 +38,22 @@ class ScenarioKind(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScenarioInfo:
-    """What the scenario is: its name, one line of description, and the story it tells."""
+    """What the scenario is: its name, one line of description, the story it tells, and the metrics
+    that tell it (``headline``: metric names of the run, shown first by ``scripts/scenario_figures.py``)."""
 
     name: str
     kind: ScenarioKind
     description: str
     story: str = ""
+    headline: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise ConfigError(f"scenario.name: expected an identifier, got {self.name!r}")
         if not isinstance(self.description, str) or not self.description.strip():
             raise ConfigError(f"scenario.description: expected one line of text, got {self.description!r}")
+        if not all(isinstance(key, str) and key for key in self.headline):
+            raise ConfigError(f"scenario.headline: expected a list of metric names, got {list(self.headline)!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -118,30 +118,53 @@ def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path, 
 
     policies = {module: load_policy(checkpoint, module=module, explore=scenario.evaluation.explore) for module in learning_modules(settings)}
     per_metric: dict[str, list[float]] = {}
+    jump_at = scenario.fundamental.jump_at if scenario.fundamental is not None else None
     episodes = seeds * scenario.evaluation.episodes
     for k in range(episodes):
         env = make_market_env(settings.env_config)
         summary = run_market(env, policies, seed=settings.eval_seed + k, writer=writer if k == 0 else None)
-        _collect(per_metric, summary, "")
+        _collect(per_metric, summary, "", jump_at)
     # the same trained policies with the varied population at each count
     vary = scenario.evaluation.vary
     for count in scenario.evaluation.counts:
         populations = [dict(p, count=count) if p["name"] == vary else p for p in settings.env_config["populations"]]
         for k in range(episodes):
             env = make_market_env({**settings.env_config, "populations": populations})
-            _collect(per_metric, run_market(env, policies, seed=settings.eval_seed + k), f"{vary}_count_{count}/")
+            _collect(per_metric, run_market(env, policies, seed=settings.eval_seed + k), f"{vary}_count_{count}/", jump_at)
     return {key: _mean_ci(values) for key, values in per_metric.items()}
 
 
-def _collect(per_metric: dict[str, list[float]], summary: Any, prefix: str) -> None:
-    """One episode's figures: mean return and spread capture per population, mid change, volume, mean spread."""
+def _collect(per_metric: dict[str, list[float]], summary: Any, prefix: str, jump_at: int | None) -> None:
+    """One episode's figures, appended per metric (``prefix`` + name).
+
+    Per population: mean return and spread capture. The market: mid change, volume, mean spread, steps
+    halted, the mid's max drawdown. With a fundamental: the largest and the closing gap between price and
+    value (``|log(mid / fundamental)|``; the closing gap is the mean over the last tenth of the steps).
+    With a news jump at step ``jump_at``: the gap just after the jump, and the steps until trading has
+    closed half of it (NaN when it never does).
+    """
+
+    def add(key: str, value: float) -> None:
+        per_metric.setdefault(prefix + key, []).append(float(value))
+
     for population, value in summary.mean_return.items():
-        per_metric.setdefault(f"{prefix}{population}_mean_return", []).append(value)
+        add(f"{population}_mean_return", value)
     for population, value in summary.spread_capture.items():
-        per_metric.setdefault(f"{prefix}{population}_spread_capture", []).append(value)
-    per_metric.setdefault(f"{prefix}mid_change", []).append(summary.final_mid / summary.initial_mid - 1.0)
-    per_metric.setdefault(f"{prefix}volume", []).append(float(summary.volume))
-    per_metric.setdefault(f"{prefix}mean_spread", []).append(summary.mean_spread)
+        add(f"{population}_spread_capture", value)
+    add("mid_change", summary.final_mid / summary.initial_mid - 1.0)
+    add("volume", summary.volume)
+    add("mean_spread", summary.mean_spread)
+    add("halted_steps", summary.halted_steps)
+    add("max_drawdown", summary.max_drawdown)
+    gaps = np.asarray(summary.fundamental_gaps)
+    if len(gaps):
+        add("fundamental_gap_max", gaps.max())
+        add("fundamental_gap_end", gaps[-max(1, len(gaps) // 10) :].mean())
+    if jump_at is not None and jump_at < len(gaps):
+        after = gaps[jump_at:]
+        closed = np.flatnonzero(after <= after[0] / 2)
+        add("news_gap", after[0])
+        add("news_half_life_steps", closed[0] if len(closed) else float("nan"))
 
 
 def _evaluate_trading(settings: Any, checkpoint: Path, writer: RunWriter) -> dict[str, tuple[float, float]]:

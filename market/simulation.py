@@ -422,6 +422,10 @@ class MarketRunSummary:
             price's distance from the mid before that step, times the lots, signed so that selling
             above the mid or buying below it counts positive. In ticks times lots; zero for an agent
             that never made. This is the maker's gross edge before inventory gains or losses.
+        halted_steps: steps in which the circuit breaker halted trading.
+        max_drawdown: the mid's largest fall from its running peak, as a fraction (0.05 is 5%).
+        fundamental_gaps: after each step, ``|log(mid / fundamental)|`` (empty without a fundamental):
+            how far trading has pushed the price from value.
     """
 
     steps: int
@@ -433,6 +437,9 @@ class MarketRunSummary:
     facts: Mapping[str, float] = field(default_factory=dict)
     mean_spread: float = float("nan")
     spread_capture: Mapping[str, float] = field(default_factory=dict)
+    halted_steps: int = 0
+    max_drawdown: float = 0.0
+    fundamental_gaps: tuple[float, ...] = ()
 
     def metrics(self) -> dict[str, Any]:
         """The summary as manifest metrics: headline numbers and facts at the top, returns nested."""
@@ -592,8 +599,10 @@ def run_market(
     trades = 0
     total = config.max_steps
     captured = dict.fromkeys(env.all_agents, 0.0)
+    halted_steps = 0
 
     while env.agents:
+        halted_steps += env.halted
         # 1. every live PettingZoo agent acts on its own observation with its own stream
         actions = {agent: policy_of[agent].act(observations[agent], streams[agent]) for agent in env.agents}
         observations, _, _, _, _ = env.step(actions)
@@ -624,7 +633,10 @@ def run_market(
         for p in config.populations
     }
     spread_capture = {p.name: float(np.mean([captured[a] for a in p.agent_names()])) for p in config.populations}
-    returns = np.diff(np.log(np.asarray(mids)))
+    path = np.asarray(mids)
+    fundamental = np.asarray(config.fundamental[1 : len(path)], dtype=np.float64)  # the value after each step
+    gaps = tuple(np.abs(np.log(path[1 : 1 + len(fundamental)] / fundamental)).tolist())
+    returns = np.diff(np.log(path))
     facts = stylized_facts(returns, np.asarray(volumes, dtype=np.float64)) if len(returns) > 1 else {}
     return MarketRunSummary(
         steps=len(volumes),
@@ -636,6 +648,9 @@ def run_market(
         mean_return=mean_return,
         facts=facts,
         spread_capture=spread_capture,
+        halted_steps=halted_steps,
+        max_drawdown=float(np.max(1.0 - path / np.maximum.accumulate(path))),
+        fundamental_gaps=gaps,
     )
 
 

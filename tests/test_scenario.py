@@ -74,3 +74,18 @@ def test_broken_toml_and_unknown_names_are_one_line(tmp_path):
         load_scenario("market_makerz")
     with pytest.raises(ConfigError, match="missing.toml: scenario file not found"):
         load_scenario(str(tmp_path / "missing.toml"))
+
+
+def test_readme_scenario_table_has_every_bundled_scenario_with_its_headline_metrics():
+    from pathlib import Path
+
+    from market.scenario import bundled_scenarios, load_scenario
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    table = readme.split("<!-- scenario-figures:begin -->", 1)[1].split("<!-- scenario-figures:end -->", 1)[0]
+    rows = {line.split("|")[1].strip().strip("`"): line for line in table.strip().splitlines()[2:]}
+    assert set(rows) == set(bundled_scenarios()), "run scripts/scenario_figures.py --write README.md"
+    for name, row in rows.items():
+        headline = load_scenario(name).scenario.headline
+        assert headline, f"{name} names no headline metrics"
+        assert all(f"`{key}`" in row for key in headline), f"{name}: the README row is stale; run scripts/scenario_figures.py --write README.md"

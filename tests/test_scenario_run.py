@@ -123,6 +123,13 @@ def test_news_shock_prices_move_to_the_new_fundamental(tmp_path):
     gap = np.abs(np.log(fundamental / mids))
     assert gap[jump_at] > 0.02, "right after the news the price has not moved yet"
     assert gap[-20:].mean() < gap[jump_at] / 3, "by the end trading has closed most of the gap"
+    # the run's own story metrics say the same, for the recorded (first) episode and on average
+    metrics = RunReader(summary.path).metrics
+    half_life = int(np.flatnonzero(gap[jump_at:] <= gap[jump_at] / 2)[0])
+    assert 0 < half_life < len(gap) - jump_at
+    assert metrics["news_gap"] == pytest.approx(gap[jump_at], rel=0.2)
+    assert 0 < metrics["news_half_life_steps"] < len(gap) - jump_at
+    assert metrics["fundamental_gap_end"] < metrics["news_gap"] / 3
 
 
 def crash_path(folder: Path):
@@ -160,6 +167,9 @@ def test_flash_crash_falls_and_the_circuit_breaker_halts_it(tmp_path):
     assert free_drop < -0.05, f"without a breaker the sell-off crashes the mid: {free_drop:.3f}"
     assert halted_drop < -0.01, f"the crash starts before the breaker trips: {halted_drop:.3f}"
     assert halted_drop > free_drop, "the halt stops the fall"
+    halted_metrics, free_metrics = RunReader(halted_run).metrics, RunReader(free_run).metrics
+    assert halted_metrics["halted_steps"] >= 5 and free_metrics["halted_steps"] == 0
+    assert free_metrics["max_drawdown"] > halted_metrics["max_drawdown"]
     quiet = np.convolve(trades[window] == 0, np.ones(5, dtype=int), mode="valid")
     assert quiet.max() == 5, "five steps in a row without a trade: the halt"
     assert (np.convolve(free_trades[window] == 0, np.ones(5, dtype=int), mode="valid") < 5).all(), "no halt without the breaker"
@@ -177,11 +187,13 @@ def test_momentum_traders_blow_bubbles_that_value_traders_alone_do_not(tmp_path)
     (tmp_path / "value_only.toml").write_text(text[:start] + text[end:])
     departures = {}
     for label, scenario in (("both", "momentum_vs_value"), ("value_only", str(tmp_path / "value_only.toml"))):
-        result = run(scenario, "--quick", "--out", str(tmp_path / label), cwd=tmp_path)
+        result = run(scenario, "--quick", "--seeds", "1", "--out", str(tmp_path / label), cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-3000:]
         [folder] = [r.path for r in list_runs(tmp_path / label) if r.ok]
         mids = RunReader(folder).read("steps", columns=["step", "price"]).groupby("step")["price"].first().to_numpy()
         fundamental = np.asarray(training_config(load_scenario(scenario, quick=True)).env_config["fundamental"])[1:]
         departures[label] = float(np.abs(np.log(mids / fundamental)).max())
+        # one held-out episode (--seeds 1): the run's story metric is this very departure
+        assert RunReader(folder).metrics["fundamental_gap_max"] == pytest.approx(departures[label], rel=1e-9)
     assert departures["value_only"] < 0.03, f"value traders alone keep the price near value: {departures}"
     assert departures["both"] > 2 * departures["value_only"], f"momentum traders push it far away: {departures}"

@@ -147,6 +147,19 @@ def test_spread_capture_is_each_makers_edge_against_the_mid_before_its_fills(tmp
     assert summary.spread_capture["maker"] > 0  # scripted makers quote around the mid and earn from takers
 
 
+def test_drawdown_and_fundamental_gaps_are_those_of_the_recorded_mids(tmp_path):
+    env, policies = small_market(steps=250)
+    path, _ = record(tmp_path, env, policies, seed=9)
+    summary = run_market(small_market(steps=250)[0], policies, seed=9)
+    mids = np.r_[summary.initial_mid, RunReader(path).read(s.STEPS).groupby(s.STEP)[s.PRICE].first().to_numpy()]
+    assert summary.max_drawdown == pytest.approx(np.max(1 - mids / np.maximum.accumulate(mids)))
+    assert 0 < summary.max_drawdown < 1
+    fundamental = np.asarray(env.config.fundamental[1 : len(mids)])
+    assert len(summary.fundamental_gaps) == len(mids) - 1 == 250
+    np.testing.assert_allclose(summary.fundamental_gaps, np.abs(np.log(mids[1:] / fundamental)))
+    assert summary.halted_steps == 0  # no circuit breaker in this market
+
+
 def test_book_rows_are_the_top_levels_after_each_step(tmp_path):
     env, policies = small_market(steps=150)
     path, _ = record(tmp_path, env, policies, seed=8)
