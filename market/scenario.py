@@ -24,8 +24,8 @@ from market.envs.trading import TradingEnvConfig
 from market.errors import ConfigError
 
 MAX_FILE_BYTES = 64 * 1024
-SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "scenarios"
-"""The bundled scenario files (``scenarios/`` at the top of the repository)."""
+SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
+"""The bundled scenario files (``market/scenarios/``, package data: installed with the package)."""
 SUFFIX = ".toml"
 
 
@@ -215,7 +215,7 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def bundled_scenarios() -> dict[str, Path]:
-    """The scenario files shipped in ``scenarios/``, by name."""
+    """The scenario files shipped in ``market/scenarios/``, by name."""
     return {p.stem: p for p in sorted(SCENARIOS_DIR.glob(f"*{SUFFIX}"))}
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from market.errors import ConfigError
-from market.scenario import MAX_FILE_BYTES, bundled_scenarios, load_scenario
+from market.scenario import MAX_FILE_BYTES, SCENARIOS_DIR, bundled_scenarios, load_scenario
 
-GOOD = (Path(__file__).parents[1] / "scenarios" / "market_makers.toml").read_text()
+GOOD = (SCENARIOS_DIR / "market_makers.toml").read_text()
 
 
 @pytest.mark.parametrize("name", list(bundled_scenarios()))
