@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 from market.agents.scripted import build_policy
 from market.config import from_mapping, suggest
-from market.envs.market_config import MarketConfig, PopulationConfig
+from market.envs.market_config import MarketConfig, PopulationConfig, RulesConfig
 from market.envs.trading import TradingEnvConfig
 from market.errors import ConfigError
 
@@ -138,6 +139,11 @@ class EvaluationConfig:
     ``explore`` makes the learning populations sample their actions from the trained policy's
     distribution (seeded per agent) instead of taking its mode: agents sharing one policy then act as
     individuals, as they did in training, rather than as copies quoting one price.
+
+    ``without_rules`` names market rules (``circuit_breaker``, ``short_sale_ban``,
+    ``transaction_tax_bps``, ``tick_size``) to switch off in a second evaluation on the same seeds, one
+    rule at a time, so that a story shows its figures with and without each rule (metrics prefixed
+    ``without_<rule>/``).
     """
 
     episodes: int = 1
@@ -145,10 +151,15 @@ class EvaluationConfig:
     vary: str | None = None
     counts: tuple[int, ...] = ()
     explore: bool = False
+    without_rules: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.vary is None) != (not self.counts) or any(type(c) is not int or c < 1 for c in self.counts):
             raise ConfigError(f"evaluation.counts: expected positive counts together with evaluation.vary, got vary={self.vary!r} counts={list(self.counts)!r}")
+        rules = [f.name for f in dataclasses.fields(RulesConfig)]
+        for rule in self.without_rules:
+            if rule not in rules:
+                raise ConfigError(f"evaluation.without_rules: unknown rule {rule!r}{suggest(str(rule), rules)}; expected some of {rules}")
         if type(self.explore) is not bool:
             raise ConfigError(f"evaluation.explore: expected true or false, got {self.explore!r}")
         for key in ("episodes", "seeds"):

@@ -124,6 +124,12 @@ def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path, 
         env = make_market_env(settings.env_config)
         summary = run_market(env, policies, seed=settings.eval_seed + k, writer=writer if k == 0 else None)
         _collect(per_metric, summary, "", jump_at)
+    # the same trained policies on the same seeds with one market rule switched off
+    for rule in scenario.evaluation.without_rules:
+        rules = {key: value for key, value in settings.env_config.get("rules", {}).items() if key != rule}
+        for k in range(episodes):
+            env = make_market_env({**settings.env_config, "rules": rules})
+            _collect(per_metric, run_market(env, policies, seed=settings.eval_seed + k), f"without_{rule}/", jump_at)
     # the same trained policies with the varied population at each count
     vary = scenario.evaluation.vary
     for count in scenario.evaluation.counts:
@@ -138,7 +144,7 @@ def _collect(per_metric: dict[str, list[float]], summary: Any, prefix: str, jump
     """One episode's figures, appended per metric (``prefix`` + name).
 
     Per population: mean return and spread capture. The market: mid change, volume, mean spread, steps
-    halted, the mid's max drawdown. With a fundamental: the largest and the closing gap between price and
+    halted, book depth (mean and least), the mid's max drawdown. With a fundamental: the largest and the closing gap between price and
     value (``|log(mid / fundamental)|``; the closing gap is the mean over the last tenth of the steps).
     With a news jump at step ``jump_at``: the gap just after the jump, and the steps until trading has
     closed half of it (NaN when it never does).
@@ -155,6 +161,8 @@ def _collect(per_metric: dict[str, list[float]], summary: Any, prefix: str, jump
     add("volume", summary.volume)
     add("mean_spread", summary.mean_spread)
     add("halted_steps", summary.halted_steps)
+    add("mean_depth", summary.mean_depth)
+    add("min_depth", summary.min_depth)
     add("max_drawdown", summary.max_drawdown)
     gaps = np.asarray(summary.fundamental_gaps)
     if len(gaps):

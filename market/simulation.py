@@ -401,6 +401,10 @@ FLUSH_STEPS = 1_000
 """Steps buffered in plain lists before the rows go to the writer."""
 
 
+DEPTH_LEVELS = 5
+"""Price levels per side counted in a market summary's book depth."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MarketRunSummary:
     """What one market episode did.
@@ -423,6 +427,8 @@ class MarketRunSummary:
             above the mid or buying below it counts positive. In ticks times lots; zero for an agent
             that never made. This is the maker's gross edge before inventory gains or losses.
         halted_steps: steps in which the circuit breaker halted trading.
+        mean_depth, min_depth: lots resting within :data:`DEPTH_LEVELS` price levels of each side of
+            the book after each step, both sides together: the mean and the least over the episode.
         max_drawdown: the mid's largest fall from its running peak, as a fraction (0.05 is 5%).
         fundamental_gaps: after each step, ``|log(mid / fundamental)|`` (empty without a fundamental):
             how far trading has pushed the price from value.
@@ -438,6 +444,8 @@ class MarketRunSummary:
     mean_spread: float = float("nan")
     spread_capture: Mapping[str, float] = field(default_factory=dict)
     halted_steps: int = 0
+    mean_depth: float = 0.0
+    min_depth: int = 0
     max_drawdown: float = 0.0
     fundamental_gaps: tuple[float, ...] = ()
 
@@ -600,6 +608,7 @@ def run_market(
     total = config.max_steps
     captured = dict.fromkeys(env.all_agents, 0.0)
     halted_steps = 0
+    depths: list[int] = []
 
     while env.agents:
         halted_steps += env.halted
@@ -614,6 +623,8 @@ def run_market(
                 captured[fill.maker] += edge * fill.qty
         mids.append(env.mid)
         volumes.append(sum(fill.qty for fill in env.last_fills))
+        depth = env.exchange.book.depth(DEPTH_LEVELS)
+        depths.append(sum(qty for _, qty in depth.bids) + sum(qty for _, qty in depth.asks))
         bid, ask = env.exchange.book.best_bid(), env.exchange.book.best_ask()
         if bid is not None and ask is not None:
             spreads.append(ask[0] - bid[0])
@@ -649,6 +660,8 @@ def run_market(
         facts=facts,
         spread_capture=spread_capture,
         halted_steps=halted_steps,
+        mean_depth=float(np.mean(depths)) if depths else 0.0,
+        min_depth=min(depths, default=0),
         max_drawdown=float(np.max(1.0 - path / np.maximum.accumulate(path))),
         fundamental_gaps=gaps,
     )

@@ -89,3 +89,11 @@ def test_readme_scenario_table_has_every_bundled_scenario_with_its_headline_metr
         headline = load_scenario(name).scenario.headline
         assert headline, f"{name} names no headline metrics"
         assert all(f"`{key}`" in row for key in headline), f"{name}: the README row is stale; run scripts/scenario_figures.py --write README.md"
+
+
+def test_without_rules_names_known_market_rules():
+    from market.scenario import EvaluationConfig
+
+    assert EvaluationConfig(without_rules=("circuit_breaker",)).without_rules == ("circuit_breaker",)
+    with pytest.raises(ConfigError, match=r"evaluation.without_rules: unknown rule 'circuit_braker' \(did you mean 'circuit_breaker'\?\)"):
+        EvaluationConfig(without_rules=("circuit_braker",))
