@@ -183,17 +183,20 @@ def _sample() -> str:
 
 
 def evaluate_market(policies: Mapping[str, Any], settings: TrainingConfig, episodes: int = 2) -> dict[str, float]:
-    """Mean episode return (final over starting equity, minus 1) per learning population, over
-    held-out seeds, deterministic actions. ``policies`` are keyed by module: population or agent."""
+    """Per learning population, over held-out seeds with deterministic actions: the mean episode return
+    (final over starting equity, minus 1) and the mean spread capture (what its agents earned as makers
+    against the mid, in ticks x lots; see ``MarketRunSummary``). ``policies`` are keyed by module:
+    population or agent."""
     from market.simulation import run_market
 
     learners = [p.name for p in settings.market_config().populations if p.learner]
-    totals: dict[str, list[float]] = {name: [] for name in learners}
+    totals: dict[str, list[float]] = {}
     for k in range(episodes):
         summary = run_market(make_market_env(settings.env_config), policies, seed=settings.eval_seed + k)
         for name in learners:
-            totals[name].append(summary.mean_return[name])
-    return {f"{name}_mean_return": float(np.mean(values)) for name, values in totals.items()}
+            totals.setdefault(f"{name}_mean_return", []).append(summary.mean_return[name])
+            totals.setdefault(f"{name}_spread_capture", []).append(summary.spread_capture[name])
+    return {key: float(np.mean(values)) for key, values in totals.items()}
 
 
 def _live_policies(algo: Any, settings: TrainingConfig) -> dict[str, TrainedPolicy]:
