@@ -220,7 +220,7 @@ def test_infinite_values_are_refused(tmp_path: Path, cell: str) -> None:
 
 
 def test_overflow_to_infinity_is_named(tmp_path: Path) -> None:
-    message = load_error(write(tmp_path, csv_text(f"2024-01-02,10,1e999,9,10,1")))
+    message = load_error(write(tmp_path, csv_text("2024-01-02,10,1e999,9,10,1")))
     assert message.endswith("row 1 (line 2), column 'High': '1e999' is too large (overflows to infinity)")
 
 

@@ -54,14 +54,7 @@ MARKET = {
 MARKET_EVAL_EPISODES = 30
 
 
-@pytest.fixture(scope="module", autouse=True)
-def ray_session():
-    import torch
-
-    torch.set_num_threads(1)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+pytestmark = pytest.mark.usefixtures("ray_session")  # one Ray session for this module (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

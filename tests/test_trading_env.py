@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import doctest
 import math
-import warnings
 from typing import Any
 
 import gymnasium as gym
@@ -14,7 +13,7 @@ import pytest
 from gymnasium.utils import passive_env_checker
 from gymnasium.utils.env_checker import check_env
 
-import market.envs
+import market.envs  # noqa: F401  (registers the Gymnasium ids)
 import market.envs.trading as trading
 from market.data.features import compute_features, feature_names, warmup_bars
 from market.envs import (

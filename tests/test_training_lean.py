@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import ray
 import torch
 from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
@@ -32,12 +31,7 @@ STEP_KEYS = ("num_module_steps_trained", "num_module_steps_trained_lifetime", "m
 ALL_KEYS = ("num_env_steps_trained", "num_env_steps_trained_lifetime", "num_module_steps_trained", "num_module_steps_trained_lifetime")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def ray_session():
-    torch.set_num_threads(1)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+pytestmark = pytest.mark.usefixtures("ray_session")  # one Ray session for this module (tests/conftest.py)
 
 
 def settings(env: str) -> TrainingConfig:

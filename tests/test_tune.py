@@ -25,15 +25,6 @@ TINY = TrainingConfig(
 SPACE = {"lr": {"loguniform": [1e-4, 1e-2]}, "hidden": [[8], [16]]}
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    """One Ray for the tests that run trials; the space checks run before Ray starts."""
-    import torch
-
-    torch.set_num_threads(1)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 @pytest.mark.slow
