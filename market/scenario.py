@@ -10,9 +10,9 @@ Every key is checked: an unknown key or a bad value fails with its full path and
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Mapping
-import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path

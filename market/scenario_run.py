@@ -110,7 +110,9 @@ def run_scenario(
 
 
 def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path, seeds: int, writer: RunWriter) -> dict[str, tuple[float, float]]:
-    """Episodes on held-out seeds (modes, or draws with ``evaluation.explore``); the first one recorded. Mean return per population, mid change."""
+    """The trained policies on held-out seeds (their modes, or draws with ``evaluation.explore``), the
+    first episode recorded; then again with each rule of ``evaluation.without_rules`` off and with each
+    of ``evaluation.counts``. Every figure of :func:`_collect`, as mean and 95% interval."""
     from market.agents.trained import load_policy
     from market.simulation import run_market
     from market.training.configs import learning_modules
@@ -120,23 +122,19 @@ def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path, 
     per_metric: dict[str, list[float]] = {}
     jump_at = scenario.fundamental.jump_at if scenario.fundamental is not None else None
     episodes = seeds * scenario.evaluation.episodes
-    for k in range(episodes):
-        env = make_market_env(settings.env_config)
-        summary = run_market(env, policies, seed=settings.eval_seed + k, writer=writer if k == 0 else None)
-        _collect(per_metric, summary, "", jump_at)
-    # the same trained policies on the same seeds with one market rule switched off
-    for rule in scenario.evaluation.without_rules:
-        rules = {key: value for key, value in settings.env_config.get("rules", {}).items() if key != rule}
+
+    def play(changes: dict[str, Any], prefix: str, record: RunWriter | None = None) -> None:
         for k in range(episodes):
-            env = make_market_env({**settings.env_config, "rules": rules})
-            _collect(per_metric, run_market(env, policies, seed=settings.eval_seed + k), f"without_{rule}/", jump_at)
-    # the same trained policies with the varied population at each count
+            env = make_market_env({**settings.env_config, **changes})
+            summary = run_market(env, policies, seed=settings.eval_seed + k, writer=record if k == 0 else None)
+            _collect(per_metric, summary, prefix, jump_at)
+
+    play({}, "", writer)
+    for rule in scenario.evaluation.without_rules:  # the same seeds with one market rule off
+        play({"rules": {key: value for key, value in settings.env_config.get("rules", {}).items() if key != rule}}, f"without_{rule}/")
     vary = scenario.evaluation.vary
-    for count in scenario.evaluation.counts:
-        populations = [dict(p, count=count) if p["name"] == vary else p for p in settings.env_config["populations"]]
-        for k in range(episodes):
-            env = make_market_env({**settings.env_config, "populations": populations})
-            _collect(per_metric, run_market(env, policies, seed=settings.eval_seed + k), f"{vary}_count_{count}/", jump_at)
+    for count in scenario.evaluation.counts:  # the same seeds with the varied population at each count
+        play({"populations": [dict(p, count=count) if p["name"] == vary else p for p in settings.env_config["populations"]]}, f"{vary}_count_{count}/")
     return {key: _mean_ci(values) for key, values in per_metric.items()}
 
 
@@ -144,8 +142,9 @@ def _collect(per_metric: dict[str, list[float]], summary: Any, prefix: str, jump
     """One episode's figures, appended per metric (``prefix`` + name).
 
     Per population: mean return and spread capture. The market: mid change, volume, mean spread, steps
-    halted, book depth (mean and least), the mid's max drawdown. With a fundamental: the largest and the closing gap between price and
-    value (``|log(mid / fundamental)|``; the closing gap is the mean over the last tenth of the steps).
+    halted, book depth (mean and least), the mid's max drawdown. With a fundamental: the largest and
+    the closing gap between price and value (``|log(mid / fundamental)|``; the closing gap is the mean
+    over the last tenth of the steps).
     With a news jump at step ``jump_at``: the gap just after the jump, and the steps until trading has
     closed half of it (NaN when it never does).
     """

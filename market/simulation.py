@@ -45,8 +45,8 @@ from market.data.facts import stylized_facts
 from market.data.loading import CLOSE
 from market.envs.market_config import Clearing, ImpactConfig, MarketConfig, PopulationConfig, Role
 from market.envs.market_v0 import MarketEnv
-from market.exchange.types import Side
 from market.errors import ConfigError, MarketError
+from market.exchange.types import Side
 from market.records import schema as s
 from market.records.io import RunReader, RunWriter
 

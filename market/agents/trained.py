@@ -62,8 +62,8 @@ class TrainedPolicy:
         self._module = module
         self._module.eval()  # type: ignore[attr-defined]
         self.explore = explore
-        module_ = self._module
-        self._dist = module_.get_exploration_action_dist_cls() if explore else module_.get_inference_action_dist_cls()  # type: ignore[attr-defined]
+        get_dist = module.get_exploration_action_dist_cls if explore else module.get_inference_action_dist_cls  # type: ignore[attr-defined]
+        self._dist = get_dist()
         self._torch = torch
         self.path = path
         self.observation_space = self._module.observation_space  # type: ignore[attr-defined]
