@@ -155,21 +155,15 @@ def rllib_trainer(name: str, settings: Any, stock: Sequence[str] = ()) -> Traine
     Returns:
         The trainer; its iterations count env steps sampled.
     """
-    from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
-    from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
-    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
-
     from market.training.configs import build_ppo_config
 
-    config = build_ppo_config(settings)
+    config = build_ppo_config(settings, lean="learner" not in stock)
     if "actions" in stock:
         config.environment(normalize_actions=True, clip_actions=True)
     if "nan_checks" in stock:
         config.framework(torch_skip_nan_gradients=False)
     if "kl" in stock:
         config.training(use_kl_loss=True)
-    if "learner" in stock:
-        config.learners(learner_class=PPOTorchLearner).rl_module(rl_module_spec=RLModuleSpec(module_class=DefaultPPOTorchRLModule))
     algo = config.build_algo()
 
     def iterate() -> int:

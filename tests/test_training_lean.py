@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -41,10 +42,7 @@ def settings(env: str) -> TrainingConfig:
 
 def train(env: str, *, stock: bool, iterations: int = 2) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]], Any]:
     """Results of the last iteration, the learner's weights per module, and the algorithm (stopped)."""
-    config = build_ppo_config(settings(env))
-    if stock:
-        config.learners(learner_class=PPOTorchLearner).rl_module(rl_module_spec=RLModuleSpec(module_class=DefaultPPOTorchRLModule))
-    algo = config.build_algo()
+    algo = build_ppo_config(settings(env), lean=not stock).build_algo()
     try:
         for _ in range(iterations):
             result = algo.train()
@@ -84,8 +82,8 @@ def test_lean_ppo_learns_the_same_weights_and_counts_the_same_steps_as_rllibs(en
 def test_lean_module_switches_mode_only_when_needed_and_keeps_each_copy_in_its_mode() -> None:
     spec = RLModuleSpec(
         module_class=LeanPPOTorchRLModule,
-        observation_space=__import__("gymnasium").spaces.Box(-1, 1, (5,), np.float32),
-        action_space=__import__("gymnasium").spaces.Box(-1, 1, (1,), np.float32),
+        observation_space=gym.spaces.Box(-1, 1, (5,), np.float32),
+        action_space=gym.spaces.Box(-1, 1, (1,), np.float32),
         model_config={"fcnet_hiddens": [8], "fcnet_activation": "tanh"},
     )
     module = spec.build()

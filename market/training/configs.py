@@ -181,8 +181,12 @@ def _common(config: AlgorithmConfig, settings: TrainingConfig) -> AlgorithmConfi
     return config
 
 
-def build_ppo_config(settings: TrainingConfig) -> PPOConfig:
-    """PPO with the settings' batch, minibatch, epochs, learning rate and discount."""
+def build_ppo_config(settings: TrainingConfig, *, lean: bool = True) -> PPOConfig:
+    """PPO with the settings' batch, minibatch, epochs, learning rate and discount.
+
+    ``lean=False`` keeps RLlib's own ``PPOTorchLearner`` and ``DefaultPPOTorchRLModule`` instead of the
+    lean ones of :mod:`market.training.lean` (the same algorithm with less per-minibatch bookkeeping).
+    """
     config = PPOConfig().training(
         train_batch_size_per_learner=settings.train_batch_size,
         minibatch_size=settings.minibatch_size,
@@ -191,13 +195,13 @@ def build_ppo_config(settings: TrainingConfig) -> PPOConfig:
         gamma=settings.gamma,
         # The clipped objective alone, as in the PPO paper's main variant and stable-baselines3: RLlib's
         # default adds an adaptive KL penalty on top of the clipping, a second brake that costs a KL
-        # term per minibatch (about 6% of an iteration on TradingEnv).
+        # term per minibatch (+7% env steps/s on TradingEnv without it: bench/training.py --ablation).
         use_kl_loss=False,
     )
-    # RLlib's PPO with less per-minibatch bookkeeping (market/training/lean.py says what and why).
-    config = config.learners(learner_class=LeanPPOTorchLearner).rl_module(rl_module_spec=RLModuleSpec(module_class=LeanPPOTorchRLModule))
+    if lean:  # RLlib's PPO with less per-minibatch bookkeeping (market/training/lean.py says what and why)
+        config = config.learners(learner_class=LeanPPOTorchLearner).rl_module(rl_module_spec=RLModuleSpec(module_class=LeanPPOTorchRLModule))
     # No finite-gradient checks: RLlib's default runs two torch.isfinite per parameter per minibatch
-    # (about 10% of a PPO iteration) to zero NaN gradients. With True, RLlib 2.60 steps the optimizer
+    # (+16% env steps/s without them: bench/training.py --ablation) to zero NaN gradients. With True, RLlib 2.60 steps the optimizer
     # with the gradients as they are (it does not skip the update): a NaN shows in the losses.
     config = config.framework(torch_skip_nan_gradients=True)
     return _common(config, settings)
