@@ -27,7 +27,7 @@ from ray import cloudpickle  # noqa: E402
 from ray.tune.registry import register_env  # noqa: E402
 
 from market.envs import TradingEnv  # noqa: E402
-from market.training.configs import TrainingConfig, build_config  # noqa: E402
+from market.training.configs import TrainingConfig, build_config, stop_algorithm  # noqa: E402
 
 FAIL_ONCE_ENV = "market_test_fail_once"
 MARKER = "fail_once_marker"
@@ -130,7 +130,7 @@ def test_env_that_raises_is_rebuilt_inside_its_runner_and_training_goes_on(tmp_p
     try:
         results = [algo.train() for _ in range(ITERATIONS)]
     finally:
-        algo.stop()
+        stop_algorithm(algo)
 
     assert _failed_in_a_remote_runner(marker)
     assert [r["training_iteration"] for r in results] == list(range(1, ITERATIONS + 1))
@@ -154,7 +154,7 @@ def test_env_runner_that_dies_is_restarted_and_training_goes_on(tmp_path):
         # Ray restarts the actor in the background; iterations until then sample nothing
         results = _train_until(algo, sampled_after_restart, MAX_ITERATIONS_TO_RESTART)
     finally:
-        algo.stop()
+        stop_algorithm(algo)
 
     assert _failed_in_a_remote_runner(marker)
     assert sampled_after_restart(results), [(r["training_iteration"], _steps(r), _restarts(r)) for r in results]

@@ -14,7 +14,7 @@ ray = pytest.importorskip("ray")
 from market.agents.trained import load_policy  # noqa: E402
 from market.errors import ConfigError  # noqa: E402
 from market.records import RunReader  # noqa: E402
-from market.training.configs import TrainingConfig, build_config, learning_modules  # noqa: E402
+from market.training.configs import TrainingConfig, build_config, learning_modules, stop_algorithm  # noqa: E402
 from market.training.runner import StopConfig, train  # noqa: E402
 
 MARKET = str(Path(sys.executable).with_name("market"))
@@ -52,7 +52,7 @@ def test_each_builder_trains_its_modules(settings):
         for module in learning_modules(settings):
             assert algo.get_module(module) is not None
     finally:
-        algo.stop()
+        stop_algorithm(algo)
 
 
 def test_market_modules_are_one_per_learning_population_or_per_agent():
@@ -119,6 +119,19 @@ def test_exploring_policy_samples_its_gaussian_with_the_given_stream():
     assert np.median(draws[:, 0]) == pytest.approx(centre, abs=0.15)
 
 
+def test_stopping_an_algorithm_removes_the_empty_folder_rllib_made_for_it():
+    from ray.train.constants import DEFAULT_STORAGE_PATH
+
+    from market.training.configs import build_algorithm
+
+    algo = build_algorithm(TrainingConfig(env_config=TINY_TRADING, train_batch_size=64, minibatch_size=32, num_epochs=1, num_envs_per_env_runner=2))
+    logdir = Path(algo.logdir)
+    algo.train()
+    assert logdir.parent == Path(DEFAULT_STORAGE_PATH) and logdir.is_dir()
+    stop_algorithm(algo)
+    assert not logdir.exists()
+
+
 def test_sac_runs_repeat_exactly_with_one_seed():
     from market.training.configs import build_algorithm
 
@@ -132,7 +145,7 @@ def test_sac_runs_repeat_exactly_with_one_seed():
             module = algo.learner_group._learner.module["default_policy"]
             weights.append({k: v.detach().clone() for k, v in module.state_dict().items()})
         finally:
-            algo.stop()
+            stop_algorithm(algo)
     for name, value in weights[0].items():
         assert np.array_equal(value.numpy(), weights[1][name].numpy()), name
 
@@ -187,7 +200,7 @@ def test_an_earlier_checkpoint_drives_a_frozen_population_that_acts_but_does_not
     try:
         algo.train()
     finally:
-        algo.stop()
+        stop_algorithm(algo)
 
 
 def test_market_training_records_curves_and_the_final_evaluation_episode(tmp_path):

@@ -17,7 +17,7 @@ from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 from ray.rllib.core import ALL_MODULES
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-from market.training.configs import TrainingConfig, build_ppo_config
+from market.training.configs import TrainingConfig, build_ppo_config, stop_algorithm
 from market.training.lean import LeanPPOTorchLearner, LeanPPOTorchRLModule
 
 MARKET = {
@@ -50,7 +50,7 @@ def train(env: str, *, stock: bool, iterations: int = 2) -> tuple[dict[str, Any]
         weights = {mid: {k: v.detach().clone() for k, v in module.state_dict().items()} for mid, module in learner.module._rl_modules.items()}
         return result, weights, algo
     finally:
-        algo.stop()
+        stop_algorithm(algo)
 
 
 @pytest.mark.parametrize("env", ["trading", "market"])

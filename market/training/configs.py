@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from ray.rllib.algorithms.algorithm import Algorithm
+from ray.train.constants import DEFAULT_STORAGE_PATH
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.algorithms.appo import APPOConfig
 from ray.rllib.algorithms.dqn import DQNConfig
@@ -267,6 +269,19 @@ def build_algorithm(settings: TrainingConfig) -> Algorithm:
     algo = build_config(settings).build_algo()
     seed_replay_buffer(algo, settings.seed)
     return algo
+
+
+def stop_algorithm(algo: Algorithm) -> None:
+    """Stop the algorithm and remove the empty folder RLlib 2.60 made for it in ``~/ray_results``.
+
+    Every Algorithm built outside Tune gets a fresh ``~/ray_results/<date><random>`` folder that nothing
+    writes to (our checkpoints and records go where the caller says); without this each run leaves one.
+    """
+    logdir = Path(algo.logdir)
+    # first, then stop: a Tune trial's actor can be torn down while ``stop()`` runs
+    if logdir.parent == Path(DEFAULT_STORAGE_PATH) and logdir.is_dir() and not any(logdir.iterdir()):
+        logdir.rmdir()
+    algo.stop()
 
 
 def seed_replay_buffer(algo: Algorithm, seed: int) -> None:

@@ -25,7 +25,7 @@ from market.agents.trained import TrainedPolicy
 from market.errors import ConfigError, MarketError
 from market.records import RunWriter
 from market.records.schema import ENV_STEPS, ITERATION, KEY, KIND_TRAIN, TIME_S, TRAINING, VALUE
-from market.training.configs import SINGLE_AGENT_MODULE, EnvKind, TrainingConfig, build_algorithm, learning_modules, seed_replay_buffer
+from market.training.configs import SINGLE_AGENT_MODULE, EnvKind, TrainingConfig, build_algorithm, learning_modules, seed_replay_buffer, stop_algorithm
 from market.training.envs import make_market_env, register_envs
 
 CHECKPOINTS_DIR = "checkpoints"
@@ -331,7 +331,7 @@ def train(
                 writer.set_metrics({**report.evaluation, "iterations": report.iteration, "env_steps": report.env_steps})
             writer.set_field("checkpoint", str(checkpoint))
     finally:
-        algo.stop()
+        stop_algorithm(algo)
     return TrainResult(Path(out) / name, checkpoint, report.iteration, report.env_steps, report.evaluation)
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from market.config import from_mapping, suggest
 from market.errors import ConfigError, MarketError
-from market.training.configs import TrainingConfig, build_algorithm, build_config
+from market.training.configs import TrainingConfig, build_algorithm, build_config, stop_algorithm
 
 DEFAULT_METRIC = "env_runners/episode_return_mean"
 BEST_FILE = "best.json"
@@ -184,7 +184,7 @@ def _run_trial(values: dict[str, Any], *, settings: TrainingConfig, iterations: 
                 raise ConfigError(f"metric: {metric!r} is not in RLlib's results{suggest(metric, list(result))}")
             tune.report({metric: float(result[metric]), ENV_STEPS_KEY: int(result[ENV_STEPS_KEY])})
     finally:
-        algo.stop()
+        stop_algorithm(algo)
 
 
 def _trial_resources(values: dict[str, Any], *, settings: TrainingConfig) -> Any:
