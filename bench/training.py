@@ -29,7 +29,8 @@ SB3 runs 320).
   vector env of one ``TradingEnv``) and with each ``--envs`` count above 1 (the native
   ``TradingVectorEnv``, ``gym_env_vectorize_mode="vector_entry_point"``).
 * RLlib PPO on the market env (PettingZoo through our wrapper): 4 learning makers and 4 learning takers
-  (one module per population) plus 8 noise traders driven inside the env, 500-step episodes, the same
+  (one module per population) plus 8 noise traders driven inside the env, 500-step episodes, 8 envs per
+  runner (``TrainingConfig``'s default), the same
   batch (2,048 env steps, so 16,384 learner agent-steps), minibatch, epochs and networks.
 * ``--ablation``: RLlib at the largest ``--envs`` count with each of RLlib's own defaults put back on
   top of our builder's config (``STOCK`` below), then all of them; the figures say what each setting in

@@ -71,7 +71,8 @@ class TrainingConfig:
             TradingEnv (``start``/``end``), held-out seeds come from ``eval_seed`` for MarketEnv.
         sharing: one module per learning population or per agent (market env).
         num_env_runners: remote env runners (0: sample in the driver).
-        num_envs_per_env_runner: envs per runner; TradingEnv uses the native vector env.
+        num_envs_per_env_runner: envs per runner; TradingEnv uses the native vector env, MarketEnv
+            RLlib's sync vector of multi-agent envs.
         num_learners: remote learners (0: learn in the driver).
         train_batch_size: env steps per training iteration (per learner).
         minibatch_size: SGD minibatch (PPO, APPO).
@@ -168,7 +169,7 @@ def _common(config: AlgorithmConfig, settings: TrainingConfig) -> AlgorithmConfi
         config.environment(settings.env_id, env_config=dict(settings.env_config), **actions)
         .env_runners(
             num_env_runners=settings.num_env_runners,
-            num_envs_per_env_runner=settings.num_envs_per_env_runner if settings.env is EnvKind.TRADING else 1,
+            num_envs_per_env_runner=settings.num_envs_per_env_runner,
             **({"gym_env_vectorize_mode": "vector_entry_point"} if vectorize else {}),
         )
         .learners(num_learners=settings.num_learners)
