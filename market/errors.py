@@ -31,5 +31,13 @@ class DataError(MarketError, ValueError):
     """Price data could not be loaded; the message names the file, the row or column, and the problem."""
 
 
+class ActionError(MarketError, ValueError):
+    """An action is not in the env's action space; the message names the agent and the expected shape."""
+
+
+class ResetNeeded(MarketError, RuntimeError):
+    """An env was stepped before ``reset()`` (or after its episode ended and before the next reset)."""
+
+
 class RecordError(MarketError):
     """A run record is missing, damaged or of an unknown version; the message names the file."""
