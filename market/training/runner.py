@@ -10,19 +10,24 @@ run record: the training curves, the final evaluation episode and its metrics.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+import signal
+import shutil
+import threading
 import time
-from contextlib import nullcontext
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from market import limits
 from market.agents.trained import TrainedPolicy
-from market.errors import ConfigError, MarketError
+from market.errors import ConfigError, Interrupted, MarketError
 from market.records import RunWriter
 from market.records.schema import ENV_STEPS, ITERATION, KEY, KIND_TRAIN, TIME_S, TRAINING, VALUE
 from market.training.configs import SINGLE_AGENT_MODULE, EnvKind, TrainingConfig, build_algorithm, learning_modules, seed_replay_buffer, stop_algorithm
@@ -47,10 +52,12 @@ class StopConfig:
     target_reward: float | None = None
 
     def __post_init__(self) -> None:
-        for key in ("iterations", "timesteps"):
+        for key, limit in (("iterations", limits.MAX_ITERATIONS), ("timesteps", limits.MAX_TIMESTEPS)):
             value = getattr(self, key)
-            if value is not None and (type(value) is not int or value < 1):
-                raise ConfigError(f"{key}: expected a positive integer, got {value!r}")
+            if value is not None:
+                limits.check_size(key, value, limit)
+        if self.target_reward is not None:
+            limits.check_finite("target_reward", self.target_reward)
         if self.iterations is None and self.timesteps is None and self.target_reward is None:
             raise ConfigError("stop: give at least one of iterations, timesteps or target_reward")
 
@@ -89,8 +96,17 @@ class TrainResult:
     evaluation: dict[str, float]
 
 
-def connect(address: str | None) -> None:
+RAY_LOGGERS = ("ray", "ray.rllib", "ray.tune", "ray.train")
+"""The loggers whose records Ray and RLlib print; quiet unless ``verbose``."""
+
+
+def connect(address: str | None, *, verbose: bool = False, log_file: Path | None = None) -> None:
     """Start a local Ray (all cores) or join the cluster at ``address``.
+
+    Ray's and RLlib's own messages (token authentication, API stack, deprecations, GPU monitoring)
+    are kept off the terminal unless ``verbose``: below errors they go to ``log_file`` if one is given.
+    A Ctrl-C while Ray starts is held until it has started, then raised (Ray's core can crash when
+    interrupted half-way).
 
     Raises:
         MarketError: when no cluster answers at ``address``, in one line.
@@ -99,15 +115,54 @@ def connect(address: str | None) -> None:
 
     if ray.is_initialized():
         return
+    quiet_ray(verbose=verbose, log_file=log_file)
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    if address:
-        _probe(address)
-        try:
-            ray.init(address=address, log_to_driver=False)
-        except Exception as error:  # ConnectionError, or Ray's own errors for a dead or foreign address
-            raise MarketError(f"--address {address}: no Ray cluster answered ({type(error).__name__})") from None
-    else:
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    level = logging.INFO if verbose else logging.ERROR
+    with interrupts_deferred():
+        if address:
+            _probe(address)
+            try:
+                ray.init(address=address, log_to_driver=verbose, logging_level=level)
+            except Exception as error:  # ConnectionError, or Ray's own errors for a dead or foreign address
+                raise MarketError(f"--address {address}: no Ray cluster answered ({type(error).__name__})") from None
+        else:
+            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=verbose, logging_level=level)
+    quiet_ray(verbose=verbose, log_file=log_file)  # ray.init sets the "ray" logger's level again
+
+
+def quiet_ray(*, verbose: bool, log_file: Path | None = None) -> None:
+    """Send Ray's and RLlib's log records to ``log_file`` (if given) and, only when ``verbose``, to the terminal."""
+    for name in RAY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO if verbose or log_file is not None else logging.ERROR)
+        for handler in logger.handlers:
+            if not isinstance(handler, logging.FileHandler):
+                handler.setLevel(logging.INFO if verbose else logging.ERROR)
+    if log_file is not None:
+        root = logging.getLogger("ray")
+        if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == log_file.resolve() for h in root.handlers):
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(log_file)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            root.addHandler(handler)
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) for the duration of the block, then deliver it as KeyboardInterrupt.
+
+    Starting Ray and building an algorithm load native code; a KeyboardInterrupt raised half-way
+    through them has ended the process with a segmentation fault. Outside the main thread this does
+    nothing (signals only reach the main thread).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _probe(address: str) -> None:
@@ -279,6 +334,8 @@ def train(
     """
     from ray.rllib.algorithms.algorithm import Algorithm
 
+    for key, value in (("checkpoint_every", checkpoint_every), ("eval_every", eval_every)):
+        limits.check_size(key, value, limits.MAX_ITERATIONS, minimum=0)
     rows: list[tuple] = []
     if resume is not None:
         stored, rows = read_checkpoint_settings(resume)
@@ -292,11 +349,12 @@ def train(
         raise ConfigError(f"{checkpoints}: already exists; choose another run name")
     connect(address)
     register_envs()
-    if resume is not None:
-        algo = Algorithm.from_checkpoint(str(Path(resume).resolve()))
-        seed_replay_buffer(algo, settings.seed + algo.iteration)  # a resumed run draws on, not the first draws again
-    else:
-        algo = build_algorithm(settings)
+    with interrupts_deferred():  # a Ctrl-C while the algorithm loads waits for the try below
+        if resume is not None:
+            algo = Algorithm.from_checkpoint(str(Path(resume).resolve()))
+            seed_replay_buffer(algo, settings.seed + algo.iteration)  # a resumed run draws on, not the first draws again
+        else:
+            algo = build_algorithm(settings)
     started = previous_time = time.perf_counter()
     previous_steps = 0
     report: IterationReport | None = None
@@ -330,9 +388,27 @@ def train(
                 _record_final_episode(writer, algo, settings)
                 writer.set_metrics({**report.evaluation, "iterations": report.iteration, "env_steps": report.env_steps})
             writer.set_field("checkpoint", str(checkpoint))
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted_message(checkpoints)) from None
     finally:
-        stop_algorithm(algo)
+        with interrupts_deferred():
+            stop_algorithm(algo)
     return TrainResult(Path(out) / name, checkpoint, report.iteration, report.env_steps, report.evaluation)
+
+
+def _interrupted_message(checkpoints: Path) -> str:
+    """What an interrupted run leaves: no run record; its checkpoints, if any were saved, to resume from.
+
+    A checkpoint folder that a save was writing when the interrupt came is incomplete and is removed,
+    as is the run's checkpoints folder when no checkpoint was saved.
+    """
+    saved = sorted(p for p in checkpoints.glob("iter_*") if (p / SETTINGS_FILE).is_file()) if checkpoints.is_dir() else []
+    for partial in (p for p in checkpoints.glob("iter_*") if p not in saved) if checkpoints.is_dir() else ():
+        shutil.rmtree(partial, ignore_errors=True)
+    if not saved:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        return "the unfinished run was not recorded"
+    return f"the unfinished run was not recorded; its last checkpoint is kept: continue with --resume {saved[-1]}"
 
 
 def _with_eval(report: IterationReport, evaluation: dict[str, float]) -> IterationReport:
