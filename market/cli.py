@@ -535,6 +535,19 @@ def _flatten(mapping: dict, prefix: str = "") -> list[tuple[str, object]]:
     return rows
 
 
+def _given(error: Exception) -> str:
+    """``" (given: VALUE)"`` for a bad option's value as typed, which typer's message leaves out."""
+    names = getattr(getattr(error, "param", None), "opts", None) or []
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        for name in names:
+            if arg == name and i + 1 < len(args):
+                return f" (given: {args[i + 1]})"
+            if arg.startswith(f"{name}="):
+                return f" (given: {arg.partition('=')[2]})"
+    return ""
+
+
 def main() -> None:
     """Entry point of the ``market`` command.
 
@@ -554,7 +567,7 @@ def main() -> None:
         sys.exit(0)
     except click_errors.UsageError as error:  # a bad option or argument, named by typer
         hint = f" (see {error.ctx.command_path} --help)" if error.ctx is not None else ""
-        print(f"error: {error.format_message()}{hint}", file=sys.stderr)
+        print(f"error: {error.format_message()}{_given(error)}{hint}", file=sys.stderr)
         sys.exit(1)
     except typer.TyperException as error:
         print(f"error: {error.format_message()}", file=sys.stderr)

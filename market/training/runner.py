@@ -96,17 +96,45 @@ class TrainResult:
     evaluation: dict[str, float]
 
 
-RAY_LOGGERS = ("ray", "ray.rllib", "ray.tune", "ray.train")
-"""The loggers whose records Ray and RLlib print; quiet unless ``verbose``."""
+RAY_LOGGER = "ray"
+"""The logger under which Ray, RLlib and Tune log (``ray.rllib``, ``ray.tune`` ... below it)."""
+
+
+class RayLogRouter(logging.Handler):
+    """Where Ray's log records go: the terminal at ``terminal_level``, and every record to a file if given."""
+
+    def __init__(self, terminal_level: int, log_file: Path | None) -> None:
+        super().__init__(logging.DEBUG)
+        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.terminal = logging.StreamHandler()
+        self.terminal.setLevel(terminal_level)
+        self.file: logging.Handler | None = None
+        if log_file is not None:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            self.file = logging.FileHandler(log_file)
+        for handler in (self.terminal, self.file):
+            if handler is not None:
+                handler.setFormatter(formatter)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= self.terminal.level:
+            self.terminal.handle(record)
+        if self.file is not None:
+            self.file.handle(record)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+        super().close()
 
 
 def connect(address: str | None, *, verbose: bool = False, log_file: Path | None = None) -> None:
     """Start a local Ray (all cores) or join the cluster at ``address``.
 
     Ray's and RLlib's own messages (token authentication, API stack, deprecations, GPU monitoring)
-    are kept off the terminal unless ``verbose``: below errors they go to ``log_file`` if one is given.
-    A Ctrl-C while Ray starts is held until it has started, then raised (Ray's core can crash when
-    interrupted half-way).
+    are kept off the terminal unless ``verbose`` (errors always show); they all go to ``log_file`` if
+    one is given. A Ctrl-C while Ray starts is held until it has started, then raised (Ray's core can
+    crash when interrupted half-way).
 
     Raises:
         MarketError: when no cluster answers at ``address``, in one line.
@@ -115,36 +143,50 @@ def connect(address: str | None, *, verbose: bool = False, log_file: Path | None
 
     if ray.is_initialized():
         return
-    quiet_ray(verbose=verbose, log_file=log_file)
+    router = RayLogRouter(logging.INFO if verbose else logging.ERROR, log_file)
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    level = logging.INFO if verbose else logging.ERROR
-    with interrupts_deferred():
-        if address:
-            _probe(address)
-            try:
-                ray.init(address=address, log_to_driver=verbose, logging_level=level)
-            except Exception as error:  # ConnectionError, or Ray's own errors for a dead or foreign address
-                raise MarketError(f"--address {address}: no Ray cluster answered ({type(error).__name__})") from None
-        else:
-            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=verbose, logging_level=level)
-    quiet_ray(verbose=verbose, log_file=log_file)  # ray.init sets the "ray" logger's level again
+    # ray.init drops every handler of the "ray" logger and then logs with none: Python's last-resort
+    # handler would print those records, so the router stands in for it until Ray is up
+    last_resort, logging.lastResort = logging.lastResort, router
+    try:
+        with interrupts_deferred():
+            if address:
+                _probe(address)
+                try:
+                    ray.init(address=address, log_to_driver=verbose, configure_logging=False)
+                except Exception as error:  # ConnectionError, or Ray's own errors for a dead or foreign address
+                    raise MarketError(f"--address {address}: no Ray cluster answered ({type(error).__name__})") from None
+            else:
+                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=verbose, configure_logging=False)
+    finally:
+        logging.lastResort = last_resort
+    route_ray_logs(router)
 
 
-def quiet_ray(*, verbose: bool, log_file: Path | None = None) -> None:
-    """Send Ray's and RLlib's log records to ``log_file`` (if given) and, only when ``verbose``, to the terminal."""
-    for name in RAY_LOGGERS:
-        logger = logging.getLogger(name)
-        logger.setLevel(logging.INFO if verbose or log_file is not None else logging.ERROR)
-        for handler in logger.handlers:
-            if not isinstance(handler, logging.FileHandler):
-                handler.setLevel(logging.INFO if verbose else logging.ERROR)
-    if log_file is not None:
-        root = logging.getLogger("ray")
-        if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == log_file.resolve() for h in root.handlers):
-            log_file.parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.FileHandler(log_file)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-            root.addHandler(handler)
+def route_ray_logs(router: logging.Handler | None = None) -> None:
+    """Send every Ray, RLlib and Tune log record through one router (the one :func:`connect` made).
+
+    RLlib and Tune attach terminal handlers of their own to their loggers when imported; those are
+    removed and the records passed up to the ``ray`` logger, whose only handler is the router. Called
+    again after an algorithm is built, since building imports more of them.
+    """
+    root = logging.getLogger(RAY_LOGGER)
+    if router is None:
+        router = next((h for h in root.handlers if isinstance(h, RayLogRouter)), None)
+        if router is None:
+            return
+    for handler in list(root.handlers):
+        if handler is not router:
+            root.removeHandler(handler)
+    if router not in root.handlers:
+        root.addHandler(router)
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith(f"{RAY_LOGGER}.") and isinstance(logger, logging.Logger):
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.propagate = True
 
 
 @contextmanager
@@ -349,17 +391,19 @@ def train(
         raise ConfigError(f"{checkpoints}: already exists; choose another run name")
     connect(address)
     register_envs()
-    with interrupts_deferred():  # a Ctrl-C while the algorithm loads waits for the try below
-        if resume is not None:
-            algo = Algorithm.from_checkpoint(str(Path(resume).resolve()))
-            seed_replay_buffer(algo, settings.seed + algo.iteration)  # a resumed run draws on, not the first draws again
-        else:
-            algo = build_algorithm(settings)
-    started = previous_time = time.perf_counter()
-    previous_steps = 0
+    algo = None
     report: IterationReport | None = None
     checkpoint = checkpoints
     try:
+        with interrupts_deferred():  # a Ctrl-C while the algorithm loads is raised once it has loaded
+            if resume is not None:
+                algo = Algorithm.from_checkpoint(str(Path(resume).resolve()))
+                seed_replay_buffer(algo, settings.seed + algo.iteration)  # a resumed run draws on, not the first draws again
+            else:
+                algo = build_algorithm(settings)
+        route_ray_logs()  # building imported more of RLlib, whose loggers print on their own
+        started = previous_time = time.perf_counter()
+        previous_steps = 0
         own = writer is None
         record = RunWriter(out, name, kind=KIND_TRAIN, config=_settings_dict(settings), seed=settings.seed) if own else nullcontext(writer)
         with record as writer:
@@ -391,8 +435,9 @@ def train(
     except KeyboardInterrupt:
         raise Interrupted(_interrupted_message(checkpoints)) from None
     finally:
-        with interrupts_deferred():
-            stop_algorithm(algo)
+        if algo is not None:
+            with interrupts_deferred():
+                stop_algorithm(algo)
     return TrainResult(Path(out) / name, checkpoint, report.iteration, report.env_steps, report.evaluation)
 
 
