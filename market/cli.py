@@ -572,6 +572,13 @@ def main() -> None:
     except typer.TyperException as error:
         print(f"error: {error.format_message()}", file=sys.stderr)
         sys.exit(1)
+    except OSError as error:  # the system refused a path the user gave: too long, not permitted, disk full ...
+        if error.filename is None:
+            raise
+        name = str(error.filename)
+        shown = name if len(name) <= 120 else f"{name[:60]}...{name[-40:]} ({len(name):,} characters)"
+        print(f"error: {shown}: {error.strerror}", file=sys.stderr)
+        sys.exit(1)
     except (KeyboardInterrupt, typer.Abort):
         code = Interrupted.exit_code
     if code == Interrupted.exit_code:  # typer turns a KeyboardInterrupt into exit code 130

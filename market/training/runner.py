@@ -108,10 +108,9 @@ class RayLogRouter(logging.Handler):
         formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         self.terminal = logging.StreamHandler()
         self.terminal.setLevel(terminal_level)
-        self.file: logging.Handler | None = None
-        if log_file is not None:
-            log_file.parent.mkdir(parents=True, exist_ok=True)
-            self.file = logging.FileHandler(log_file)
+        self.file: logging.FileHandler | None = None
+        if log_file is not None:  # opened at the first record: a run refused before Ray starts writes nothing
+            self.file = logging.FileHandler(log_file, delay=True)
         for handler in (self.terminal, self.file):
             if handler is not None:
                 handler.setFormatter(formatter)
@@ -120,6 +119,7 @@ class RayLogRouter(logging.Handler):
         if record.levelno >= self.terminal.level:
             self.terminal.handle(record)
         if self.file is not None:
+            Path(self.file.baseFilename).parent.mkdir(parents=True, exist_ok=True)
             self.file.handle(record)
 
     def close(self) -> None:
