@@ -178,6 +178,8 @@ def test_a_background_checkpoint_that_does_not_exist_is_refused_at_load_in_one_l
 @pytest.mark.slow
 def test_ctrl_c_during_training_ends_with_one_line_exit_130_and_no_half_run(tmp_path):
     out = tmp_path / "runs"
+    ray_results = Path.home() / "ray_results"
+    before = set(ray_results.iterdir()) if ray_results.is_dir() else set()
     process = subprocess.Popen(
         [MARKET, "run", "market_makers", "--quick", "--out", str(out)],
         stdout=subprocess.PIPE,
@@ -210,3 +212,4 @@ def test_a_path_longer_than_the_system_allows_is_one_line_naming_it(tmp_path, co
     result = run(*(part.format(long=long) for part in command), "--out" if command[0] != "runs" else "--runs", str(tmp_path / "runs"))
     assert_one_error_line(result, "File name too long", "(3")
     assert not (tmp_path / "runs").exists()
+    assert (set(ray_results.iterdir()) if ray_results.is_dir() else set()) == before  # no empty folder left by RLlib

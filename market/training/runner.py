@@ -191,20 +191,24 @@ def route_ray_logs(router: logging.Handler | None = None) -> None:
 
 @contextmanager
 def interrupts_deferred() -> Iterator[None]:
-    """Hold Ctrl-C (SIGINT) for the duration of the block, then deliver it as KeyboardInterrupt.
+    """Hold Ctrl-C (SIGINT) for the duration of the block, then raise it as KeyboardInterrupt.
 
-    Starting Ray and building an algorithm load native code; a KeyboardInterrupt raised half-way
-    through them has ended the process with a segmentation fault. Outside the main thread this does
-    nothing (signals only reach the main thread).
+    Starting Ray and building an algorithm set up native code and threads; a KeyboardInterrupt raised
+    half-way through them has ended the process with a segmentation fault. While the block runs, a
+    SIGINT is only noted; leaving the block raises it. Outside the main thread this does nothing
+    (Python runs signal handlers in the main thread only).
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def _probe(address: str) -> None:
