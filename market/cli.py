@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 import typer
 from rich.console import Console
+# typer 0.29 (pinned) vendors click; its exceptions are not re-exported (but BadParameter)
+from typer._click import exceptions as click_errors
 from rich.table import Table
 
 from market import __version__
-from market.errors import MarketError
+from market.errors import Interrupted, MarketError
 from market.exchange import EXCHANGE_ACCOUNT, AccountLimits, Exchange, FeeConfig, check_invariants
 from market.exchange.flow import FlowKind, random_order_flow
 from market.records import RunReader, list_runs
@@ -39,6 +41,11 @@ app.add_typer(scenarios_app, name="scenarios")
 
 DEFAULT_RUNS = Path("runs")
 RUNS_OPTION = typer.Option(DEFAULT_RUNS, "--runs", help="Folder of run records (default: ./runs).")
+VERBOSE_OPTION = typer.Option(False, "--verbose", help="Show Ray's and RLlib's own messages (they always go to OUT/logs/).")
+DEFAULT_ITERATIONS = 10
+"""Training iterations of ``market train`` when no stop criterion is given."""
+LOGS_DIR = "logs"
+"""Ray's and RLlib's messages of each run go to ``OUT/logs/<run>.log``."""
 HEADLINE_METRICS = 3
 
 
@@ -118,6 +125,17 @@ def _run_name(kind: str, label: str) -> str:
     """A run folder name: kind, label and the UTC time to the millisecond."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3]
     return f"{kind}_{label}_{stamp}"
+
+
+def _check_out(out: Path, name: str) -> None:
+    """Refuse a runs folder the run cannot be written under, before anything starts (Ray included)."""
+    if out.exists() and not out.is_dir():
+        raise MarketError(f"--out {out}: is a file, not a folder")
+
+
+def _log_file(out: Path, name: str) -> Path:
+    """Where a run's Ray and RLlib messages go."""
+    return Path(out) / LOGS_DIR / f"{name}.log"
 
 
 def _json_safe(value: object) -> object:
@@ -215,20 +233,21 @@ def _default_env_config(env: str) -> tuple[dict, dict]:
 def train(
     env: str = typer.Option("trading", "--env", help="trading (TradingEnv on the bundled sample) or market (MarketEnv)."),
     algo: str = typer.Option("ppo", "--algo", help="ppo, sac, dqn (trading only) or appo."),
-    iterations: int | None = typer.Option(None, "--iterations", help="Stop after N training iterations (default 10 if no other stop)."),
+    iterations: int | None = typer.Option(None, "--iterations", help=f"Stop after N training iterations (default {DEFAULT_ITERATIONS} if no other stop)."),
     timesteps: int | None = typer.Option(None, "--timesteps", help="Stop after N sampled env steps."),
     target_reward: float | None = typer.Option(None, "--target-reward", help="Stop when the mean episode return reaches R."),
     num_env_runners: int = typer.Option(0, "--num-env-runners", help="Remote env runners (0: sample in the driver)."),
     num_learners: int = typer.Option(0, "--num-learners", help="Remote learners (0: learn in the driver)."),
     address: str | None = typer.Option(None, "--address", help="Join the Ray cluster at ADDR instead of starting a local Ray."),
-    checkpoint_every: int = typer.Option(0, "--checkpoint-every", help="Checkpoint every N iterations (always at the end)."),
+    checkpoint_every: int = typer.Option(0, "--checkpoint-every", min=0, help="Checkpoint every N iterations (always at the end)."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue from a checkpoint written by market train."),
-    eval_every: int = typer.Option(0, "--eval-every", help="Evaluate on held-out data every N iterations (always at the end)."),
+    eval_every: int = typer.Option(0, "--eval-every", min=0, help="Evaluate on held-out data every N iterations (always at the end)."),
     train_batch_size: int = typer.Option(2048, "--train-batch-size", help="Env steps per training iteration."),
     minibatch_size: int = typer.Option(128, "--minibatch-size", help="SGD minibatch (PPO, APPO)."),
     num_epochs: int = typer.Option(10, "--num-epochs", help="Passes over each batch (PPO)."),
     seed: int = typer.Option(0, "--seed", help="Root seed of the run."),
     out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Runs folder: the record and checkpoints/ go here."),
+    verbose: bool = VERBOSE_OPTION,
 ) -> None:
     """Train PPO, SAC, DQN or APPO with Ray RLlib, checkpoint, evaluate and record the run."""
     from market.training.configs import TrainingConfig
@@ -240,11 +259,13 @@ def train(
         algo=algo, env=env, env_config=env_config, eval_env_config=eval_config, num_env_runners=num_env_runners,
         num_learners=num_learners, train_batch_size=train_batch_size, minibatch_size=minibatch_size, num_epochs=num_epochs, seed=seed,
     )
-    stop = StopConfig(iterations=iterations if iterations or timesteps or target_reward is not None else 10, timesteps=timesteps, target_reward=target_reward)
+    no_stop_given = iterations is None and timesteps is None and target_reward is None
+    stop = StopConfig(iterations=DEFAULT_ITERATIONS if no_stop_given else iterations, timesteps=timesteps, target_reward=target_reward)
     if resume is not None:
         read_checkpoint_settings(resume)  # refuse a missing or foreign checkpoint before starting Ray
-    connect(address)
     name = _run_name("train", f"{env}_{algo}")
+    _check_out(out, name)
+    connect(address, verbose=verbose, log_file=_log_file(out, name))
     table_columns = ("iter", "env steps", "steps/s", "mean return", "eval sharpe")
     history: list[tuple[str, ...]] = []
 
@@ -278,14 +299,20 @@ def run_command(
     seeds: int | None = typer.Option(None, "--seeds", help="Held-out evaluation seeds (mean and 95% CI per metric)."),
     address: str | None = typer.Option(None, "--address", help="Join the Ray cluster at ADDR."),
     out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Runs folder: the record and checkpoints/ go here."),
+    verbose: bool = VERBOSE_OPTION,
 ) -> None:
     """Train a scenario's learning populations, evaluate them, and write one run record."""
+    from market import limits
     from market.scenario import load_scenario
     from market.scenario_run import run_scenario
     from market.training.runner import connect
 
     loaded = load_scenario(scenario, quick=quick)
-    connect(address)
+    if seeds is not None:
+        limits.check_size("--seeds", seeds, limits.MAX_SEEDS)
+    name = _run_name("scenario", loaded.name)
+    _check_out(out, name)
+    connect(address, verbose=verbose, log_file=_log_file(out, name))
     history: list[tuple[str, ...]] = []
     columns = ("iter", "env steps", "steps/s", "mean return", "eval sharpe")
 
@@ -297,7 +324,7 @@ def run_command(
 
     console.print(f"[bold]{loaded.name}[/bold]{' (quick)' if quick else ''}: {loaded.scenario.description}", soft_wrap=True)
     with Live(_progress_table(columns, history, None), console=console, refresh_per_second=4) as live:
-        result = run_scenario(loaded, out=out, name=_run_name("scenario", loaded.name), seeds=seeds, address=address, on_iteration=show)
+        result = run_scenario(loaded, out=out, name=name, seeds=seeds, address=address, on_iteration=show)
     table = Table("metric", "mean", "95% CI", title=f"Evaluation of {loaded.name}")
     for key, (mean, half) in result.metrics.items():
         table.add_row(key, f"{mean:.4g}", f"+/- {half:.3g}")
@@ -318,6 +345,7 @@ def tune(
     address: str | None = typer.Option(None, "--address", help="Join the Ray cluster at ADDR."),
     seed: int = typer.Option(0, "--seed", help="Seed of the search and of every trial."),
     out: Path = typer.Option(DEFAULT_RUNS, "--out", help="The search goes to OUT/<name>, with best.json."),
+    verbose: bool = VERBOSE_OPTION,
 ) -> None:
     """Search hyperparameters with Ray Tune for any env and algorithm; write the best config and its score."""
     from market.scenario import read_toml
@@ -335,7 +363,7 @@ def tune(
         table = read_toml(space)
     env_config, eval_config = _default_env_config(env) if env in ("trading", "market") else ({}, {})
     settings = TrainingConfig(algo=algo, env=env, env_config=env_config, eval_env_config=eval_config, num_env_runners=num_env_runners, seed=seed)
-    result = run_tune(settings, table, samples=samples, iterations=iterations, metric=metric, out=out, name=_run_name("tune", f"{env}_{algo}"), address=address)
+    result = run_tune(settings, table, samples=samples, iterations=iterations, metric=metric, out=out, name=_run_name("tune", f"{env}_{algo}"), address=address, verbose=verbose)
     trials = Table("trial", "values", metric, title="Tune trials")
     for i, trial in enumerate(result.trials):
         trials.add_row(str(i), json.dumps(trial.params, default=str), f"{trial.score:.4g}" if trial.score is not None else "failed")
@@ -507,16 +535,55 @@ def _flatten(mapping: dict, prefix: str = "") -> list[tuple[str, object]]:
     return rows
 
 
+def _given(error: Exception) -> str:
+    """``" (given: VALUE)"`` for a bad option's value as typed, which typer's message leaves out."""
+    names = getattr(getattr(error, "param", None), "opts", None) or []
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        for name in names:
+            if arg == name and i + 1 < len(args):
+                return f" (given: {args[i + 1]})"
+            if arg.startswith(f"{name}="):
+                return f" (given: {arg.partition('=')[2]})"
+    return ""
+
+
 def main() -> None:
-    """Entry point of the ``market`` command."""
+    """Entry point of the ``market`` command.
+
+    Every way a command can fail on purpose ends in one line on stderr: ``error: ...`` and exit 1 for
+    bad input (our own errors and bad command-line options alike), ``interrupted: ...`` and exit 130
+    for Ctrl-C. Anything else is a bug and keeps its traceback.
+    """
     try:
-        app()
+        code = app(standalone_mode=False)
+    except Interrupted as error:
+        print(f"interrupted: {error}", file=sys.stderr)
+        sys.exit(Interrupted.exit_code)
     except MarketError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
-    except KeyboardInterrupt:
-        print("interrupted: the unfinished run was not recorded", file=sys.stderr)
-        sys.exit(130)
+    except click_errors.NoArgsIsHelpError:  # `market` or `market runs` alone: the help is printed
+        sys.exit(0)
+    except click_errors.UsageError as error:  # a bad option or argument, named by typer
+        hint = f" (see {error.ctx.command_path} --help)" if error.ctx is not None else ""
+        print(f"error: {error.format_message()}{_given(error)}{hint}", file=sys.stderr)
+        sys.exit(1)
+    except typer.TyperException as error:
+        print(f"error: {error.format_message()}", file=sys.stderr)
+        sys.exit(1)
+    except OSError as error:  # the system refused a path the user gave: too long, not permitted, disk full ...
+        if error.filename is None:
+            raise
+        name = str(error.filename)
+        shown = name if len(name) <= 120 else f"{name[:60]}...{name[-40:]} ({len(name):,} characters)"
+        print(f"error: {shown}: {error.strerror}", file=sys.stderr)
+        sys.exit(1)
+    except (KeyboardInterrupt, typer.Abort):
+        code = Interrupted.exit_code
+    if code == Interrupted.exit_code:  # typer turns a KeyboardInterrupt into exit code 130
+        print("interrupted: nothing unfinished was recorded", file=sys.stderr)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

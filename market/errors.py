@@ -41,3 +41,9 @@ class ResetNeeded(MarketError, RuntimeError):
 
 class RecordError(MarketError):
     """A run record is missing, damaged or of an unknown version; the message names the file."""
+
+
+class Interrupted(MarketError):
+    """The user stopped a command (Ctrl-C); the message says what was kept. The CLI exits with 130."""
+
+    exit_code = 130

@@ -31,6 +31,12 @@ MAX_ITERATIONS = 1_000_000
 """Training iterations in one run."""
 MAX_SEEDS = 100_000
 """Seeds (episodes or training runs) in one evaluation."""
+MAX_SEED = 2**32 - 1
+"""The largest root seed: RLlib seeds numpy's legacy global generator, which takes 32 bits."""
+MAX_TIMESTEPS = 10**11
+"""Env steps a training run may be asked to sample (about a year of this machine's fastest rate)."""
+MAX_EPOCHS = 10_000
+"""Passes over one training batch (PPO's ``num_epochs``)."""
 MAX_LAYER_WIDTH = 8_192
 """Units in one hidden layer of a policy or value network."""
 MAX_LAYERS = 16
@@ -68,10 +74,9 @@ def check_size(key: str, value: Any, limit: int, *, minimum: int = 1) -> int:
     Raises:
         ConfigError: one line naming the key, the value and what is allowed.
     """
-    if type(value) is not int:
-        raise ConfigError(f"{key}: expected an integer in [{minimum:,}, {limit:,}], got {value!r}")
-    if value < minimum:
-        raise ConfigError(f"{key}: expected an integer of at least {minimum:,}, got {value:,}")
+    if type(value) is not int or value < minimum:
+        expected = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum:,}")
+        raise ConfigError(f"{key}: expected {expected}, got {value!r}")
     if value > limit:
         raise ConfigError(f"{key}: {value:,} is over the limit of {limit:,}")
     return value

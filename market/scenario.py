@@ -22,6 +22,7 @@ from market.agents.scripted import build_policy
 from market.config import from_mapping, suggest
 from market.envs.market_config import MarketConfig, PopulationConfig, RulesConfig
 from market.envs.trading import TradingEnvConfig
+from market import limits
 from market.errors import ConfigError
 
 MAX_FILE_BYTES = 64 * 1024
@@ -114,13 +115,23 @@ class FundamentalConfig:
 
         from market.data import load_prices, synthetic
 
+        if self.jump_at is not None and self.jump_at >= steps:
+            raise ConfigError(f"fundamental.jump_at: step {self.jump_at:,} is not within the episode's {steps:,} steps (market.max_steps): the news would never come")
         if self.source == "constant":
             values = np.full(steps + 1, float(initial_price))
         elif self.source in synthetic.GENERATORS:
             params = {"mean": float(initial_price), **dict(self.params)} if self.source == "ou" else dict(self.params)
-            frame = synthetic.generate(self.source, np.random.default_rng(self.seed), steps + 1, s0=float(initial_price), **params)
+            try:
+                frame = synthetic.generate(self.source, np.random.default_rng(self.seed), steps + 1, s0=float(initial_price), **params)
+            except ConfigError as error:
+                raise ConfigError(f"fundamental.params: {error}") from None
             values = frame["close"].to_numpy(dtype=np.float64)
         else:
+            if not Path(self.source).is_file():
+                choices = ["constant", *synthetic.GENERATORS]
+                raise ConfigError(
+                    f"fundamental.source: {self.source!r} is neither one of {choices} nor a price file that exists{suggest(self.source, choices)}"
+                )
             closes = load_prices(self.source)["close"].to_numpy(dtype=np.float64)
             values = closes[: steps + 1] / closes[0] * float(initial_price)
         if self.jump_at is not None:
@@ -163,9 +174,11 @@ class EvaluationConfig:
         if type(self.explore) is not bool:
             raise ConfigError(f"evaluation.explore: expected true or false, got {self.explore!r}")
         for key in ("episodes", "seeds"):
-            value = getattr(self, key)
-            if type(value) is not int or value < 1:
-                raise ConfigError(f"evaluation.{key}: expected a positive integer, got {value!r}")
+            limits.check_size(f"evaluation.{key}", getattr(self, key), limits.MAX_SEEDS)
+        limits.check_size("evaluation.episodes x evaluation.seeds", self.episodes * self.seeds, limits.MAX_SEEDS)
+        limits.check_size("evaluation.counts (how many)", len(self.counts), limits.MAX_EVALUATION_COUNTS, minimum=0)
+        for count in self.counts:
+            limits.check_size("evaluation.counts", count, limits.MAX_AGENTS_PER_POPULATION)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,10 +221,7 @@ class ScenarioConfig:
 
     def iterations(self) -> int:
         """Training iterations (``training.iterations``, default 10)."""
-        value = self.training.get("iterations", 10)
-        if type(value) is not int or value < 0:
-            raise ConfigError(f"training.iterations: expected a non-negative integer, got {value!r}")
-        return value
+        return limits.check_size("training.iterations", self.training.get("iterations", 10), limits.MAX_ITERATIONS)
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -263,25 +273,35 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def load_scenario(name_or_path: str, *, quick: bool = False) -> ScenarioConfig:
-    """Load, check and (with ``quick``) apply the quick overrides of a scenario.
+    """Load and check a scenario file as written; with ``quick``, then apply its quick overrides and check again.
+
+    The file is checked whole first, so a bad value fails in every mode (a quick run must not pass a
+    file that a full run refuses), and an override is named ``quick.<key>`` when it is the problem.
 
     Raises:
         ConfigError: naming the file and the key path of the first problem.
     """
     path = resolve(name_or_path)
     raw = read_toml(path)
-    quick_overrides = raw.get("quick", {})
-    if quick:
-        if not isinstance(quick_overrides, Mapping):
-            raise ConfigError(f"{path}: quick: expected a table of overrides, got {quick_overrides!r}")
-        raw = _merge(raw, quick_overrides)
     try:
-        scenario = from_mapping(ScenarioConfig, raw)
-        _check(scenario)
+        scenario = _checked(raw, "")
+        if not quick:
+            return scenario
+        overrides = raw.get("quick", {})
+        return _checked(_merge(raw, overrides), "quick.")
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a scenario file") from None
+
+
+def _checked(raw: Mapping[str, Any], prefix: str) -> ScenarioConfig:
+    """The scenario of a parsed file, checked; ``prefix`` names where the values came from in messages."""
+    try:
+        scenario = from_mapping(ScenarioConfig, raw)
+        _check(scenario)
+    except ConfigError as error:
+        raise ConfigError(f"{prefix}{error}") from None
     return scenario
 
 
@@ -298,20 +318,64 @@ def training_settings(scenario: ScenarioConfig) -> dict[str, Any]:
 
 def _check(scenario: ScenarioConfig) -> None:
     """Validate the free-form tables against the configs they feed, so errors surface at load time."""
+    from market.agents.trained import module_dir
     from market.training.configs import TrainingConfig
+    from market.training.envs import checkpoint_reference
 
     scenario.iterations()
     if scenario.kind is ScenarioKind.MARKET:
         if scenario.trading:
             raise ConfigError("trading: a market scenario takes a [market] table, not [trading]")
         config = scenario.market_config()
-        for population in scenario.background:  # scripted traders check their params now, not mid-run
-            if not population.policy.startswith("checkpoint:"):  # type: ignore[union-attr]
+        for population in scenario.background:  # policies check their params and checkpoints now, not mid-run
+            reference = checkpoint_reference(population.policy, population.name)  # type: ignore[arg-type]
+            if reference is None:
                 build_policy(population.policy, population.param_dict, window=config.window, population=population.name)  # type: ignore[arg-type]
+                continue
+            try:
+                module_dir(*reference)
+            except ConfigError as error:
+                raise ConfigError(f"background.{population.name}.policy: {error}") from None
+        _check_evaluation(scenario, config)
     else:
         if scenario.market or scenario.populations or scenario.background:
             raise ConfigError("market: a trading scenario takes [trading] and [data] tables, not [market] or populations")
         if "data" in scenario.trading:
             raise ConfigError("trading.data: prices come from the [data] table")
         from_mapping(TradingEnvConfig, scenario.trading, "trading")
+        _check_data(scenario.data)
     from_mapping(TrainingConfig, training_settings(scenario), "training")
+
+
+def _check_evaluation(scenario: ScenarioConfig, config: MarketConfig) -> None:
+    """The evaluation of a market scenario names real populations, and every market it plays is valid."""
+    evaluation = scenario.evaluation
+    names = [p.name for p in config.populations]
+    if evaluation.vary is not None:
+        if evaluation.vary not in names:
+            raise ConfigError(f"evaluation.vary: {evaluation.vary!r} is not a population of this market{suggest(evaluation.vary, names)}; populations: {names}")
+        for count in evaluation.counts:  # the market at each count must be valid too (agents in all)
+            populations = tuple(dataclasses.replace(p, count=count) if p.name == evaluation.vary else p for p in config.populations)
+            try:
+                dataclasses.replace(config, populations=populations)
+            except ConfigError as error:
+                raise ConfigError(f"evaluation.counts: with {count:,} {evaluation.vary} agents: {error}") from None
+
+
+def _check_data(data: DataConfig) -> None:
+    """The [data] table names the sample, a generator with valid parameters, or a price file that exists."""
+    import numpy as np
+
+    from market.data import synthetic
+
+    if data.source == "sample":
+        return
+    if data.source in synthetic.GENERATORS:
+        try:  # the parameters are checked by generating the bars (milliseconds), as the run will
+            synthetic.generate(data.source, np.random.default_rng(data.seed), data.bars, **dict(data.params))
+        except ConfigError as error:
+            raise ConfigError(f"data.params: {error}") from None
+        return
+    if not Path(data.source).is_file():
+        choices = ["sample", *synthetic.GENERATORS]
+        raise ConfigError(f"data.source: {data.source!r} is neither one of {choices} nor a price file that exists{suggest(data.source, choices)}")

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from market.errors import ConfigError
+from market import limits
+from market.errors import Interrupted
 from market.records import RunWriter
 from market.records.schema import KIND_SCENARIO
 from market.scenario import ScenarioConfig, ScenarioKind, training_settings
@@ -93,18 +94,19 @@ def run_scenario(
     """
     from market.training.runner import StopConfig, train
 
-    seeds = scenario.evaluation.seeds if seeds is None else seeds
-    if type(seeds) is not int or seeds < 1:
-        raise ConfigError(f"--seeds: expected a positive integer, got {seeds!r}")
+    seeds = scenario.evaluation.seeds if seeds is None else limits.check_size("--seeds", seeds, limits.MAX_SEEDS)
     settings = training_config(scenario)
     config = {"scenario": scenario.name, "kind": scenario.kind.value, "training": dict(scenario.training), "evaluation_seeds": seeds}
     config["market" if scenario.kind is ScenarioKind.MARKET else "trading"] = scenario.market if scenario.kind is ScenarioKind.MARKET else scenario.trading
     with RunWriter(out, name, kind=KIND_SCENARIO, config=config, seed=settings.seed, scenario=scenario.name) as writer:
-        result = train(settings, StopConfig(iterations=max(1, scenario.iterations())), out=out, name=name, address=address, on_iteration=on_iteration, writer=writer)
-        if scenario.kind is ScenarioKind.MARKET:
-            metrics = _evaluate_market(scenario, settings, result.checkpoint, seeds, writer)
-        else:
-            metrics = _evaluate_trading(settings, result.checkpoint, writer)
+        result = train(settings, StopConfig(iterations=scenario.iterations()), out=out, name=name, address=address, on_iteration=on_iteration, writer=writer)
+        try:
+            if scenario.kind is ScenarioKind.MARKET:
+                metrics = _evaluate_market(scenario, settings, result.checkpoint, seeds, writer)
+            else:
+                metrics = _evaluate_trading(settings, result.checkpoint, writer)
+        except KeyboardInterrupt:
+            raise Interrupted(f"the unfinished run was not recorded; training had finished, its checkpoint is kept: {result.checkpoint}") from None
         writer.set_metrics({**{k: v[0] for k, v in metrics.items()}, "ci95": {k: v[1] for k, v in metrics.items()}})
     return ScenarioResult(Path(out) / name, result.checkpoint, metrics)
 

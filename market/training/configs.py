@@ -27,6 +27,7 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from market.config import from_mapping
 from market.envs.market_config import MarketConfig
+from market import limits
 from market.errors import ConfigError
 from market.training.envs import MARKET_ENV, register_envs
 from market.training.lean import LeanPPOTorchLearner, LeanPPOTorchRLModule
@@ -109,16 +110,32 @@ class TrainingConfig:
             if value not in tuple(enum):
                 raise ConfigError(f"{key}: expected one of {[e.value for e in enum]}, got {value!r}")
             object.__setattr__(self, key, enum(value))
-        for key, low in (("num_env_runners", 0), ("num_envs_per_env_runner", 1), ("num_learners", 0), ("train_batch_size", 1), ("minibatch_size", 1), ("num_epochs", 1), ("seed", 0)):
-            value = getattr(self, key)
-            if type(value) is not int or value < low:
-                raise ConfigError(f"{key}: expected an integer >= {low}, got {value!r}")
+        for key, low, high in (
+            ("num_env_runners", 0, limits.MAX_ENV_RUNNERS),
+            ("num_envs_per_env_runner", 1, limits.MAX_ENVS_PER_RUNNER),
+            ("num_learners", 0, limits.MAX_LEARNERS),
+            ("train_batch_size", 1, limits.MAX_BATCH),
+            ("minibatch_size", 1, limits.MAX_BATCH),
+            ("num_epochs", 1, limits.MAX_EPOCHS),
+            ("seed", 0, limits.MAX_SEED),
+            ("eval_seed", 0, limits.MAX_SEED),
+        ):
+            limits.check_size(key, getattr(self, key), high, minimum=low)
+        if self.algo in (Algo.PPO, Algo.APPO) and self.minibatch_size > self.train_batch_size:
+            raise ConfigError(
+                f"minibatch_size: {self.minibatch_size:,} is larger than train_batch_size ({self.train_batch_size:,}); a minibatch is a slice of the batch"
+            )
         for key in ("lr", "gamma"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
                 raise ConfigError(f"{key}: expected a number in (0, 1], got {value!r}")
         if not self.hidden or any(type(h) is not int or h < 1 for h in self.hidden):
             raise ConfigError(f"hidden: expected positive integer layer sizes, got {self.hidden!r}")
+        limits.check_size("hidden (number of layers)", len(self.hidden), limits.MAX_LAYERS)
+        for width in self.hidden:
+            limits.check_size("hidden (layer width)", width, limits.MAX_LAYER_WIDTH)
+        if self.training_intensity is not None and not limits.check_finite("training_intensity", self.training_intensity) > 0:
+            raise ConfigError(f"training_intensity: expected a number above 0, got {self.training_intensity!r}")
         if self.algo is Algo.DQN and self.env is EnvKind.MARKET:
             raise ConfigError("algo: dqn needs discrete actions; the market env's actions are continuous (use ppo, sac or appo)")
         if self.env is EnvKind.MARKET:

@@ -30,18 +30,26 @@ MARKET_ENV = "market_v0"
 CHECKPOINT_PREFIX = "checkpoint:"
 
 
+def checkpoint_reference(policy: str, population: str) -> tuple[str, str] | None:
+    """The checkpoint path and module a ``checkpoint:PATH`` or ``checkpoint:PATH#MODULE`` policy names,
+    or None for a scripted policy's name. Without ``#MODULE``, the module is named like the population."""
+    if not policy.startswith(CHECKPOINT_PREFIX):
+        return None
+    path, _, module = policy.removeprefix(CHECKPOINT_PREFIX).partition("#")
+    return path, module or population
+
+
 def market_policies(config: MarketConfig) -> dict[str, Policy]:
     """Policy objects for every population driven inside the env, by population name."""
     policies: dict[str, Policy] = {}
     for population in config.populations:
         if population.learner:
             continue
-        if population.policy.startswith(CHECKPOINT_PREFIX):  # type: ignore[union-attr]
+        reference = checkpoint_reference(population.policy, population.name)  # type: ignore[arg-type]
+        if reference is not None:
             from market.agents.trained import load_policy
 
-            # "checkpoint:PATH" (the module named like this population) or "checkpoint:PATH#MODULE"
-            path, _, module = population.policy.removeprefix(CHECKPOINT_PREFIX).partition("#")  # type: ignore[union-attr]
-            policies[population.name] = load_policy(path, module=module or population.name)
+            policies[population.name] = load_policy(reference[0], module=reference[1])
         else:
             policies[population.name] = build_policy(
                 population.policy, population.param_dict, window=config.window, population=population.name  # type: ignore[arg-type]

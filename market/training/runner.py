@@ -10,19 +10,24 @@ run record: the training curves, the final evaluation episode and its metrics.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+import signal
+import shutil
+import threading
 import time
-from contextlib import nullcontext
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from market import limits
 from market.agents.trained import TrainedPolicy
-from market.errors import ConfigError, MarketError
+from market.errors import ConfigError, Interrupted, MarketError
 from market.records import RunWriter
 from market.records.schema import ENV_STEPS, ITERATION, KEY, KIND_TRAIN, TIME_S, TRAINING, VALUE
 from market.training.configs import SINGLE_AGENT_MODULE, EnvKind, TrainingConfig, build_algorithm, learning_modules, seed_replay_buffer, stop_algorithm
@@ -47,10 +52,12 @@ class StopConfig:
     target_reward: float | None = None
 
     def __post_init__(self) -> None:
-        for key in ("iterations", "timesteps"):
+        for key, limit in (("iterations", limits.MAX_ITERATIONS), ("timesteps", limits.MAX_TIMESTEPS)):
             value = getattr(self, key)
-            if value is not None and (type(value) is not int or value < 1):
-                raise ConfigError(f"{key}: expected a positive integer, got {value!r}")
+            if value is not None:
+                limits.check_size(key, value, limit)
+        if self.target_reward is not None:
+            limits.check_finite("target_reward", self.target_reward)
         if self.iterations is None and self.timesteps is None and self.target_reward is None:
             raise ConfigError("stop: give at least one of iterations, timesteps or target_reward")
 
@@ -89,8 +96,45 @@ class TrainResult:
     evaluation: dict[str, float]
 
 
-def connect(address: str | None) -> None:
+RAY_LOGGER = "ray"
+"""The logger under which Ray, RLlib and Tune log (``ray.rllib``, ``ray.tune`` ... below it)."""
+
+
+class RayLogRouter(logging.Handler):
+    """Where Ray's log records go: the terminal at ``terminal_level``, and every record to a file if given."""
+
+    def __init__(self, terminal_level: int, log_file: Path | None) -> None:
+        super().__init__(logging.DEBUG)
+        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.terminal = logging.StreamHandler()
+        self.terminal.setLevel(terminal_level)
+        self.file: logging.FileHandler | None = None
+        if log_file is not None:  # opened at the first record: a run refused before Ray starts writes nothing
+            self.file = logging.FileHandler(log_file, delay=True)
+        for handler in (self.terminal, self.file):
+            if handler is not None:
+                handler.setFormatter(formatter)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= self.terminal.level:
+            self.terminal.handle(record)
+        if self.file is not None:
+            Path(self.file.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+            self.file.handle(record)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+        super().close()
+
+
+def connect(address: str | None, *, verbose: bool = False, log_file: Path | None = None) -> None:
     """Start a local Ray (all cores) or join the cluster at ``address``.
+
+    Ray's and RLlib's own messages (token authentication, API stack, deprecations, GPU monitoring)
+    are kept off the terminal unless ``verbose`` (errors always show); they all go to ``log_file`` if
+    one is given. A Ctrl-C while Ray starts is held until it has started, then raised (Ray's core can
+    crash when interrupted half-way).
 
     Raises:
         MarketError: when no cluster answers at ``address``, in one line.
@@ -99,15 +143,72 @@ def connect(address: str | None) -> None:
 
     if ray.is_initialized():
         return
+    router = RayLogRouter(logging.INFO if verbose else logging.ERROR, log_file)
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    if address:
-        _probe(address)
-        try:
-            ray.init(address=address, log_to_driver=False)
-        except Exception as error:  # ConnectionError, or Ray's own errors for a dead or foreign address
-            raise MarketError(f"--address {address}: no Ray cluster answered ({type(error).__name__})") from None
-    else:
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    # ray.init drops every handler of the "ray" logger and then logs with none: Python's last-resort
+    # handler would print those records, so the router stands in for it until Ray is up
+    last_resort, logging.lastResort = logging.lastResort, router
+    try:
+        with interrupts_deferred():
+            if address:
+                _probe(address)
+                try:
+                    ray.init(address=address, log_to_driver=verbose, configure_logging=False)
+                except Exception as error:  # ConnectionError, or Ray's own errors for a dead or foreign address
+                    raise MarketError(f"--address {address}: no Ray cluster answered ({type(error).__name__})") from None
+            else:
+                ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=verbose, configure_logging=False)
+    finally:
+        logging.lastResort = last_resort
+    route_ray_logs(router)
+
+
+def route_ray_logs(router: logging.Handler | None = None) -> None:
+    """Send every Ray, RLlib and Tune log record through one router (the one :func:`connect` made).
+
+    RLlib and Tune attach terminal handlers of their own to their loggers when imported; those are
+    removed and the records passed up to the ``ray`` logger, whose only handler is the router. Called
+    again after an algorithm is built, since building imports more of them.
+    """
+    root = logging.getLogger(RAY_LOGGER)
+    if router is None:
+        router = next((h for h in root.handlers if isinstance(h, RayLogRouter)), None)
+        if router is None:
+            return
+    for handler in list(root.handlers):
+        if handler is not router:
+            root.removeHandler(handler)
+    if router not in root.handlers:
+        root.addHandler(router)
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith(f"{RAY_LOGGER}.") and isinstance(logger, logging.Logger):
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.propagate = True
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) for the duration of the block, then raise it as KeyboardInterrupt.
+
+    Starting Ray and building an algorithm set up native code and threads; a KeyboardInterrupt raised
+    half-way through them has ended the process with a segmentation fault. While the block runs, a
+    SIGINT is only noted; leaving the block raises it. Outside the main thread this does nothing
+    (Python runs signal handlers in the main thread only).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def _probe(address: str) -> None:
@@ -279,6 +380,8 @@ def train(
     """
     from ray.rllib.algorithms.algorithm import Algorithm
 
+    for key, value in (("checkpoint_every", checkpoint_every), ("eval_every", eval_every)):
+        limits.check_size(key, value, limits.MAX_ITERATIONS, minimum=0)
     rows: list[tuple] = []
     if resume is not None:
         stored, rows = read_checkpoint_settings(resume)
@@ -292,16 +395,19 @@ def train(
         raise ConfigError(f"{checkpoints}: already exists; choose another run name")
     connect(address)
     register_envs()
-    if resume is not None:
-        algo = Algorithm.from_checkpoint(str(Path(resume).resolve()))
-        seed_replay_buffer(algo, settings.seed + algo.iteration)  # a resumed run draws on, not the first draws again
-    else:
-        algo = build_algorithm(settings)
-    started = previous_time = time.perf_counter()
-    previous_steps = 0
+    algo = None
     report: IterationReport | None = None
     checkpoint = checkpoints
     try:
+        with interrupts_deferred():  # a Ctrl-C while the algorithm loads is raised once it has loaded
+            if resume is not None:
+                algo = Algorithm.from_checkpoint(str(Path(resume).resolve()))
+                seed_replay_buffer(algo, settings.seed + algo.iteration)  # a resumed run draws on, not the first draws again
+            else:
+                algo = build_algorithm(settings)
+        route_ray_logs()  # building imported more of RLlib, whose loggers print on their own
+        started = previous_time = time.perf_counter()
+        previous_steps = 0
         own = writer is None
         record = RunWriter(out, name, kind=KIND_TRAIN, config=_settings_dict(settings), seed=settings.seed) if own else nullcontext(writer)
         with record as writer:
@@ -330,9 +436,28 @@ def train(
                 _record_final_episode(writer, algo, settings)
                 writer.set_metrics({**report.evaluation, "iterations": report.iteration, "env_steps": report.env_steps})
             writer.set_field("checkpoint", str(checkpoint))
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted_message(checkpoints)) from None
     finally:
-        stop_algorithm(algo)
+        if algo is not None:
+            with interrupts_deferred():
+                stop_algorithm(algo)
     return TrainResult(Path(out) / name, checkpoint, report.iteration, report.env_steps, report.evaluation)
+
+
+def _interrupted_message(checkpoints: Path) -> str:
+    """What an interrupted run leaves: no run record; its checkpoints, if any were saved, to resume from.
+
+    A checkpoint folder that a save was writing when the interrupt came is incomplete and is removed,
+    as is the run's checkpoints folder when no checkpoint was saved.
+    """
+    saved = sorted(p for p in checkpoints.glob("iter_*") if (p / SETTINGS_FILE).is_file()) if checkpoints.is_dir() else []
+    for partial in (p for p in checkpoints.glob("iter_*") if p not in saved) if checkpoints.is_dir() else ():
+        shutil.rmtree(partial, ignore_errors=True)
+    if not saved:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        return "the unfinished run was not recorded"
+    return f"the unfinished run was not recorded; its last checkpoint is kept: continue with --resume {saved[-1]}"
 
 
 def _with_eval(report: IterationReport, evaluation: dict[str, float]) -> IterationReport:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from market import limits
 from market.config import from_mapping, suggest
 from market.errors import ConfigError, MarketError
 from market.training.configs import TrainingConfig, build_algorithm, build_config, stop_algorithm
@@ -204,6 +205,7 @@ def run_tune(
     out: Path,
     name: str,
     address: str | None = None,
+    verbose: bool = False,
 ) -> TuneResult:
     """Search ``space`` with Ray Tune and write the best trial to ``out/<name>/best.json``.
 
@@ -217,6 +219,7 @@ def run_tune(
         out: the folder the search goes under; Tune's files and ``best.json`` go to ``out/<name>``.
         name: the search's name.
         address: a Ray cluster to join instead of starting a local Ray.
+        verbose: show Ray's and RLlib's own messages on the terminal.
 
     Returns:
         The best trial's settings, values and score, the file, and every trial's score.
@@ -231,9 +234,8 @@ def run_tune(
     from market.training.runner import connect
 
     # 1. check everything before starting Ray
-    for key, value in (("samples", samples), ("iterations", iterations)):
-        if type(value) is not int or value < 1:
-            raise ConfigError(f"{key}: expected a positive integer, got {value!r}")
+    limits.check_size("samples", samples, limits.MAX_TRIALS)
+    limits.check_size("iterations", iterations, limits.MAX_ITERATIONS)
     if not isinstance(metric, str) or not metric:
         raise ConfigError(f"metric: expected an RLlib result key such as {DEFAULT_METRIC!r}, got {metric!r}")
     if not name or Path(name).name != name:
@@ -244,7 +246,7 @@ def run_tune(
         raise ConfigError(f"{folder}: already exists; choose another search name")
 
     # 2. one function trainable per trial, asking for the resources its algorithm needs
-    connect(address)
+    connect(address, verbose=verbose)
     trainable = tune.with_resources(
         tune.with_parameters(_run_trial, settings=settings, iterations=iterations, metric=metric),
         resources=lambda values: _trial_resources(values, settings=settings),
