@@ -1,9 +1,13 @@
-"""Performance metrics: pure, vectorized functions over per-bar simple returns.
+"""Statistics of return series, level paths and fills: pure, vectorized numpy functions.
 
-This module owns every number a backtest reports about a return series: total and annualized
-return, volatility, Sharpe, Sortino, drawdown, Calmar, and the position-based figures (turnover,
-hit rate, exposure, costs paid). It also owns the rule that turns a bar spacing into an
-annualization factor (:func:`periods_per_year`). It does no I/O and keeps no state.
+This module is the one home of every statistic the product reports about a trader or a price:
+total and annualized return, volatility, Sharpe, Sortino, drawdown, Calmar, the position-based
+figures (turnover, hit rate, exposure, costs paid), a maker's edge against the mid (spread
+capture), and the rule that turns a bar spacing into an annualization factor
+(:func:`periods_per_year`). The backtest's metric set (:mod:`market.backtest.metrics`), the market
+run summary (:mod:`market.simulation`) and the dashboard all call these functions; none of them
+does its own arithmetic. It imports nothing from the rest of the product, does no I/O and keeps no
+state.
 
 Conventions, shared by every function:
 
@@ -13,8 +17,15 @@ Conventions, shared by every function:
 * Inputs are 1-D, finite, and every return is ``>= -1`` (``-1`` wipes equity out; below ``-1``
   equity would turn negative, which compounding cannot express). Anything else raises
   ``ValueError`` naming the position (and the index label, for a ``pandas.Series``).
-* Drawdowns are **negative** fractions, as in empyrical: ``-0.25`` is 25 % below the running peak,
-  ``-1.0`` is equity at zero. The initial equity of 1 counts as a peak.
+* **Drawdowns are negative fractions**, as in empyrical: ``-0.25`` is 25 % below the running peak,
+  ``-1.0`` is equity at zero, ``0.0`` is at a peak. This holds for every drawdown in the product:
+  the backtest's ``max_drawdown``, a market run's ``max_drawdown`` of the mid, and the dashboard's
+  drawdown curves and leaderboard. From returns (:func:`drawdown_series`) the initial equity of 1
+  counts as a peak; from a level path (:func:`path_drawdowns`) the path's first value is the
+  first peak.
+* **Spread capture** is a maker's edge against a reference mid (:func:`maker_edges`): for each
+  fill, the distance of the fill price from the mid times the lots, positive when the maker sold
+  above the mid or bought below it, in the units of the prices given (ticks x lots in the market).
 * The risk-return functions agree with empyrical-reloaded (``cum_returns_final``,
   ``annual_return``, ``annual_volatility``, ``sharpe_ratio``, ``sortino_ratio``, ``max_drawdown``,
   ``calmar_ratio``) wherever empyrical gives a finite number. Where it is undefined we return
@@ -24,7 +35,8 @@ Conventions, shared by every function:
   with no drawdown). empyrical returns ``+-inf`` for the first two; we do not, so that a
   leaderboard never ranks a riskless fluke first and a manifest never holds an infinity.
 * Annualized metrics take ``periods_per_year``. Left as ``None``, it is inferred from the
-  ``DatetimeIndex`` of a ``pandas.Series`` of returns with :func:`periods_per_year`.
+  ``DatetimeIndex`` of a ``pandas.Series`` of returns with :func:`periods_per_year`. A Sharpe ratio
+  "per step" (not annualized) is ``sharpe_ratio(returns, periods_per_year=1)``.
 
 Example:
     >>> import numpy as np
@@ -33,9 +45,8 @@ Example:
     -0.076
     >>> round(max_drawdown(returns), 6)
     -0.2
-    >>> metrics = compute_metrics(returns, periods_per_year=252)
-    >>> list(metrics) == list(METRIC_KEYS)
-    True
+    >>> round(path_max_drawdown(np.array([100.0, 110.0, 88.0, 92.4])), 6)
+    -0.2
 """
 
 from __future__ import annotations
@@ -47,62 +58,28 @@ import numpy.typing as npt
 import pandas as pd
 
 __all__ = [
-    "ANNUALIZED_RETURN",
-    "ANNUALIZED_VOLATILITY",
-    "CALMAR_RATIO",
-    "COSTS_PAID",
-    "EXPOSURE",
-    "HIT_RATE",
-    "MAX_DRAWDOWN",
-    "METRIC_KEYS",
-    "PERIODS_PER_YEAR",
-    "SHARPE_RATIO",
-    "SORTINO_RATIO",
-    "TOTAL_RETURN",
-    "TURNOVER",
     "annualized_return",
     "annualized_volatility",
     "calmar_ratio",
-    "compute_metrics",
     "costs_paid",
     "drawdown_series",
     "exposure",
     "hit_rate",
+    "maker_edges",
     "max_drawdown",
+    "path_drawdowns",
+    "path_max_drawdown",
+    "path_sharpe_ratio",
     "periods_per_year",
+    "resolve_periods_per_year",
     "sharpe_ratio",
+    "simple_returns",
     "sortino_ratio",
     "total_return",
     "turnover",
+    "validated_finite",
+    "validated_returns",
 ]
-
-# Metric keys of compute_metrics, defined once; METRIC_KEYS is their display order.
-TOTAL_RETURN = "total_return"
-ANNUALIZED_RETURN = "annualized_return"
-ANNUALIZED_VOLATILITY = "annualized_volatility"
-SHARPE_RATIO = "sharpe_ratio"
-SORTINO_RATIO = "sortino_ratio"
-MAX_DRAWDOWN = "max_drawdown"
-CALMAR_RATIO = "calmar_ratio"
-TURNOVER = "turnover"
-HIT_RATE = "hit_rate"
-EXPOSURE = "exposure"
-COSTS_PAID = "costs_paid"
-PERIODS_PER_YEAR = "periods_per_year"
-METRIC_KEYS: tuple[str, ...] = (
-    TOTAL_RETURN,
-    ANNUALIZED_RETURN,
-    ANNUALIZED_VOLATILITY,
-    SHARPE_RATIO,
-    SORTINO_RATIO,
-    MAX_DRAWDOWN,
-    CALMAR_RATIO,
-    TURNOVER,
-    HIT_RATE,
-    EXPOSURE,
-    COSTS_PAID,
-    PERIODS_PER_YEAR,
-)
 
 # Annualization rule (see periods_per_year).
 TRADING_DAYS_PER_YEAR = 252  # exchange trading days, the convention of empyrical's "daily"
@@ -210,7 +187,7 @@ def total_return(returns: npt.ArrayLike) -> float:
         ValueError: If ``returns`` is not 1-D, holds a non-finite value or a return below -1.
     """
     # Validate, then compound.
-    values = _validated_returns(returns)
+    values = validated_returns(returns)
     if values.size == 0:
         return _NAN
     growth = np.prod(1.0 + values)
@@ -233,8 +210,8 @@ def annualized_return(returns: npt.ArrayLike, *, periods_per_year: float | None 
         ValueError: On bad returns, or when ``periods_per_year`` is neither given nor inferable.
     """
     # Validate and settle the annualization.
-    bars_per_year = _resolve_periods_per_year(returns, periods_per_year)
-    values = _validated_returns(returns)
+    bars_per_year = resolve_periods_per_year(returns, periods_per_year)
+    values = validated_returns(returns)
     if values.size == 0:
         return _NAN
 
@@ -259,8 +236,8 @@ def annualized_volatility(returns: npt.ArrayLike, *, periods_per_year: float | N
         ValueError: On bad returns, or when ``periods_per_year`` is neither given nor inferable.
     """
     # Validate and settle the annualization.
-    bars_per_year = _resolve_periods_per_year(returns, periods_per_year)
-    values = _validated_returns(returns)
+    bars_per_year = resolve_periods_per_year(returns, periods_per_year)
+    values = validated_returns(returns)
     if values.size < 2:
         return _NAN
 
@@ -291,8 +268,8 @@ def sharpe_ratio(
         ValueError: On bad returns, or when ``periods_per_year`` is neither given nor inferable.
     """
     # Validate and settle the annualization.
-    bars_per_year = _resolve_periods_per_year(returns, periods_per_year)
-    values = _validated_returns(returns)
+    bars_per_year = resolve_periods_per_year(returns, periods_per_year)
+    values = validated_returns(returns)
     if values.size < 2:
         return _NAN
 
@@ -304,6 +281,54 @@ def sharpe_ratio(
 
     # Mean excess per unit of risk, annualized.
     return float(np.mean(excess) / deviation * np.sqrt(bars_per_year))
+
+
+def simple_returns(path: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Simple returns between consecutive points of a level path: ``path[1:] / path[:-1] - 1``.
+
+    Args:
+        path: Levels in time order (equity or prices), finite and positive.
+
+    Returns:
+        ``len(path) - 1`` returns (empty for a path of 0 or 1 points).
+
+    Raises:
+        ValueError: If ``path`` is not 1-D, holds a non-finite value, or a level that is not positive.
+    """
+    # Validate: a return needs a positive level to start from.
+    levels = validated_finite(path, "path")
+    not_positive = levels <= 0.0
+    if np.any(not_positive):
+        position = int(np.flatnonzero(not_positive)[0])
+        raise ValueError(
+            f"path has {float(levels[position])} at {_describe_position(path, position)};"
+            " simple returns need positive levels"
+        )
+    return levels[1:] / levels[:-1] - 1.0
+
+
+def path_sharpe_ratio(path: npt.ArrayLike, *, periods_per_year: float = 1.0) -> float:
+    """Sharpe ratio of a level path's simple returns; per step unless ``periods_per_year`` is given.
+
+    ``sharpe_ratio(simple_returns(path), periods_per_year=periods_per_year)``, except that a path
+    which is not positive throughout (an equity that went to zero or below) has no simple returns
+    from that point on and gives ``nan`` instead of an error.
+
+    Args:
+        path: Levels in time order (equity or prices), finite.
+        periods_per_year: Steps per year; the default of 1 leaves the ratio per step.
+
+    Returns:
+        The Sharpe ratio; ``nan`` under 3 points, for a constant path, or a path not positive throughout.
+
+    Raises:
+        ValueError: If ``path`` is not 1-D or holds a non-finite value.
+    """
+    # A path that touches zero or below has no returns to measure.
+    levels = validated_finite(path, "path")
+    if np.any(levels <= 0.0):
+        return _NAN
+    return sharpe_ratio(simple_returns(levels), periods_per_year=periods_per_year)
 
 
 def sortino_ratio(
@@ -331,8 +356,8 @@ def sortino_ratio(
         ValueError: On bad returns, or when ``periods_per_year`` is neither given nor inferable.
     """
     # Validate and settle the annualization.
-    bars_per_year = _resolve_periods_per_year(returns, periods_per_year)
-    values = _validated_returns(returns)
+    bars_per_year = resolve_periods_per_year(returns, periods_per_year)
+    values = validated_returns(returns)
     if values.size < 2:
         return _NAN
 
@@ -364,14 +389,11 @@ def drawdown_series(returns: npt.ArrayLike) -> npt.NDArray[np.float64]:
         ValueError: If ``returns`` is not 1-D, holds a non-finite value or a return below -1.
     """
     # Validate, then compound equity from 1.
-    values = _validated_returns(returns)
+    values = validated_returns(returns)
     equity = np.cumprod(1.0 + values)
 
-    # Running peak, the starting equity of 1 included.
-    peak = np.maximum(np.maximum.accumulate(equity), 1.0)
-
-    # Distance below the peak, as a fraction of the peak.
-    return (equity - peak) / peak
+    # The equity path from the starting 1 (the first peak); its drawdowns after the start.
+    return _drawdowns(np.concatenate(([1.0], equity)))[1:]
 
 
 def max_drawdown(returns: npt.ArrayLike) -> float:
@@ -391,6 +413,51 @@ def max_drawdown(returns: npt.ArrayLike) -> float:
     if drawdowns.size == 0:
         return _NAN
     return float(np.min(drawdowns))
+
+
+def path_drawdowns(path: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Drawdown at each point of a level path (equity or a price): ``(level - peak) / peak``, <= 0.
+
+    ``peak[t]`` is the highest level up to and including point ``t``; the first point is the
+    first peak, so the first drawdown is 0. Where the running peak is not positive (an equity that
+    never rose above zero) no fall can be measured and the drawdown is ``nan``.
+
+    Args:
+        path: Levels in time order (equity in money, or prices), finite.
+
+    Returns:
+        One drawdown per point, as negative fractions (empty for an empty path).
+
+    Raises:
+        ValueError: If ``path`` is not 1-D or holds a non-finite value.
+
+    Example:
+        >>> path_drawdowns(np.array([100.0, 120.0, 90.0, 130.0])).tolist()
+        [0.0, 0.0, -0.25, 0.0]
+    """
+    # Validate, then measure each level against its running peak.
+    levels = validated_finite(path, "path")
+    return _drawdowns(levels)
+
+
+def path_max_drawdown(path: npt.ArrayLike) -> float:
+    """Deepest drawdown of a level path: ``min(path_drawdowns(path))``, a fraction <= 0.
+
+    Args:
+        path: Levels in time order (equity in money, or prices), finite.
+
+    Returns:
+        The maximum drawdown (``-0.3`` is a 30 % fall from a peak, ``0.0`` none); ``nan`` when the
+        path is empty or no point has a positive peak.
+
+    Raises:
+        ValueError: If ``path`` is not 1-D or holds a non-finite value.
+    """
+    # The lowest measurable point of the drawdown path.
+    drawdowns = path_drawdowns(path)
+    if drawdowns.size == 0 or np.all(np.isnan(drawdowns)):
+        return _NAN
+    return float(np.nanmin(drawdowns))
 
 
 def calmar_ratio(returns: npt.ArrayLike, *, periods_per_year: float | None = None) -> float:
@@ -435,7 +502,7 @@ def turnover(positions: npt.ArrayLike) -> float:
         ValueError: If ``positions`` is not 1-D or holds a non-finite value.
     """
     # Validate, then average the size of each trade, the first one from flat.
-    held = _validated_finite(positions, "positions")
+    held = validated_finite(positions, "positions")
     if held.size == 0:
         return _NAN
     changes = np.abs(np.diff(held, prepend=0.0))
@@ -459,8 +526,8 @@ def hit_rate(returns: npt.ArrayLike, positions: npt.ArrayLike) -> float:
         ValueError: On bad inputs or lengths that differ.
     """
     # Validate both series together.
-    values = _validated_returns(returns)
-    held = _validated_finite(positions, "positions", length=values.size)
+    values = validated_returns(returns)
+    held = validated_finite(positions, "positions", length=values.size)
 
     # Winning bars among the exposed ones.
     exposed = held != 0.0
@@ -482,7 +549,7 @@ def exposure(positions: npt.ArrayLike) -> float:
         ValueError: If ``positions`` is not 1-D or holds a non-finite value.
     """
     # Validate, then count the exposed bars.
-    held = _validated_finite(positions, "positions")
+    held = validated_finite(positions, "positions")
     if held.size == 0:
         return _NAN
     return float(np.mean(held != 0.0))
@@ -503,66 +570,63 @@ def costs_paid(costs: npt.ArrayLike) -> float:
         ValueError: If ``costs`` is not 1-D or holds a non-finite value.
     """
     # Validate, then add up.
-    paid = _validated_finite(costs, "costs")
+    paid = validated_finite(costs, "costs")
     return float(np.sum(paid))
 
 
-def compute_metrics(
-    returns: npt.ArrayLike,
-    *,
-    positions: npt.ArrayLike | None = None,
-    costs: npt.ArrayLike | None = None,
-    periods_per_year: float | None = None,
-    risk_free: float = 0.0,
-) -> dict[str, float]:
-    """Every metric of a return series, keyed by the constants of this module.
+def maker_edges(
+    prices: npt.ArrayLike, qtys: npt.ArrayLike, taker_buys: npt.ArrayLike, mids: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """Each fill's edge for its maker against a reference mid: the spread it captured (or lost).
+
+    ``(price - mid) * qty`` when the taker bought (the maker sold), ``(mid - price) * qty`` when the
+    taker sold (the maker bought): positive when the maker sold above the mid or bought below it.
+    With the mid before the fill's step it is the maker's gross edge (spread capture); with a later
+    mid it is a markout.
 
     Args:
-        returns: The strategy's simple per-bar returns.
-        positions: Position held over each bar, as long as ``returns``; without it turnover,
-            hit rate and exposure are ``nan``.
-        costs: Cost paid at each bar, as long as ``returns``; without it costs paid is ``nan``.
-        periods_per_year: Bars per year; ``None`` infers it from the index of a Series.
-        risk_free: Per-bar risk-free return: Sharpe's benchmark and Sortino's required return.
+        prices: Fill prices.
+        qtys: Lots filled.
+        taker_buys: True where the taker was the buyer.
+        mids: The reference mid of each fill, in the units of ``prices``.
 
     Returns:
-        A dict of floats with exactly the keys of :data:`METRIC_KEYS`, in that order, the last
-        one being the periods per year used.
+        One edge per fill, in price units times lots (ticks x lots in the market env).
 
     Raises:
-        ValueError: On bad inputs, lengths that differ, or an annualization that is neither given
-            nor inferable.
+        ValueError: If the inputs are not 1-D, not finite, or of different lengths.
+
+    Example:
+        >>> maker_edges([101.0, 99.0], [2, 3], [True, False], [100.0, 100.0]).tolist()
+        [2.0, 3.0]
     """
-    # Validate the inputs once and settle the annualization.
-    bars_per_year = _resolve_periods_per_year(returns, periods_per_year)
-    values = _validated_returns(returns)
-    held = None if positions is None else _validated_finite(positions, "positions", length=values.size)
-    paid = None if costs is None else _validated_finite(costs, "costs", length=values.size)
+    # Validate the four columns together.
+    price = validated_finite(prices, "prices")
+    qty = validated_finite(qtys, "qtys", length=price.size, against="prices")
+    mid = validated_finite(mids, "mids", length=price.size, against="prices")
+    buys = np.asarray(taker_buys, dtype=bool)
+    if buys.shape != price.shape:
+        raise ValueError(f"taker_buys has shape {buys.shape} but prices has {price.shape}")
 
-    # Return and risk, from the returns alone.
-    metrics = {
-        TOTAL_RETURN: total_return(values),
-        ANNUALIZED_RETURN: annualized_return(values, periods_per_year=bars_per_year),
-        ANNUALIZED_VOLATILITY: annualized_volatility(values, periods_per_year=bars_per_year),
-        SHARPE_RATIO: sharpe_ratio(values, risk_free=risk_free, periods_per_year=bars_per_year),
-        SORTINO_RATIO: sortino_ratio(values, required_return=risk_free, periods_per_year=bars_per_year),
-        MAX_DRAWDOWN: max_drawdown(values),
-        CALMAR_RATIO: calmar_ratio(values, periods_per_year=bars_per_year),
-    }
-
-    # Trading behaviour, from the positions and costs when given.
-    metrics[TURNOVER] = _NAN if held is None else turnover(held)
-    metrics[HIT_RATE] = _NAN if held is None else hit_rate(values, held)
-    metrics[EXPOSURE] = _NAN if held is None else exposure(held)
-    metrics[COSTS_PAID] = _NAN if paid is None else costs_paid(paid)
-
-    # The annualization used, so a manifest can be read on its own.
-    metrics[PERIODS_PER_YEAR] = bars_per_year
-    return metrics
+    # Distance from the mid in the maker's favour, times the lots.
+    return np.where(buys, price - mid, mid - price) * qty
 
 
-def _resolve_periods_per_year(returns: npt.ArrayLike, explicit: float | None) -> float:
-    """Return the explicit bars per year if given, else infer them from a Series' DatetimeIndex."""
+def _drawdowns(levels: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``(level - running peak) / running peak`` of a validated path; ``nan`` where the peak is not positive."""
+    peak = np.maximum.accumulate(levels) if levels.size else levels
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drawdowns = (levels - peak) / peak
+    return np.where(peak > 0.0, drawdowns, np.nan)
+
+
+def resolve_periods_per_year(returns: npt.ArrayLike, explicit: float | None) -> float:
+    """Return the explicit bars per year if given, else infer them from a Series' DatetimeIndex.
+
+    Raises:
+        ValueError: If the explicit value is not a positive finite number, or none is given and
+            ``returns`` is not a Series with a DatetimeIndex.
+    """
     # An explicit value wins, provided it is a positive finite number.
     if explicit is not None:
         if not (math.isfinite(explicit) and explicit > 0):
@@ -578,10 +642,10 @@ def _resolve_periods_per_year(returns: npt.ArrayLike, explicit: float | None) ->
     return periods_per_year(index)
 
 
-def _validated_returns(returns: npt.ArrayLike) -> npt.NDArray[np.float64]:
+def validated_returns(returns: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Return ``returns`` as a finite float64 array with no return below -1, or raise ValueError."""
     # Finite and 1-D first.
-    values = _validated_finite(returns, "returns")
+    values = validated_finite(returns, "returns")
 
     # A return below -1 would take equity below zero.
     below = values < -1.0
@@ -594,16 +658,16 @@ def _validated_returns(returns: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return values
 
 
-def _validated_finite(
-    series: npt.ArrayLike, name: str, *, length: int | None = None
+def validated_finite(
+    series: npt.ArrayLike, name: str, *, length: int | None = None, against: str = "returns"
 ) -> npt.NDArray[np.float64]:
-    """Return ``series`` as a 1-D finite float64 array (of ``length`` if given), or raise ValueError."""
+    """Return ``series`` as a 1-D finite float64 array (as long as ``against`` if ``length`` is given), or raise ValueError."""
     # Convert and check the shape.
     values = np.asarray(series, dtype=np.float64)
     if values.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {values.shape}")
     if length is not None and values.size != length:
-        raise ValueError(f"{name} has {values.size} bars but returns has {length}")
+        raise ValueError(f"{name} has {values.size} bars but {against} has {length}")
 
     # Name the first NaN or infinity.
     not_finite = ~np.isfinite(values)
