@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from market import __version__
-from market.errors import MarketError
+from market.errors import ConfigError, MarketError
 from market.exchange import EXCHANGE_ACCOUNT, AccountLimits, Exchange, FeeConfig, check_invariants
 from market.exchange.flow import FlowKind, random_order_flow
 from market.records import RunReader, list_runs
@@ -62,6 +62,8 @@ def demo(
     seed: int = typer.Option(0, help="Root seed of the order flow."),
 ) -> None:
     """Run a seeded random order flow through the exchange and print what happened."""
+    if seed < 0:
+        raise ConfigError(f"--seed: expected a non-negative integer, got {seed}")
     names = [f"trader_{chr(ord('a') + i)}" for i in range(agents)]
     fees = FeeConfig(maker_bps=1, taker_bps=5)
     exchange = Exchange(fees=fees)
@@ -358,14 +360,14 @@ def _progress_table(columns: tuple[str, ...], history: list[tuple[str, ...]], re
 
 @app.command()
 def simulate(
-    makers: int = typer.Option(4, "--makers", min=0, help="Scripted market makers."),
-    takers: int = typer.Option(4, "--takers", min=0, help="Zero-intelligence takers that trade every step."),
-    noise: int = typer.Option(8, "--noise", min=0, help="Noise traders (less active, more when volatile)."),
-    momentum: int = typer.Option(4, "--momentum", min=0, help="Momentum traders."),
-    value: int = typer.Option(4, "--value", min=0, help="Value traders following a synthetic fundamental."),
-    steps: int = typer.Option(10_000, "--steps", min=1, help="Steps (trading intervals) to simulate."),
-    clearing: str = typer.Option("book", "--clearing", help="book, call or impact."),
-    seed: int = typer.Option(0, "--seed", help="Root seed of the run."),
+    makers: int | None = typer.Option(None, "--makers", help="Scripted market makers (default: the default ecology's count)."),
+    takers: int | None = typer.Option(None, "--takers", help="Zero-intelligence takers that trade every step (default: the ecology's)."),
+    noise: int | None = typer.Option(None, "--noise", help="Noise traders, less active, more when volatile (default: the ecology's)."),
+    momentum: int | None = typer.Option(None, "--momentum", help="Momentum traders (default: the ecology's)."),
+    value: int | None = typer.Option(None, "--value", help="Value traders following a synthetic fundamental (default: the ecology's)."),
+    steps: int | None = typer.Option(None, "--steps", help="Steps (trading intervals) to simulate (default: a full run of the default ecology)."),
+    clearing: str | None = typer.Option(None, "--clearing", help="book (the default), call or impact."),
+    seed: int | None = typer.Option(None, "--seed", help="Root seed of the run, a non-negative integer (default 0)."),
     fundamental: Path | None = typer.Option(None, "--fundamental", help="A price file whose closes (one bar per step) value traders follow; default: a seeded OU path."),
     out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Folder the run record is written under."),
 ) -> None:
@@ -373,22 +375,22 @@ def simulate(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from market import simulation
-    from market.envs.market_config import Clearing
-
-    if clearing not in tuple(Clearing):
-        raise MarketError(f"clearing: expected one of {[c.value for c in Clearing]}, got {clearing!r}")
     from market.data import load_prices
+    from market.data.facts import MIN_RETURNS
 
+    # the spec checks every setting (and its size limit) before anything is read, allocated or written
+    given = {"makers": makers, "takers": takers, "noise": noise, "momentum": momentum, "value": value, "steps": steps, "clearing": clearing, "seed": seed}
+    spec = simulation.SimulationSpec(**{key: value for key, value in given.items() if value is not None})
     path = simulation.fundamental_from_prices(load_prices(fundamental)) if fundamental is not None else None
     with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"), TimeRemainingColumn(), console=console) as bar:
-        task = bar.add_task("simulate", total=steps)
-        result = simulation.simulate(
-            makers=makers, takers=takers, noise=noise, momentum=momentum, value=value, steps=steps,
-            clearing=clearing, seed=seed, out=out, fundamental=path, progress=lambda done, total: bar.update(task, completed=done),
-        )
+        task = bar.add_task("simulate", total=spec.steps)
+        result = simulation.simulate(spec, out=out, fundamental=path, progress=lambda done, total: bar.update(task, completed=done))
     summary = result.summary
     console.print(f"steps {summary.steps:,}  trades {summary.trades:,}  volume {summary.volume:,} lots  mid {summary.initial_mid:,.0f} -> {summary.final_mid:,.0f} ticks", soft_wrap=True)
-    _print_facts({"this run": summary.facts})
+    if summary.facts:
+        _print_facts({"this run": summary.facts})
+    else:
+        console.print(f"stylized facts: not measured, they need at least {MIN_RETURNS} steps (this run has {summary.steps:,})", soft_wrap=True)
     console.print(f"run record: {result.path}", soft_wrap=True)
 
 
@@ -404,10 +406,8 @@ def facts(
     from market.simulation import run_facts
 
     path = Path(run) if Path(run).is_dir() or "/" in run else runs / run
-    columns = {"run": run_facts(path), "bundled sample (daily)": price_facts(load_sample())}
-    if data is not None:
-        columns[data.name] = price_facts(load_prices(data))
-    _print_facts(columns)
+    compared = {data.name: price_facts(load_prices(data), source=str(data))} if data is not None else {}  # a short file is refused first
+    _print_facts({"run": run_facts(path), "bundled sample (daily)": price_facts(load_sample(), source="the bundled sample"), **compared})
 
 
 def _print_facts(columns: dict[str, dict[str, float]]) -> None:
