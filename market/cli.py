@@ -40,6 +40,8 @@ app.add_typer(scenarios_app, name="scenarios")
 DEFAULT_RUNS = Path("runs")
 RUNS_OPTION = typer.Option(DEFAULT_RUNS, "--runs", help="Folder of run records (default: ./runs).")
 HEADLINE_METRICS = 3
+MAX_COST_BPS = 10_000
+"""Commission and slippage options are below 10,000 bps: a cost of the whole notional is no backtest."""
 
 
 def _show_version(value: bool) -> None:
@@ -135,8 +137,8 @@ def _json_safe(value: object) -> object:
 def backtest(
     data: Path | None = typer.Option(None, "--data", help="CSV or Parquet OHLCV file (default: the bundled daily sample)."),
     policy: str = typer.Option("buy_and_hold", "--policy", help="buy_and_hold, sma_crossover, mean_reversion or random."),
-    commission_bps: float = typer.Option(1.0, "--commission-bps", help="Commission in bps of traded notional."),
-    slippage_bps: float = typer.Option(2.0, "--slippage-bps", help="Slippage in bps against each fill."),
+    commission_bps: float | None = typer.Option(None, "--commission-bps", help="Commission in bps of traded notional (default: TradingEnv's)."),
+    slippage_bps: float | None = typer.Option(None, "--slippage-bps", help="Slippage in bps against each fill (default: TradingEnv's)."),
     start: str | None = typer.Option(None, "--start", help="First date of the backtest (earlier bars feed features)."),
     end: str | None = typer.Option(None, "--end", help="Last date of the backtest."),
     seed: int = typer.Option(0, "--seed", help="Seed of the policy's random stream."),
@@ -145,11 +147,16 @@ def backtest(
 ) -> None:
     """Backtest one policy over a price file, beside buy and hold, and write a run record."""
     from market.agents.baselines import make_baseline
-    from market.backtest.engine import BENCHMARK, Costs, run_backtest, write_backtest_record
+    from market.backtest.engine import BENCHMARK, run_backtest, write_backtest_record
     from market.backtest.metrics import METRIC_KEYS
     from market.data import sample_path
+    from market.envs.trading import TradingEnvConfig
 
-    costs = Costs(commission_bps=commission_bps, slippage_bps=slippage_bps)
+    # the options given, named as the user wrote them; the rest are TradingEnvConfig's defaults
+    costs = {"commission_bps": commission_bps, "slippage_bps": slippage_bps}
+    for key, value in costs.items():
+        if value is not None and not 0 <= value < MAX_COST_BPS:
+            raise ConfigError(f"{key.replace('_', '-')}: expected a number in [0, {MAX_COST_BPS}), got {value!r}")
     env_settings: dict = {}
     if "/" in policy or Path(policy).exists():  # a checkpoint: act with its module, in the env it was trained on
         player, env_settings = _checkpoint_player(Path(policy))
@@ -157,12 +164,14 @@ def backtest(
     else:
         player, label = make_baseline(policy), policy
     prices = str(data) if data is not None else str(sample_path())
+    given = {key: value for key, value in costs.items() if value is not None}
+    config = TradingEnvConfig(data=prices, start=start, end=end, **given, **env_settings)
     if env_settings:
         from market.envs import TradingEnv
 
-        probe = TradingEnv(data=prices, window=env_settings["window"])
+        probe = TradingEnv(config)
         player.check_compatible(probe.observation_space, probe.action_space, "the backtest env")
-    result = run_backtest(player, prices, costs, start=start, end=end, seed=seed, **env_settings)
+    result = run_backtest(player, config, seed=seed)
     path = write_backtest_record(result, out, _run_name("backtest", label), policy=label, data=prices, seed=seed)
 
     if as_json:
@@ -177,7 +186,7 @@ def backtest(
 
 
 def _checkpoint_player(path: Path) -> tuple[object, dict]:
-    """A trained TradingEnv policy and the env settings it was trained with.
+    """A trained TradingEnv policy and the env settings it was trained with (those that shape its spaces).
 
     Raises:
         MarketError: when the checkpoint is missing, was not made by market train, or was trained
@@ -192,7 +201,6 @@ def _checkpoint_player(path: Path) -> tuple[object, dict]:
     env_config = settings.env_config
     player = load_policy(path)
     env_settings = {key: env_config[key] for key in ("window", "allow_short", "leverage") if key in env_config}
-    env_settings.setdefault("window", 30)
     return player, env_settings
 
 

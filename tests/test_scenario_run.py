@@ -61,8 +61,9 @@ def test_trading_scenario_quick_run_backtests_the_held_out_period_beside_buy_and
     # honest by construction: the trained trader never saw the held-out bars, and buy and hold is
     # measured on exactly those bars with the same costs
     from market.agents.baselines import make_baseline
-    from market.backtest.engine import Costs, run_backtest
+    from market.backtest.engine import run_backtest
     from market.data import load_sample
+    from market.envs.trading import TradingEnvConfig
     from market.scenario import load_scenario
     from market.scenario_run import training_config
 
@@ -70,13 +71,12 @@ def test_trading_scenario_quick_run_backtests_the_held_out_period_beside_buy_and
     assert pd.Timestamp(settings.env_config["end"]) <= split_time
     trading = load_scenario("historical_trading", quick=True).trading
     benchmark = run_backtest(
-        make_baseline("buy_and_hold"), load_sample(), Costs(commission_bps=trading["commission_bps"], slippage_bps=trading["slippage_bps"]),
-        start=settings.eval_env_config["start"], window=trading["window"],
+        make_baseline("buy_and_hold"),
+        TradingEnvConfig(data=load_sample(), commission_bps=trading["commission_bps"], slippage_bps=trading["slippage_bps"], start=settings.eval_env_config["start"], window=trading["window"]),
     )
     assert reader.metrics["buy_and_hold_sharpe_ratio"] == pytest.approx(benchmark.metrics["sharpe_ratio"])
     # the verdict is read off the record: both Sharpe ratios come from the recorded equity curves, bar for bar
     from market.backtest.metrics import compute_metrics
-    from market.envs.trading import TradingEnvConfig
 
     curves = {agent: rows.set_index("time") for agent, rows in steps.groupby("agent")}
     assert curves["trained"].index.equals(curves["buy_and_hold"].index)
