@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from market.agents.scripted import build_policy
-from market.data.facts import EXCESS_KURTOSIS, FACT_KEYS, HILL_TAIL_INDEX, MAX_ABS_ACF_2_20, MEAN_ABS_ACF_1_10, autocorrelation
+from market.data.facts import EXCESS_KURTOSIS, FACT_KEYS, HILL_TAIL_INDEX, MAX_ABS_ACF_2_20, MEAN_ABS_ACF_1_10, MIN_RETURNS, autocorrelation
 from market.envs.market_config import Clearing, MarketConfig, PopulationConfig
 from market.envs.market_v0 import DEALER_ACCOUNT, MarketEnv
 from market.errors import ConfigError, RecordError
@@ -22,6 +22,7 @@ from market.records import RunReader
 from market.records import schema as s
 from market.records.io import RunWriter
 from market.simulation import (
+    DEFAULT_STEPS,
     ECOLOGY,
     FLUSH_STEPS,
     INITIAL_INVENTORY,
@@ -31,7 +32,9 @@ from market.simulation import (
     M_TRADES,
     M_VOLUME,
     SimulationSpec,
+    SummaryCollector,
     default_fundamental,
+    play_episode,
     run_market,
     scripted_market,
     simulate,
@@ -309,6 +312,61 @@ def test_an_existing_run_name_is_refused_and_left_untouched(tmp_path):
     with pytest.raises(RecordError, match="already exists"):
         simulate(SimulationSpec(makers=1, takers=1, noise=0, momentum=0, value=0, steps=10, seed=1), out=tmp_path, name="taken")
     assert (first.path / s.MANIFEST_FILE).read_bytes() == before
+
+
+def test_population_counts_and_steps_beyond_the_limits_are_refused_before_anything_is_built():
+    from market.limits import MAX_AGENTS, MAX_AGENTS_PER_POPULATION, MAX_STEPS
+
+    with pytest.raises(ConfigError, match=rf"^makers: 1,000,000,000 is over the limit of {MAX_AGENTS_PER_POPULATION:,}$"):
+        SimulationSpec(makers=10**9)
+    with pytest.raises(ConfigError, match=rf"^populations: .* is over the limit of {MAX_AGENTS:,}$"):
+        SimulationSpec(makers=MAX_AGENTS_PER_POPULATION, takers=MAX_AGENTS_PER_POPULATION)
+    with pytest.raises(ConfigError, match=rf"^steps: .* is over the limit of {MAX_STEPS:,}$"):
+        SimulationSpec(steps=MAX_STEPS + 1)
+    with pytest.raises(ConfigError, match=r"^seed: expected a non-negative integer, got -1$"):
+        SimulationSpec(seed=-1)
+
+
+def test_the_default_spec_is_the_default_ecology_and_a_full_run():
+    spec = SimulationSpec()
+    assert spec.counts() == {"maker": 4, "taker": 4, "noise": 8, "momentum": 4, "value": 4}
+    assert spec.steps == DEFAULT_STEPS and spec.clearing is Clearing.BOOK and spec.seed == 0
+
+
+def test_a_run_too_short_for_the_facts_records_none_and_a_long_enough_one_records_all(tmp_path):
+    short = simulate(SimulationSpec(makers=1, takers=1, noise=0, momentum=0, value=0, steps=MIN_RETURNS - 1, seed=0), out=tmp_path, name="short")
+    enough = simulate(SimulationSpec(makers=1, takers=1, noise=0, momentum=0, value=0, steps=MIN_RETURNS, seed=0), out=tmp_path, name="enough")
+    assert short.summary.facts == {} and not set(FACT_KEYS) & set(RunReader(short.path).metrics)
+    assert set(enough.summary.facts) == set(FACT_KEYS) <= set(RunReader(enough.path).metrics)
+
+
+class _StepLog:
+    """An observer that notes what the loop told it: the reset, each step with its mid, the end."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int, float]] = []
+
+    def start(self, env: MarketEnv) -> None:
+        self.events.append(("start", env.step_count, env.mid))
+
+    def observe(self, step: int, env: MarketEnv) -> None:
+        self.events.append(("step", step, env.mid))
+
+    def finish(self, env: MarketEnv) -> None:
+        self.events.append(("finish", env.step_count, env.mid))
+
+
+def test_an_added_observer_sees_every_step_and_leaves_the_summary_unchanged():
+    env, policies = small_market(steps=120)
+    log = _StepLog()
+    collector = SummaryCollector()
+    play_episode(env, policies, seed=3, observers=[log, collector])
+    plain = run_market(small_market(steps=120)[0], policies, seed=3)
+    assert [kind for kind, _, _ in log.events] == ["start", *["step"] * 120, "finish"]
+    assert [step for kind, step, _ in log.events if kind == "step"] == list(range(120))
+    mids = [mid for kind, _, mid in log.events if kind == "step"]
+    summary = collector.summary()
+    assert summary == plain and summary.final_mid == mids[-1] and summary.initial_mid == log.events[0][2]
 
 
 # ---------------------------------------------------------------------------- the default ecology
