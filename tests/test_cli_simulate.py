@@ -69,3 +69,8 @@ def test_backtest_costs_default_to_the_envs_and_are_recorded(tmp_path):
     [folder] = list(tmp_path.iterdir())
     config, defaults = RunReader(folder).manifest["config"], TradingEnvConfig()
     assert (config["window"], config["commission_bps"], config["slippage_bps"]) == (defaults.window, defaults.commission_bps, defaults.slippage_bps)
+
+
+def test_backtest_with_a_negative_seed_is_one_line_and_writes_nothing(tmp_path):
+    assert_one_line_error(run("backtest", "--seed", "-1", "--out", str(tmp_path)), "seed: expected a non-negative integer, got -1")
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())

@@ -27,6 +27,7 @@ from market.envs.trading import (
     TradingEnv,
     TradingEnvConfig,
 )
+from market.errors import ConfigError
 from market.records import RunWriter
 from market.records.schema import ACTION, AGENT, CASH, EQUITY, KIND_BACKTEST, POSITION, PRICE, REWARD, STEP, STEPS, TIME
 
@@ -120,8 +121,11 @@ def run_backtest(
         The policy's and buy and hold's bars and metrics.
 
     Raises:
-        ConfigError, DataError: for bad settings or data, with one line naming the problem.
+        ConfigError, DataError: for bad settings (a negative seed included) or data, with one line
+            naming the problem.
     """
+    if type(seed) is not int or seed < 0:
+        raise ConfigError(f"seed: expected a non-negative integer, got {seed!r}")
     config = replace(config, random_start=False, max_steps=None)
     frame = _play(policy, config, seed)
     benchmark = _play(BuyAndHold(), config, seed)
