@@ -358,10 +358,11 @@ class _StepLog:
 
 def test_an_added_observer_sees_every_step_and_leaves_the_summary_unchanged():
     env, policies = small_market(steps=120)
-    log = _StepLog()
+    log, again = _StepLog(), _StepLog()
     collector = SummaryCollector()
     play_episode(env, policies, seed=3, observers=[log, collector])
-    plain = run_market(small_market(steps=120)[0], policies, seed=3)
+    plain = run_market(small_market(steps=120)[0], policies, seed=3, observers=[again])
+    assert again.events == log.events
     assert [kind for kind, _, _ in log.events] == ["start", *["step"] * 120, "finish"]
     assert [step for kind, step, _ in log.events if kind == "step"] == list(range(120))
     mids = [mid for kind, _, mid in log.events if kind == "step"]

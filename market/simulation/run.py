@@ -41,6 +41,7 @@ def run_market(
     writer: RunWriter | None = None,
     book_levels: int = 5,
     progress: Progress | None = None,
+    observers: Sequence[EpisodeObserver] = (),
 ) -> MarketRunSummary:
     """Play one episode of a market env to its end, acting for its PettingZoo agents, and summarize it.
 
@@ -55,6 +56,8 @@ def run_market(
         writer: an open run writer, or ``None`` to only summarize.
         book_levels: price levels per side in each book snapshot (0 for none).
         progress: called as ``progress(steps_done, max_steps)`` after every step.
+        observers: more observers of the episode (for example other accounting or another
+            recorder), told after the summary's collector and the recorder.
 
     Returns:
         The run's summary.
@@ -64,10 +67,10 @@ def run_market(
             negative ``book_levels``.
     """
     collector = SummaryCollector()
-    observers: list[EpisodeObserver] = [collector]
+    parts: list[EpisodeObserver] = [collector]
     if writer is not None:
-        observers.append(StepRecorder(writer, book_levels))
-    play_episode(env, policies, seed=seed, observers=observers, progress=progress)
+        parts.append(StepRecorder(writer, book_levels))
+    play_episode(env, policies, seed=seed, observers=[*parts, *observers], progress=progress)
     return collector.summary()
 
 
