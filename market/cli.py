@@ -40,8 +40,6 @@ app.add_typer(scenarios_app, name="scenarios")
 DEFAULT_RUNS = Path("runs")
 RUNS_OPTION = typer.Option(DEFAULT_RUNS, "--runs", help="Folder of run records (default: ./runs).")
 HEADLINE_METRICS = 3
-MAX_COST_BPS = 10_000
-"""Commission and slippage options are below 10,000 bps: a cost of the whole notional is no backtest."""
 
 
 def _show_version(value: bool) -> None:
@@ -131,6 +129,10 @@ def _json_safe(value: object) -> object:
     if isinstance(value, dict):
         return {k: _json_safe(v) for k, v in value.items()}
     return value
+
+
+MAX_COST_BPS = 10_000
+"""Commission and slippage options are below 10,000 bps: a cost of the whole notional is no backtest."""
 
 
 @app.command()
@@ -375,7 +377,7 @@ def simulate(
     value: int | None = typer.Option(None, "--value", help="Value traders following a synthetic fundamental (default: the ecology's)."),
     steps: int | None = typer.Option(None, "--steps", help="Steps (trading intervals) to simulate (default: a full run of the default ecology)."),
     clearing: str | None = typer.Option(None, "--clearing", help="book (the default), call or impact."),
-    seed: int | None = typer.Option(None, "--seed", help="Root seed of the run, a non-negative integer (default 0)."),
+    seed: int | None = typer.Option(None, "--seed", help="Root seed of the run, a non-negative integer."),
     fundamental: Path | None = typer.Option(None, "--fundamental", help="A price file whose closes (one bar per step) value traders follow; default: a seeded OU path."),
     out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Folder the run record is written under."),
 ) -> None:
