@@ -6,8 +6,8 @@ figures (turnover, hit rate, exposure, costs paid), a maker's edge against the m
 capture), and the rule that turns a bar spacing into an annualization factor
 (:func:`periods_per_year`). The backtest's metric set (:mod:`market.backtest.metrics`), the market
 run summary (:mod:`market.simulation`) and the dashboard all call these functions; none of them
-does its own arithmetic. It imports nothing from the rest of the product, does no I/O and keeps no
-state.
+does its own arithmetic. It imports nothing from the rest of the product but its error class, does
+no I/O and keeps no state.
 
 Conventions, shared by every function:
 
@@ -16,7 +16,8 @@ Conventions, shared by every function:
   fraction of equity, signed) held over bar ``t``, the one that earned ``returns[t]``.
 * Inputs are 1-D, finite, and every return is ``>= -1`` (``-1`` wipes equity out; below ``-1``
   equity would turn negative, which compounding cannot express). Anything else raises
-  ``ValueError`` naming the position (and the index label, for a ``pandas.Series``).
+  :class:`~market.errors.StatisticsError` (a ``ValueError`` and a ``MarketError``) naming the
+  position (and the index label, for a ``pandas.Series``).
 * **Drawdowns are negative fractions**, as in empyrical: ``-0.25`` is 25 % below the running peak,
   ``-1.0`` is equity at zero, ``0.0`` is at a peak. This holds for every drawdown in the product:
   the backtest's ``max_drawdown``, a market run's ``max_drawdown`` of the mid, and the dashboard's
@@ -56,6 +57,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+from market.errors import StatisticsError
 
 __all__ = [
     "annualized_return",
@@ -119,7 +122,7 @@ def periods_per_year(index: pd.DatetimeIndex) -> float:
 
     Raises:
         TypeError: If ``index`` is not a ``pandas.DatetimeIndex``.
-        ValueError: If it has fewer than two timestamps, a NaT, is not strictly increasing, or
+        StatisticsError: If it has fewer than two timestamps, a NaT, is not strictly increasing, or
             its bars are more than about two years apart.
 
     Example:
@@ -133,17 +136,17 @@ def periods_per_year(index: pd.DatetimeIndex) -> float:
     if not isinstance(index, pd.DatetimeIndex):
         raise TypeError(f"periods_per_year needs a pandas.DatetimeIndex, got {type(index).__name__}")
     if len(index) < 2:
-        raise ValueError(
+        raise StatisticsError(
             f"periods_per_year needs at least 2 timestamps to see the bar spacing, got {len(index)};"
             " pass periods_per_year explicitly"
         )
     if index.hasnans:
         position = int(np.flatnonzero(index.isna())[0])
-        raise ValueError(f"index has NaT at position {position}")
+        raise StatisticsError(f"index has NaT at position {position}")
     spacing_days = np.asarray((index[1:] - index[:-1]) / pd.Timedelta(days=1), dtype=np.float64)
     if np.any(spacing_days <= 0):
         position = int(np.flatnonzero(spacing_days <= 0)[0]) + 1
-        raise ValueError(
+        raise StatisticsError(
             f"index is not strictly increasing at position {position}:"
             f" {index[position - 1]} then {index[position]}"
         )
@@ -153,7 +156,7 @@ def periods_per_year(index: pd.DatetimeIndex) -> float:
     if median_spacing_days >= _LONG_BAR_DAYS:
         bars_per_year = round(_DAYS_PER_YEAR / median_spacing_days)
         if bars_per_year < 1:
-            raise ValueError(
+            raise StatisticsError(
                 f"bars are {median_spacing_days:.0f} days apart, too far apart to annualize;"
                 " pass periods_per_year explicitly"
             )
@@ -184,7 +187,7 @@ def total_return(returns: npt.ArrayLike) -> float:
         The total return as a fraction (``-1.0`` when equity hit zero); ``nan`` when empty.
 
     Raises:
-        ValueError: If ``returns`` is not 1-D, holds a non-finite value or a return below -1.
+        StatisticsError: If ``returns`` is not 1-D, holds a non-finite value or a return below -1.
     """
     # Validate, then compound.
     values = validated_returns(returns)
@@ -207,7 +210,7 @@ def annualized_return(returns: npt.ArrayLike, *, periods_per_year: float | None 
         The CAGR as a fraction (``-1.0`` when equity hit zero); ``nan`` when empty.
 
     Raises:
-        ValueError: On bad returns, or when ``periods_per_year`` is neither given nor inferable.
+        StatisticsError: On bad returns, or when ``periods_per_year`` is neither given nor inferable.
     """
     # Validate and settle the annualization.
     bars_per_year = resolve_periods_per_year(returns, periods_per_year)
@@ -233,7 +236,7 @@ def annualized_volatility(returns: npt.ArrayLike, *, periods_per_year: float | N
         The annualized volatility (exactly 0 for a constant series); ``nan`` under 2 bars.
 
     Raises:
-        ValueError: On bad returns, or when ``periods_per_year`` is neither given nor inferable.
+        StatisticsError: On bad returns, or when ``periods_per_year`` is neither given nor inferable.
     """
     # Validate and settle the annualization.
     bars_per_year = resolve_periods_per_year(returns, periods_per_year)
@@ -265,7 +268,7 @@ def sharpe_ratio(
         The Sharpe ratio; ``nan`` under 2 bars or when excess returns are constant (zero risk).
 
     Raises:
-        ValueError: On bad returns, or when ``periods_per_year`` is neither given nor inferable.
+        StatisticsError: On bad returns, or when ``periods_per_year`` is neither given nor inferable.
     """
     # Validate and settle the annualization.
     bars_per_year = resolve_periods_per_year(returns, periods_per_year)
@@ -293,14 +296,14 @@ def simple_returns(path: npt.ArrayLike) -> npt.NDArray[np.float64]:
         ``len(path) - 1`` returns (empty for a path of 0 or 1 points).
 
     Raises:
-        ValueError: If ``path`` is not 1-D, holds a non-finite value, or a level that is not positive.
+        StatisticsError: If ``path`` is not 1-D, holds a non-finite value, or a level that is not positive.
     """
     # Validate: a return needs a positive level to start from.
     levels = validated_finite(path, "path")
     not_positive = levels <= 0.0
     if np.any(not_positive):
         position = int(np.flatnonzero(not_positive)[0])
-        raise ValueError(
+        raise StatisticsError(
             f"path has {float(levels[position])} at {_describe_position(path, position)};"
             " simple returns need positive levels"
         )
@@ -322,7 +325,7 @@ def path_sharpe_ratio(path: npt.ArrayLike, *, periods_per_year: float = 1.0) -> 
         The Sharpe ratio; ``nan`` under 3 points, for a constant path, or a path not positive throughout.
 
     Raises:
-        ValueError: If ``path`` is not 1-D or holds a non-finite value.
+        StatisticsError: If ``path`` is not 1-D or holds a non-finite value.
     """
     # A path that touches zero or below has no returns to measure.
     levels = validated_finite(path, "path")
@@ -353,7 +356,7 @@ def sortino_ratio(
         The Sortino ratio; ``nan`` under 2 bars or when no bar is below ``required_return``.
 
     Raises:
-        ValueError: On bad returns, or when ``periods_per_year`` is neither given nor inferable.
+        StatisticsError: On bad returns, or when ``periods_per_year`` is neither given nor inferable.
     """
     # Validate and settle the annualization.
     bars_per_year = resolve_periods_per_year(returns, periods_per_year)
@@ -386,7 +389,7 @@ def drawdown_series(returns: npt.ArrayLike) -> npt.NDArray[np.float64]:
         One drawdown per bar (empty for an empty input); ``-1.0`` from the bar equity hits zero.
 
     Raises:
-        ValueError: If ``returns`` is not 1-D, holds a non-finite value or a return below -1.
+        StatisticsError: If ``returns`` is not 1-D, holds a non-finite value or a return below -1.
     """
     # Validate, then compound equity from 1.
     values = validated_returns(returns)
@@ -406,7 +409,7 @@ def max_drawdown(returns: npt.ArrayLike) -> float:
         The maximum drawdown (``-0.3`` is a 30 % fall from a peak, ``0.0`` none); ``nan`` when empty.
 
     Raises:
-        ValueError: If ``returns`` is not 1-D, holds a non-finite value or a return below -1.
+        StatisticsError: If ``returns`` is not 1-D, holds a non-finite value or a return below -1.
     """
     # The lowest point of the drawdown series.
     drawdowns = drawdown_series(returns)
@@ -429,7 +432,7 @@ def path_drawdowns(path: npt.ArrayLike) -> npt.NDArray[np.float64]:
         One drawdown per point, as negative fractions (empty for an empty path).
 
     Raises:
-        ValueError: If ``path`` is not 1-D or holds a non-finite value.
+        StatisticsError: If ``path`` is not 1-D or holds a non-finite value.
 
     Example:
         >>> path_drawdowns(np.array([100.0, 120.0, 90.0, 130.0])).tolist()
@@ -451,7 +454,7 @@ def path_max_drawdown(path: npt.ArrayLike) -> float:
         path is empty or no point has a positive peak.
 
     Raises:
-        ValueError: If ``path`` is not 1-D or holds a non-finite value.
+        StatisticsError: If ``path`` is not 1-D or holds a non-finite value.
     """
     # The lowest measurable point of the drawdown path.
     drawdowns = path_drawdowns(path)
@@ -472,7 +475,7 @@ def calmar_ratio(returns: npt.ArrayLike, *, periods_per_year: float | None = Non
         overflowed to ``inf`` (all as in empyrical).
 
     Raises:
-        ValueError: On bad returns, or when ``periods_per_year`` is neither given nor inferable.
+        StatisticsError: On bad returns, or when ``periods_per_year`` is neither given nor inferable.
     """
     # Deepest drawdown; without one there is no ratio.
     deepest = max_drawdown(returns)
@@ -499,7 +502,7 @@ def turnover(positions: npt.ArrayLike) -> float:
         The mean absolute position change per bar; ``nan`` when empty.
 
     Raises:
-        ValueError: If ``positions`` is not 1-D or holds a non-finite value.
+        StatisticsError: If ``positions`` is not 1-D or holds a non-finite value.
     """
     # Validate, then average the size of each trade, the first one from flat.
     held = validated_finite(positions, "positions")
@@ -523,7 +526,7 @@ def hit_rate(returns: npt.ArrayLike, positions: npt.ArrayLike) -> float:
         The hit rate in [0, 1]; ``nan`` when no bar is exposed.
 
     Raises:
-        ValueError: On bad inputs or lengths that differ.
+        StatisticsError: On bad inputs or lengths that differ.
     """
     # Validate both series together.
     values = validated_returns(returns)
@@ -546,7 +549,7 @@ def exposure(positions: npt.ArrayLike) -> float:
         The exposure in [0, 1]; ``nan`` when empty.
 
     Raises:
-        ValueError: If ``positions`` is not 1-D or holds a non-finite value.
+        StatisticsError: If ``positions`` is not 1-D or holds a non-finite value.
     """
     # Validate, then count the exposed bars.
     held = validated_finite(positions, "positions")
@@ -567,7 +570,7 @@ def costs_paid(costs: npt.ArrayLike) -> float:
         The sum of the costs; 0.0 when empty.
 
     Raises:
-        ValueError: If ``costs`` is not 1-D or holds a non-finite value.
+        StatisticsError: If ``costs`` is not 1-D or holds a non-finite value.
     """
     # Validate, then add up.
     paid = validated_finite(costs, "costs")
@@ -594,7 +597,7 @@ def maker_edges(
         One edge per fill, in price units times lots (ticks x lots in the market env).
 
     Raises:
-        ValueError: If the inputs are not 1-D, not finite, or of different lengths.
+        StatisticsError: If the inputs are not 1-D, not finite, or of different lengths.
 
     Example:
         >>> maker_edges([101.0, 99.0], [2, 3], [True, False], [100.0, 100.0]).tolist()
@@ -606,7 +609,7 @@ def maker_edges(
     mid = validated_finite(mids, "mids", length=price.size, against="prices")
     buys = np.asarray(taker_buys, dtype=bool)
     if buys.shape != price.shape:
-        raise ValueError(f"taker_buys has shape {buys.shape} but prices has {price.shape}")
+        raise StatisticsError(f"taker_buys has shape {buys.shape} but prices has {price.shape}")
 
     # Distance from the mid in the maker's favour, times the lots.
     return np.where(buys, price - mid, mid - price) * qty
@@ -624,26 +627,26 @@ def resolve_periods_per_year(returns: npt.ArrayLike, explicit: float | None) -> 
     """Return the explicit bars per year if given, else infer them from a Series' DatetimeIndex.
 
     Raises:
-        ValueError: If the explicit value is not a positive finite number, or none is given and
+        StatisticsError: If the explicit value is not a positive finite number, or none is given and
             ``returns`` is not a Series with a DatetimeIndex.
     """
     # An explicit value wins, provided it is a positive finite number.
     if explicit is not None:
         if not (math.isfinite(explicit) and explicit > 0):
-            raise ValueError(f"periods_per_year must be a positive finite number, got {explicit}")
+            raise StatisticsError(f"periods_per_year must be a positive finite number, got {explicit}")
         return float(explicit)
 
     # Otherwise the returns must carry their timestamps.
     index = returns.index if isinstance(returns, pd.Series) else None
     if not isinstance(index, pd.DatetimeIndex):
-        raise ValueError(
+        raise StatisticsError(
             "pass periods_per_year, or returns as a pandas.Series with a DatetimeIndex to infer it"
         )
     return periods_per_year(index)
 
 
 def validated_returns(returns: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Return ``returns`` as a finite float64 array with no return below -1, or raise ValueError."""
+    """Return ``returns`` as a finite float64 array with no return below -1, or raise StatisticsError."""
     # Finite and 1-D first.
     values = validated_finite(returns, "returns")
 
@@ -651,7 +654,7 @@ def validated_returns(returns: npt.ArrayLike) -> npt.NDArray[np.float64]:
     below = values < -1.0
     if np.any(below):
         position = int(np.flatnonzero(below)[0])
-        raise ValueError(
+        raise StatisticsError(
             f"returns has {float(values[position])} at {_describe_position(returns, position)};"
             " a return below -1 takes equity below zero"
         )
@@ -661,19 +664,19 @@ def validated_returns(returns: npt.ArrayLike) -> npt.NDArray[np.float64]:
 def validated_finite(
     series: npt.ArrayLike, name: str, *, length: int | None = None, against: str = "returns"
 ) -> npt.NDArray[np.float64]:
-    """Return ``series`` as a 1-D finite float64 array (as long as ``against`` if ``length`` is given), or raise ValueError."""
+    """Return ``series`` as a 1-D finite float64 array (as long as ``against`` if ``length`` is given), or raise StatisticsError."""
     # Convert and check the shape.
     values = np.asarray(series, dtype=np.float64)
     if values.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {values.shape}")
+        raise StatisticsError(f"{name} must be 1-D, got shape {values.shape}")
     if length is not None and values.size != length:
-        raise ValueError(f"{name} has {values.size} bars but {against} has {length}")
+        raise StatisticsError(f"{name} has {values.size} bars but {against} has {length}")
 
     # Name the first NaN or infinity.
     not_finite = ~np.isfinite(values)
     if np.any(not_finite):
         position = int(np.flatnonzero(not_finite)[0])
-        raise ValueError(
+        raise StatisticsError(
             f"{name} has {float(values[position])} at {_describe_position(series, position)};"
             " metrics need finite values"
         )

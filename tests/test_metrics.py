@@ -557,3 +557,11 @@ def test_maker_edge_is_positive_for_selling_above_or_buying_below_the_mid() -> N
     assert stats.maker_edges([], [], [], []).shape == (0,)
     with pytest.raises(ValueError, match="qtys has 1 bars but prices has 2"):
         stats.maker_edges([1.0, 2.0], [1], [True, True], [1.0, 1.0])
+
+
+def test_bad_input_to_a_statistic_is_a_market_error_naming_the_series() -> None:
+    from market.errors import MarketError, StatisticsError
+
+    with pytest.raises(StatisticsError, match="returns has -1.5 at index 1") as caught:
+        metrics.total_return([0.1, -1.5])
+    assert isinstance(caught.value, MarketError) and isinstance(caught.value, ValueError)

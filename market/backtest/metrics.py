@@ -122,7 +122,7 @@ def compute_metrics(
         one being the periods per year used.
 
     Raises:
-        ValueError: On bad inputs, lengths that differ, or an annualization that is neither given
+        StatisticsError: On bad inputs, lengths that differ, or an annualization that is neither given
             nor inferable.
     """
     # Validate the inputs once and settle the annualization.
