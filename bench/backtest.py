@@ -18,6 +18,7 @@ import numpy as np
 from market.agents.baselines import make_baseline
 from market.backtest.engine import run_backtest
 from market.data import load_sample
+from market.envs.trading import TradingEnvConfig
 
 REPEATS = 5
 
@@ -48,7 +49,7 @@ def main() -> None:
     years = (prices.index[-1] - prices.index[0]).days / 365.25
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ours = best_seconds(lambda: run_backtest(make_baseline("sma_crossover"), prices))
+        ours = best_seconds(lambda: run_backtest(make_baseline("sma_crossover"), TradingEnvConfig(data=prices)))
         peer = best_seconds(lambda: anytrading_episode(prices))
     print(f"data: bundled daily sample, {len(prices):,} bars ({years:.1f} years)")
     print(f"market backtest (policy + buy and hold + metrics): {ours * 1000:8.1f} ms  (target < 1000 ms)")

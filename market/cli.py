@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import typer
 from rich.console import Console
-# typer 0.29 (pinned) vendors click; its exceptions are not re-exported (but BadParameter)
-from typer._click import exceptions as click_errors
 from rich.table import Table
 
+# typer 0.29 (pinned) vendors click; its exceptions are not re-exported (but BadParameter)
+from typer._click import exceptions as click_errors
+
 from market import __version__
-from market.errors import Interrupted, MarketError
+from market.errors import ConfigError, Interrupted, MarketError
 from market.exchange import EXCHANGE_ACCOUNT, AccountLimits, Exchange, FeeConfig, check_invariants
 from market.exchange.flow import FlowKind, random_order_flow
 from market.records import RunReader, list_runs
@@ -69,6 +70,8 @@ def demo(
     seed: int = typer.Option(0, help="Root seed of the order flow."),
 ) -> None:
     """Run a seeded random order flow through the exchange and print what happened."""
+    if seed < 0:
+        raise ConfigError(f"--seed: expected a non-negative integer, got {seed}")
     names = [f"trader_{chr(ord('a') + i)}" for i in range(agents)]
     fees = FeeConfig(maker_bps=1, taker_bps=5)
     exchange = Exchange(fees=fees)
@@ -147,12 +150,16 @@ def _json_safe(value: object) -> object:
     return value
 
 
+MAX_COST_BPS = 10_000
+"""Commission and slippage options are below 10,000 bps: a cost of the whole notional is no backtest."""
+
+
 @app.command()
 def backtest(
     data: Path | None = typer.Option(None, "--data", help="CSV or Parquet OHLCV file (default: the bundled daily sample)."),
     policy: str = typer.Option("buy_and_hold", "--policy", help="buy_and_hold, sma_crossover, mean_reversion or random."),
-    commission_bps: float = typer.Option(1.0, "--commission-bps", help="Commission in bps of traded notional."),
-    slippage_bps: float = typer.Option(2.0, "--slippage-bps", help="Slippage in bps against each fill."),
+    commission_bps: float | None = typer.Option(None, "--commission-bps", help="Commission in bps of traded notional (default: TradingEnv's)."),
+    slippage_bps: float | None = typer.Option(None, "--slippage-bps", help="Slippage in bps against each fill (default: TradingEnv's)."),
     start: str | None = typer.Option(None, "--start", help="First date of the backtest (earlier bars feed features)."),
     end: str | None = typer.Option(None, "--end", help="Last date of the backtest."),
     seed: int = typer.Option(0, "--seed", help="Seed of the policy's random stream."),
@@ -161,11 +168,16 @@ def backtest(
 ) -> None:
     """Backtest one policy over a price file, beside buy and hold, and write a run record."""
     from market.agents.baselines import make_baseline
-    from market.backtest.engine import BENCHMARK, Costs, run_backtest, write_backtest_record
+    from market.backtest.engine import BENCHMARK, run_backtest, write_backtest_record
     from market.backtest.metrics import METRIC_KEYS
     from market.data import sample_path
+    from market.envs.trading import TradingEnvConfig
 
-    costs = Costs(commission_bps=commission_bps, slippage_bps=slippage_bps)
+    # the options given, named as the user wrote them; the rest are TradingEnvConfig's defaults
+    costs = {"commission_bps": commission_bps, "slippage_bps": slippage_bps}
+    for key, value in costs.items():
+        if value is not None and not 0 <= value < MAX_COST_BPS:
+            raise ConfigError(f"{key.replace('_', '-')}: expected a number in [0, {MAX_COST_BPS}), got {value!r}")
     env_settings: dict = {}
     if "/" in policy or Path(policy).exists():  # a checkpoint: act with its module, in the env it was trained on
         player, env_settings = _checkpoint_player(Path(policy))
@@ -173,12 +185,14 @@ def backtest(
     else:
         player, label = make_baseline(policy), policy
     prices = str(data) if data is not None else str(sample_path())
+    given = {key: value for key, value in costs.items() if value is not None}
+    config = TradingEnvConfig(data=prices, start=start, end=end, **given, **env_settings)
     if env_settings:
         from market.envs import TradingEnv
 
-        probe = TradingEnv(data=prices, window=env_settings["window"])
+        probe = TradingEnv(config)
         player.check_compatible(probe.observation_space, probe.action_space, "the backtest env")
-    result = run_backtest(player, prices, costs, start=start, end=end, seed=seed, **env_settings)
+    result = run_backtest(player, config, seed=seed)
     path = write_backtest_record(result, out, _run_name("backtest", label), policy=label, data=prices, seed=seed)
 
     if as_json:
@@ -193,7 +207,7 @@ def backtest(
 
 
 def _checkpoint_player(path: Path) -> tuple[object, dict]:
-    """A trained TradingEnv policy and the env settings it was trained with.
+    """A trained TradingEnv policy and the env settings it was trained with (those that shape its spaces).
 
     Raises:
         MarketError: when the checkpoint is missing, was not made by market train, or was trained
@@ -208,7 +222,6 @@ def _checkpoint_player(path: Path) -> tuple[object, dict]:
     env_config = settings.env_config
     player = load_policy(path)
     env_settings = {key: env_config[key] for key in ("window", "allow_short", "leverage") if key in env_config}
-    env_settings.setdefault("window", 30)
     return player, env_settings
 
 
@@ -386,14 +399,14 @@ def _progress_table(columns: tuple[str, ...], history: list[tuple[str, ...]], re
 
 @app.command()
 def simulate(
-    makers: int = typer.Option(4, "--makers", min=0, help="Scripted market makers."),
-    takers: int = typer.Option(4, "--takers", min=0, help="Zero-intelligence takers that trade every step."),
-    noise: int = typer.Option(8, "--noise", min=0, help="Noise traders (less active, more when volatile)."),
-    momentum: int = typer.Option(4, "--momentum", min=0, help="Momentum traders."),
-    value: int = typer.Option(4, "--value", min=0, help="Value traders following a synthetic fundamental."),
-    steps: int = typer.Option(10_000, "--steps", min=1, help="Steps (trading intervals) to simulate."),
-    clearing: str = typer.Option("book", "--clearing", help="book, call or impact."),
-    seed: int = typer.Option(0, "--seed", help="Root seed of the run."),
+    makers: int | None = typer.Option(None, "--makers", help="Scripted market makers (default: the default ecology's count)."),
+    takers: int | None = typer.Option(None, "--takers", help="Zero-intelligence takers that trade every step (default: the ecology's)."),
+    noise: int | None = typer.Option(None, "--noise", help="Noise traders, less active, more when volatile (default: the ecology's)."),
+    momentum: int | None = typer.Option(None, "--momentum", help="Momentum traders (default: the ecology's)."),
+    value: int | None = typer.Option(None, "--value", help="Value traders following a synthetic fundamental (default: the ecology's)."),
+    steps: int | None = typer.Option(None, "--steps", help="Steps (trading intervals) to simulate (default: a full run of the default ecology)."),
+    clearing: str | None = typer.Option(None, "--clearing", help="book (the default), call or impact."),
+    seed: int | None = typer.Option(None, "--seed", help="Root seed of the run, a non-negative integer."),
     fundamental: Path | None = typer.Option(None, "--fundamental", help="A price file whose closes (one bar per step) value traders follow; default: a seeded OU path."),
     out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Folder the run record is written under."),
 ) -> None:
@@ -401,22 +414,22 @@ def simulate(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from market import simulation
-    from market.envs.market_config import Clearing
-
-    if clearing not in tuple(Clearing):
-        raise MarketError(f"clearing: expected one of {[c.value for c in Clearing]}, got {clearing!r}")
     from market.data import load_prices
+    from market.data.facts import MIN_RETURNS
 
+    # the spec checks every setting (and its size limit) before anything is read, allocated or written
+    given = {"makers": makers, "takers": takers, "noise": noise, "momentum": momentum, "value": value, "steps": steps, "clearing": clearing, "seed": seed}
+    spec = simulation.SimulationSpec(**{key: value for key, value in given.items() if value is not None})
     path = simulation.fundamental_from_prices(load_prices(fundamental)) if fundamental is not None else None
     with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"), TimeRemainingColumn(), console=console) as bar:
-        task = bar.add_task("simulate", total=steps)
-        result = simulation.simulate(
-            makers=makers, takers=takers, noise=noise, momentum=momentum, value=value, steps=steps,
-            clearing=clearing, seed=seed, out=out, fundamental=path, progress=lambda done, total: bar.update(task, completed=done),
-        )
+        task = bar.add_task("simulate", total=spec.steps)
+        result = simulation.simulate(spec, out=out, fundamental=path, progress=lambda done, total: bar.update(task, completed=done))
     summary = result.summary
     console.print(f"steps {summary.steps:,}  trades {summary.trades:,}  volume {summary.volume:,} lots  mid {summary.initial_mid:,.0f} -> {summary.final_mid:,.0f} ticks", soft_wrap=True)
-    _print_facts({"this run": summary.facts})
+    if summary.facts:
+        _print_facts({"this run": summary.facts})
+    else:
+        console.print(f"stylized facts: not measured, they need at least {MIN_RETURNS} steps (this run has {summary.steps:,})", soft_wrap=True)
     console.print(f"run record: {result.path}", soft_wrap=True)
 
 
@@ -432,10 +445,8 @@ def facts(
     from market.simulation import run_facts
 
     path = Path(run) if Path(run).is_dir() or "/" in run else runs / run
-    columns = {"run": run_facts(path), "bundled sample (daily)": price_facts(load_sample())}
-    if data is not None:
-        columns[data.name] = price_facts(load_prices(data))
-    _print_facts(columns)
+    compared = {data.name: price_facts(load_prices(data), source=str(data))} if data is not None else {}  # a short file is refused first
+    _print_facts({"run": run_facts(path), "bundled sample (daily)": price_facts(load_sample(), source="the bundled sample"), **compared})
 
 
 def _print_facts(columns: dict[str, dict[str, float]]) -> None:

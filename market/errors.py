@@ -31,6 +31,10 @@ class DataError(MarketError, ValueError):
     """Price data could not be loaded; the message names the file, the row or column, and the problem."""
 
 
+class StatisticsError(MarketError, ValueError):
+    """A statistic (``market.stats``) was given bad input; the message names the series and the position."""
+
+
 class ActionError(MarketError, ValueError):
     """An action is not in the env's action space; the message names the agent and the expected shape."""
 

@@ -13,8 +13,9 @@ import pytest
 
 from market.agents.baselines import BASELINES, make_baseline
 from market.backtest import metrics as m
-from market.backtest.engine import BENCHMARK, Costs, run_backtest, write_backtest_record
+from market.backtest.engine import BENCHMARK, run_backtest, write_backtest_record
 from market.data import load_sample, sample_path
+from market.envs.trading import TradingEnvConfig
 from market.errors import ConfigError
 from market.records import RunReader
 
@@ -23,7 +24,7 @@ PRICES = load_sample()
 
 
 def test_buy_and_hold_without_costs_earns_the_close_over_the_first_fill_open():
-    result = run_backtest(make_baseline("buy_and_hold"), PRICES, Costs(commission_bps=0, slippage_bps=0))
+    result = run_backtest(make_baseline("buy_and_hold"), TradingEnvConfig(data=PRICES, commission_bps=0, slippage_bps=0))
     first_time = result.frame["time"].iloc[0]
     last_time = result.frame["time"].iloc[-1]
     expected = PRICES.loc[last_time, "close"] / PRICES.loc[first_time, "open"] - 1.0
@@ -33,7 +34,7 @@ def test_buy_and_hold_without_costs_earns_the_close_over_the_first_fill_open():
 
 def test_higher_costs_never_help_an_active_policy():
     returns = [
-        run_backtest(make_baseline("sma_crossover"), PRICES, Costs(commission_bps=c, slippage_bps=c)).metrics[m.TOTAL_RETURN]
+        run_backtest(make_baseline("sma_crossover"), TradingEnvConfig(data=PRICES, commission_bps=c, slippage_bps=c)).metrics[m.TOTAL_RETURN]
         for c in (0, 5, 25)
     ]
     assert returns[0] > returns[1] > returns[2]
@@ -41,7 +42,7 @@ def test_higher_costs_never_help_an_active_policy():
 
 @pytest.mark.parametrize("name", list(BASELINES))
 def test_metrics_equal_those_recomputed_from_the_run_record(name, tmp_path):
-    result = run_backtest(make_baseline(name), PRICES, seed=4)
+    result = run_backtest(make_baseline(name), TradingEnvConfig(data=PRICES), seed=4)
     path = write_backtest_record(result, tmp_path, "run", policy=name, data="sample", seed=4)
     reader = RunReader(path)
     steps = reader.read("steps")
@@ -60,21 +61,21 @@ def test_any_object_with_act_can_be_backtested():
         def act(self, obs, rng):
             return np.array([-1.0], dtype=np.float32)
 
-    short = run_backtest(AlwaysShort(), PRICES, Costs(commission_bps=0, slippage_bps=0))
+    short = run_backtest(AlwaysShort(), TradingEnvConfig(data=PRICES, commission_bps=0, slippage_bps=0))
     assert (short.frame["position"] < 0).all()
     assert short.metrics[m.TOTAL_RETURN] < 0 < short.benchmark_metrics[m.TOTAL_RETURN], "the sample trends up"
 
 
 def test_random_baseline_is_repeatable_under_a_seed():
-    a = run_backtest(make_baseline("random"), PRICES, seed=9).frame
-    b = run_backtest(make_baseline("random"), PRICES, seed=9).frame
-    c = run_backtest(make_baseline("random"), PRICES, seed=10).frame
+    a = run_backtest(make_baseline("random"), TradingEnvConfig(data=PRICES), seed=9).frame
+    b = run_backtest(make_baseline("random"), TradingEnvConfig(data=PRICES), seed=9).frame
+    c = run_backtest(make_baseline("random"), TradingEnvConfig(data=PRICES), seed=10).frame
     pd.testing.assert_frame_equal(a, b)
     assert not a["action"].equals(c["action"])
 
 
 def test_start_and_end_bound_the_backtest():
-    result = run_backtest(make_baseline("buy_and_hold"), PRICES, start="2018-01-01", end="2019-12-31")
+    result = run_backtest(make_baseline("buy_and_hold"), TradingEnvConfig(data=PRICES, start="2018-01-01", end="2019-12-31"))
     assert result.frame["time"].iloc[0] >= pd.Timestamp("2018-01-01")
     assert result.frame["time"].iloc[-1] <= pd.Timestamp("2019-12-31")
 

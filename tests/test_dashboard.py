@@ -158,9 +158,10 @@ def real_backtest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from market.agents.baselines import make_baseline
     from market.backtest.engine import run_backtest, write_backtest_record
     from market.data import load_sample
+    from market.envs.trading import TradingEnvConfig
 
     root = tmp_path_factory.mktemp("real_runs")
-    result = run_backtest(make_baseline("sma_crossover"), load_sample(), seed=3)
+    result = run_backtest(make_baseline("sma_crossover"), TradingEnvConfig(data=load_sample()), seed=3)
     write_backtest_record(result, root, "real-backtest", policy="sma_crossover", data="sample", seed=3)
     return root
 

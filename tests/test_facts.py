@@ -59,3 +59,17 @@ def test_volatility_clustering_shows_in_absolute_returns_only():
     assert facts[MEAN_ABS_ACF_1_10] > 0.1
     assert abs(autocorrelation(returns, 1)[0]) < facts[MEAN_ABS_ACF_1_10] / 3
     assert facts[EXCESS_KURTOSIS] > 1 and np.isfinite(facts[HILL_TAIL_INDEX])
+
+
+def test_too_few_returns_are_refused_naming_the_source_and_how_many_are_needed():
+    import pandas as pd
+
+    from market.data.facts import MIN_RETURNS, price_facts
+    from market.errors import DataError
+
+    with pytest.raises(DataError, match=rf"^returns: 2 returns; stylized facts need at least {MIN_RETURNS}$"):
+        stylized_facts(np.array([0.01, -0.02]))
+    prices = pd.DataFrame({"close": [100.0, 101.0, 102.0]}, index=pd.date_range("2024-01-01", periods=3))
+    with pytest.raises(DataError, match=rf"^three_rows\.csv: 3 bars; stylized facts need at least {MIN_RETURNS + 1}$"):
+        price_facts(prices, source="three_rows.csv")
+    assert set(stylized_facts(np.random.default_rng(4).normal(size=MIN_RETURNS))) == set(FACT_KEYS)

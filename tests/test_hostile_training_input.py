@@ -204,6 +204,7 @@ def test_ctrl_c_during_training_ends_with_one_line_exit_130_and_no_half_run(tmp_
     for checkpoint in checkpoints:  # what is kept is complete, and the message says how to resume it
         assert (checkpoint / "market_training.json").is_file() and f"--resume {checkpoint}" in lines[-1]
     assert [p.name for p in (out / "logs").iterdir()] and "Started a local Ray" in next((out / "logs").iterdir()).read_text()
+    assert (set(ray_results.iterdir()) if ray_results.is_dir() else set()) == before  # no empty folder left by RLlib
 
 
 @pytest.mark.parametrize("command", [("run", "{long}.toml"), ("runs", "show", "{long}"), ("backtest", "--data", "{long}.csv")])
@@ -212,4 +213,3 @@ def test_a_path_longer_than_the_system_allows_is_one_line_naming_it(tmp_path, co
     result = run(*(part.format(long=long) for part in command), "--out" if command[0] != "runs" else "--runs", str(tmp_path / "runs"))
     assert_one_error_line(result, "File name too long", "(3")
     assert not (tmp_path / "runs").exists()
-    assert (set(ray_results.iterdir()) if ray_results.is_dir() else set()) == before  # no empty folder left by RLlib

@@ -26,17 +26,18 @@ ray = pytest.importorskip("ray")
 
 from market.agents.baselines import RandomPolicy  # noqa: E402
 from market.agents.trained import load_policy  # noqa: E402
-from market.backtest.engine import Costs, run_backtest  # noqa: E402
+from market.backtest.engine import run_backtest  # noqa: E402
 from market.backtest.metrics import SHARPE_RATIO  # noqa: E402
 from market.data.synthetic import ou  # noqa: E402
 from market.envs.market_config import MAKER_ACTION_DIM  # noqa: E402
+from market.envs.trading import TradingEnvConfig  # noqa: E402
 from market.training.configs import TrainingConfig  # noqa: E402
 from market.training.runner import StopConfig, evaluate_market, train  # noqa: E402
 
 PRICE_SEED = 0
 TRAIN_BARS = 2000
 HELD_OUT_BARS = 1000
-COSTS = Costs(commission_bps=1.0, slippage_bps=1.0)
+COSTS = {"commission_bps": 1.0, "slippage_bps": 1.0}
 WINDOW = 10
 
 MAKER = "maker"
@@ -68,8 +69,7 @@ def trading_settings(prices: pd.DataFrame, **training) -> TrainingConfig:
     env_config = {
         "data": prices,
         "window": WINDOW,
-        "commission_bps": COSTS.commission_bps,
-        "slippage_bps": COSTS.slippage_bps,
+        **COSTS,
         "max_steps": 200,
         "end": prices.index[TRAIN_BARS - 1],
         **training.pop("env_config", {}),
@@ -84,7 +84,7 @@ def held_out_sharpes(settings: TrainingConfig, stop: StopConfig, prices: pd.Data
     run = train(settings, stop, out=tmp_path, name=settings.algo.value)
     # 2. The random baseline on the same bars, costs and evaluation seed.
     held_out_start = settings.eval_env_config["start"]
-    random = run_backtest(RandomPolicy(), prices, COSTS, start=held_out_start, window=WINDOW, seed=settings.eval_seed)
+    random = run_backtest(RandomPolicy(), TradingEnvConfig(data=prices, **COSTS, start=held_out_start, window=WINDOW), seed=settings.eval_seed)
     return {
         "trained": run.evaluation[SHARPE_RATIO],
         "buy_and_hold": run.evaluation[f"buy_and_hold_{SHARPE_RATIO}"],

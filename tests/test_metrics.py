@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from market import stats
 from market.backtest import metrics
 from market.backtest.metrics import (
     ANNUALIZED_RETURN,
@@ -522,3 +523,45 @@ def test_compute_metrics_without_positions_or_costs_reports_them_as_nan() -> Non
     result = metrics.compute_metrics(np.array([0.01, -0.02, 0.03]), periods_per_year=252)
     for key in (TURNOVER, HIT_RATE, EXPOSURE, COSTS_PAID):
         assert math.isnan(result[key]), key
+
+
+# ---------------------------------------------------------------------------- level paths and fills (market.stats)
+def test_path_drawdowns_of_the_compounded_equity_are_the_return_drawdowns() -> None:
+    returns = np.random.default_rng(5).normal(0.0, 0.02, size=300)
+    equity = np.concatenate(([1.0], np.cumprod(1.0 + returns)))
+    np.testing.assert_array_equal(stats.path_drawdowns(equity)[1:], metrics.drawdown_series(returns))
+    assert stats.path_max_drawdown(equity) == metrics.max_drawdown(returns) < 0.0
+
+
+def test_path_drawdown_is_negative_below_a_peak_and_nan_without_a_positive_peak() -> None:
+    np.testing.assert_allclose(stats.path_drawdowns([100.0, 120.0, 90.0, 130.0, 117.0]), [0.0, 0.0, -0.25, 0.0, -0.1])
+    assert stats.path_max_drawdown([100.0, 120.0, 90.0, 130.0, 117.0]) == pytest.approx(-0.25)
+    assert math.isnan(stats.path_max_drawdown([-5.0, -3.0]))
+    assert math.isnan(stats.path_max_drawdown([]))
+    with pytest.raises(ValueError, match="path has nan at index 1"):
+        stats.path_drawdowns([1.0, math.nan])
+
+
+def test_path_sharpe_is_the_per_step_sharpe_of_its_simple_returns_and_nan_once_equity_is_gone() -> None:
+    path = 100.0 * np.cumprod(1.0 + np.random.default_rng(6).normal(0.001, 0.01, size=200))
+    returns = path[1:] / path[:-1] - 1.0
+    assert stats.path_sharpe_ratio(path) == pytest.approx(np.mean(returns) / np.std(returns, ddof=1), rel=1e-12)
+    assert stats.path_sharpe_ratio(path, periods_per_year=252) == pytest.approx(metrics.sharpe_ratio(returns, periods_per_year=252))
+    assert math.isnan(stats.path_sharpe_ratio([100.0, 50.0, 0.0, 10.0]))
+    assert math.isnan(stats.path_sharpe_ratio([100.0, 100.0, 100.0]))
+
+
+def test_maker_edge_is_positive_for_selling_above_or_buying_below_the_mid() -> None:
+    edges = stats.maker_edges([101.0, 99.0, 99.0, 101.0], [2, 3, 1, 1], [True, False, True, False], [100.0] * 4)
+    np.testing.assert_array_equal(edges, [2.0, 3.0, -1.0, -1.0])
+    assert stats.maker_edges([], [], [], []).shape == (0,)
+    with pytest.raises(ValueError, match="qtys has 1 bars but prices has 2"):
+        stats.maker_edges([1.0, 2.0], [1], [True, True], [1.0, 1.0])
+
+
+def test_bad_input_to_a_statistic_is_a_market_error_naming_the_series() -> None:
+    from market.errors import MarketError, StatisticsError
+
+    with pytest.raises(StatisticsError, match="returns has -1.5 at index 1") as caught:
+        metrics.total_return([0.1, -1.5])
+    assert isinstance(caught.value, MarketError) and isinstance(caught.value, ValueError)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from market.agents.scripted import build_policy
-from market.data.facts import EXCESS_KURTOSIS, FACT_KEYS, HILL_TAIL_INDEX, MAX_ABS_ACF_2_20, MEAN_ABS_ACF_1_10, autocorrelation
+from market.data.facts import EXCESS_KURTOSIS, FACT_KEYS, HILL_TAIL_INDEX, MAX_ABS_ACF_2_20, MEAN_ABS_ACF_1_10, MIN_RETURNS, autocorrelation
 from market.envs.market_config import Clearing, MarketConfig, PopulationConfig
 from market.envs.market_v0 import DEALER_ACCOUNT, MarketEnv
 from market.errors import ConfigError, RecordError
@@ -22,6 +22,7 @@ from market.records import RunReader
 from market.records import schema as s
 from market.records.io import RunWriter
 from market.simulation import (
+    DEFAULT_STEPS,
     ECOLOGY,
     FLUSH_STEPS,
     INITIAL_INVENTORY,
@@ -31,7 +32,9 @@ from market.simulation import (
     M_TRADES,
     M_VOLUME,
     SimulationSpec,
+    SummaryCollector,
     default_fundamental,
+    play_episode,
     run_market,
     scripted_market,
     simulate,
@@ -43,7 +46,7 @@ BPS = 10_000
 
 
 def small_market(steps: int = 300, clearing: str = "book", seed: int = 11) -> tuple[MarketEnv, dict]:
-    config, policies = scripted_market(**SMALL, steps=steps, clearing=clearing, seed=seed)
+    config, policies = scripted_market(SimulationSpec(**SMALL, steps=steps, clearing=clearing, seed=seed))
     return MarketEnv(config), policies
 
 
@@ -57,7 +60,7 @@ def record(tmp_path: Path, env: MarketEnv, policies: dict, *, seed: int, name: s
 
 # ---------------------------------------------------------------------------- the record
 def test_simulate_writes_a_complete_run_record_with_summary_and_facts(tmp_path):
-    result = simulate(**SMALL, steps=400, clearing="book", seed=3, out=tmp_path, name="sim")
+    result = simulate(SimulationSpec(**SMALL, steps=400, clearing="book", seed=3), out=tmp_path, name="sim")
     reader = RunReader(result.path)  # verifies every table's checksum
     assert result.path == tmp_path / "sim"
     assert reader.kind == s.KIND_SIMULATE and reader.manifest[s.M_SEED] == 3
@@ -75,7 +78,7 @@ def test_simulate_writes_a_complete_run_record_with_summary_and_facts(tmp_path):
 
 
 def test_default_run_name_is_kind_seed_and_utc_time(tmp_path):
-    result = simulate(makers=1, takers=1, noise=0, momentum=0, value=0, steps=20, seed=42, out=tmp_path)
+    result = simulate(SimulationSpec(makers=1, takers=1, noise=0, momentum=0, value=0, steps=20, seed=42), out=tmp_path)
     assert result.path.parent == tmp_path
     assert result.path.name.startswith("simulate-seed42-") and result.path.name.endswith("Z")
     RunReader(result.path)
@@ -130,7 +133,7 @@ def test_trade_rows_are_exactly_the_fills_the_env_produced(tmp_path):
 
 def test_spread_capture_is_each_makers_edge_against_the_mid_before_its_fills(tmp_path):
     env, policies = small_market(steps=300)
-    config, _ = scripted_market(**SMALL, steps=300, clearing="book", seed=11)
+    config, _ = scripted_market(SimulationSpec(**SMALL, steps=300, clearing="book", seed=11))
     fresh = MarketEnv(config)
     summary = run_market(fresh, policies, seed=8)
     path, _ = record(tmp_path, env, policies, seed=8)
@@ -152,8 +155,9 @@ def test_drawdown_and_fundamental_gaps_are_those_of_the_recorded_mids(tmp_path):
     path, _ = record(tmp_path, env, policies, seed=9)
     summary = run_market(small_market(steps=250)[0], policies, seed=9)
     mids = np.r_[summary.initial_mid, RunReader(path).read(s.STEPS).groupby(s.STEP)[s.PRICE].first().to_numpy()]
-    assert summary.max_drawdown == pytest.approx(np.max(1 - mids / np.maximum.accumulate(mids)))
-    assert 0 < summary.max_drawdown < 1
+    # drawdowns are negative fractions everywhere (market.stats): the deepest fall below a running peak
+    assert summary.max_drawdown == pytest.approx(np.min(mids / np.maximum.accumulate(mids) - 1))
+    assert -1 < summary.max_drawdown < 0
     fundamental = np.asarray(env.config.fundamental[1 : len(mids)])
     assert len(summary.fundamental_gaps) == len(mids) - 1 == 250
     np.testing.assert_allclose(summary.fundamental_gaps, np.abs(np.log(mids[1:] / fundamental)))
@@ -176,7 +180,7 @@ def test_book_rows_are_the_top_levels_after_each_step(tmp_path):
 
 
 def test_cash_and_shares_in_the_final_rows_are_conserved_and_match_the_trades(tmp_path):
-    config, policies = scripted_market(**SMALL, steps=400, clearing="book", seed=9)
+    config, policies = scripted_market(SimulationSpec(**SMALL, steps=400, clearing="book", seed=9))
     env = MarketEnv(replace(config, fees=FeeConfig(maker_bps=1, taker_bps=4)))
     path, _ = record(tmp_path, env, policies, seed=9)
     reader = RunReader(path)
@@ -207,7 +211,7 @@ def test_cash_and_shares_in_the_final_rows_are_conserved_and_match_the_trades(tm
 
 
 def test_same_seed_gives_identical_tables_and_another_seed_does_not(tmp_path):
-    runs = [simulate(**SMALL, steps=300, seed=seed, out=tmp_path, name=name).path for seed, name in ((21, "a"), (21, "b"), (22, "c"))]
+    runs = [simulate(SimulationSpec(**SMALL, steps=300, seed=seed), out=tmp_path, name=name).path for seed, name in ((21, "a"), (21, "b"), (22, "c"))]
     readers = [RunReader(path) for path in runs]
     for table in (s.STEPS, s.TRADES, s.BOOK):
         first, second, other = (reader.read(table) for reader in readers)
@@ -218,7 +222,7 @@ def test_same_seed_gives_identical_tables_and_another_seed_does_not(tmp_path):
 
 @pytest.mark.parametrize("clearing", list(Clearing))
 def test_each_clearing_mode_trades_moves_the_price_and_conserves_the_ledger(tmp_path, clearing):
-    result = simulate(**SMALL, steps=300, clearing=clearing, seed=4, out=tmp_path, name=str(clearing))
+    result = simulate(SimulationSpec(**SMALL, steps=300, clearing=clearing, seed=4), out=tmp_path, name=str(clearing))
     reader = RunReader(result.path)
     trades, steps = reader.read(s.TRADES), reader.read(s.STEPS)
     assert len(trades) == result.summary.trades > 50
@@ -237,7 +241,7 @@ def test_each_clearing_mode_trades_moves_the_price_and_conserves_the_ledger(tmp_
 
 def test_progress_is_called_after_every_step_with_the_total(tmp_path):
     calls: list[tuple[int, int]] = []
-    simulate(makers=1, takers=2, noise=0, momentum=0, value=0, steps=30, seed=1, out=tmp_path, name="p", progress=lambda i, n: calls.append((i, n)))
+    simulate(SimulationSpec(makers=1, takers=2, noise=0, momentum=0, value=0, steps=30, seed=1), out=tmp_path, name="p", progress=lambda i, n: calls.append((i, n)))
     assert calls == [(i, 30) for i in range(1, 31)]
 
 
@@ -267,7 +271,7 @@ def test_default_fundamental_is_seeded_and_stays_near_the_starting_price():
 def test_value_traders_follow_a_given_fundamental(tmp_path):
     steps = 200
     rich = [INITIAL_PRICE * 1.03] * (steps + 1)  # 3% above the market all along: value traders buy
-    result = simulate(makers=2, takers=2, noise=0, momentum=0, value=2, steps=steps, seed=0, out=tmp_path, name="v", fundamental=rich)
+    result = simulate(SimulationSpec(makers=2, takers=2, noise=0, momentum=0, value=2, steps=steps, seed=0), out=tmp_path, name="v", fundamental=rich)
     reader = RunReader(result.path)
     steps_table = reader.read(s.STEPS)
     final = steps_table[steps_table[s.STEP] == steps - 1].set_index(s.AGENT)
@@ -290,8 +294,6 @@ def test_value_traders_follow_a_given_fundamental(tmp_path):
 def test_bad_simulation_settings_name_the_key(overrides, message):
     settings = {**SMALL, "steps": 10, "clearing": "book", "seed": 0, **overrides}
     with pytest.raises(ConfigError, match=message):
-        scripted_market(**settings)
-    with pytest.raises(ConfigError, match=message):
         SimulationSpec(**settings)
 
 
@@ -305,11 +307,67 @@ def test_run_market_refuses_a_population_without_a_policy_and_a_market_with_no_p
 
 
 def test_an_existing_run_name_is_refused_and_left_untouched(tmp_path):
-    first = simulate(makers=1, takers=1, noise=0, momentum=0, value=0, steps=10, seed=0, out=tmp_path, name="taken")
+    first = simulate(SimulationSpec(makers=1, takers=1, noise=0, momentum=0, value=0, steps=10, seed=0), out=tmp_path, name="taken")
     before = (first.path / s.MANIFEST_FILE).read_bytes()
     with pytest.raises(RecordError, match="already exists"):
-        simulate(makers=1, takers=1, noise=0, momentum=0, value=0, steps=10, seed=1, out=tmp_path, name="taken")
+        simulate(SimulationSpec(makers=1, takers=1, noise=0, momentum=0, value=0, steps=10, seed=1), out=tmp_path, name="taken")
     assert (first.path / s.MANIFEST_FILE).read_bytes() == before
+
+
+def test_population_counts_and_steps_beyond_the_limits_are_refused_before_anything_is_built():
+    from market.limits import MAX_AGENTS, MAX_AGENTS_PER_POPULATION, MAX_STEPS
+
+    with pytest.raises(ConfigError, match=rf"^makers: 1,000,000,000 is over the limit of {MAX_AGENTS_PER_POPULATION:,}$"):
+        SimulationSpec(makers=10**9)
+    with pytest.raises(ConfigError, match=rf"^populations: .* is over the limit of {MAX_AGENTS:,}$"):
+        SimulationSpec(makers=MAX_AGENTS_PER_POPULATION, takers=MAX_AGENTS_PER_POPULATION)
+    with pytest.raises(ConfigError, match=rf"^steps: .* is over the limit of {MAX_STEPS:,}$"):
+        SimulationSpec(steps=MAX_STEPS + 1)
+    with pytest.raises(ConfigError, match=r"^seed: expected a non-negative integer, got -1$"):
+        SimulationSpec(seed=-1)
+
+
+def test_the_default_spec_is_the_default_ecology_and_a_full_run():
+    spec = SimulationSpec()
+    assert spec.counts() == {"maker": 4, "taker": 4, "noise": 8, "momentum": 4, "value": 4}
+    assert spec.steps == DEFAULT_STEPS and spec.clearing is Clearing.BOOK and spec.seed == 0
+
+
+def test_a_run_too_short_for_the_facts_records_none_and_a_long_enough_one_records_all(tmp_path):
+    short = simulate(SimulationSpec(makers=1, takers=1, noise=0, momentum=0, value=0, steps=MIN_RETURNS - 1, seed=0), out=tmp_path, name="short")
+    enough = simulate(SimulationSpec(makers=1, takers=1, noise=0, momentum=0, value=0, steps=MIN_RETURNS, seed=0), out=tmp_path, name="enough")
+    assert short.summary.facts == {} and not set(FACT_KEYS) & set(RunReader(short.path).metrics)
+    assert set(enough.summary.facts) == set(FACT_KEYS) <= set(RunReader(enough.path).metrics)
+
+
+class _StepLog:
+    """An observer that notes what the loop told it: the reset, each step with its mid, the end."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int, float]] = []
+
+    def start(self, env: MarketEnv) -> None:
+        self.events.append(("start", env.step_count, env.mid))
+
+    def observe(self, step: int, env: MarketEnv) -> None:
+        self.events.append(("step", step, env.mid))
+
+    def finish(self, env: MarketEnv) -> None:
+        self.events.append(("finish", env.step_count, env.mid))
+
+
+def test_an_added_observer_sees_every_step_and_leaves_the_summary_unchanged():
+    env, policies = small_market(steps=120)
+    log, again = _StepLog(), _StepLog()
+    collector = SummaryCollector()
+    play_episode(env, policies, seed=3, observers=[log, collector])
+    plain = run_market(small_market(steps=120)[0], policies, seed=3, observers=[again])
+    assert again.events == log.events
+    assert [kind for kind, _, _ in log.events] == ["start", *["step"] * 120, "finish"]
+    assert [step for kind, step, _ in log.events if kind == "step"] == list(range(120))
+    mids = [mid for kind, _, mid in log.events if kind == "step"]
+    summary = collector.summary()
+    assert summary == plain and summary.final_mid == mids[-1] and summary.initial_mid == log.events[0][2]
 
 
 # ---------------------------------------------------------------------------- the default ecology

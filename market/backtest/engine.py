@@ -2,12 +2,14 @@
 
 The backtest uses the same env, costs and accounting as training, so a figure measured here is the
 figure a trained policy would see: decisions at bar t's close fill at bar t+1's open with
-commission and slippage. Every result comes beside buy and hold on the same bars and costs.
+commission and slippage. Every result comes beside buy and hold on the same bars and costs. The
+settings (prices, window, commission, slippage, shorting, leverage, period) come whole in a
+:class:`~market.envs.trading.TradingEnvConfig`, the one home of their defaults.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -33,20 +35,6 @@ BENCHMARK = "buy_and_hold"
 
 COST = "cost"
 """The one column of BacktestResult.frame that the run record's steps table does not have."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Costs:
-    """Trading costs in basis points of traded notional."""
-
-    commission_bps: float = 1.0
-    slippage_bps: float = 2.0
-
-    def __post_init__(self) -> None:
-        for key in ("commission_bps", "slippage_bps"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 10_000:
-                raise ConfigError(f"{key.replace('_', '-')}: expected a number in [0, 10000), got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,28 +99,21 @@ def _metrics(frame: pd.DataFrame, periods_per_year: float | None) -> dict[str, f
 
 def run_backtest(
     policy: Policy,
-    prices: pd.DataFrame | str,
-    costs: Costs | None = None,
+    config: TradingEnvConfig,
     *,
-    start: Any = None,
-    end: Any = None,
-    window: int = 30,
-    allow_short: bool = True,
-    leverage: float = 1.0,
     seed: int = 0,
     periods_per_year: float | None = None,
 ) -> BacktestResult:
-    """Backtest ``policy`` over ``prices`` (from ``start`` to ``end``) beside buy and hold.
+    """Backtest ``policy`` over the period of ``config`` beside buy and hold.
+
+    A backtest plays the config's whole period once, from its first bar: ``random_start`` and
+    ``max_steps`` are set to ``False`` and ``None``; every other setting (prices, window, costs,
+    shorting, leverage, ``start`` and ``end``) is the config's.
 
     Args:
         policy: anything with ``act(obs, rng)`` returning a target position for TradingEnv.
-        prices: a validated price frame or a path that :func:`market.data.load_prices` reads.
-        costs: commission and slippage in bps.
-        start: first time the episode may start at (earlier bars still feed the features).
-        end: last time the episode may reach.
-        window: the return window of the observation.
-        allow_short: whether negative targets may go short.
-        leverage: the largest position as a multiple of equity.
+        config: the env settings: ``data`` (a validated price frame, a path, or None for the
+            bundled sample), ``commission_bps``, ``slippage_bps``, ``window``, ``start``, ``end``, ...
         seed: seed of the env and of the policy's random stream.
         periods_per_year: annualization; inferred from the bar spacing when None.
 
@@ -140,28 +121,20 @@ def run_backtest(
         The policy's and buy and hold's bars and metrics.
 
     Raises:
-        ConfigError, DataError: for bad settings or data, with one line naming the problem.
+        ConfigError, DataError: for bad settings (a negative seed included) or data, with one line
+            naming the problem.
     """
-    costs = costs or Costs()
-    config = TradingEnvConfig(
-        data=prices,
-        window=window,
-        commission_bps=costs.commission_bps,
-        slippage_bps=costs.slippage_bps,
-        allow_short=allow_short,
-        leverage=leverage,
-        random_start=False,
-        start=start,
-        end=end,
-    )
+    if type(seed) is not int or seed < 0:
+        raise ConfigError(f"seed: expected a non-negative integer, got {seed!r}")
+    config = replace(config, random_start=False, max_steps=None)
     frame = _play(policy, config, seed)
     benchmark = _play(BuyAndHold(), config, seed)
     settings = {
-        "window": window,
-        "commission_bps": costs.commission_bps,
-        "slippage_bps": costs.slippage_bps,
-        "allow_short": allow_short,
-        "leverage": leverage,
+        "window": config.window,
+        "commission_bps": config.commission_bps,
+        "slippage_bps": config.slippage_bps,
+        "allow_short": config.allow_short,
+        "leverage": config.leverage,
         "start": str(frame[TIME].iloc[0]),
         "end": str(frame[TIME].iloc[-1]),
         "bars": len(frame),

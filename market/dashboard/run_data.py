@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from market import stats
 from market.errors import RecordError
 from market.records import RunReader, RunSummary
 from market.records.io import one_line
@@ -486,8 +487,7 @@ def load_curves(
         rows = frame[frame[s.AGENT].isin(list(agents))]
         averaged = rows.groupby(s.STEP, sort=True)[[s.EQUITY, s.POSITION]].mean()
         equity = averaged[s.EQUITY]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            drawdown = equity / equity.cummax() - 1.0
+        drawdown = pd.Series(stats.path_drawdowns(equity.to_numpy(dtype=np.float64)), index=equity.index)
         for measure, series in ((s.EQUITY, equity), (s.POSITION, averaged[s.POSITION]), (DRAWDOWN, drawdown)):
             line = pd.DataFrame({s.STEP: series.index.to_numpy(), "value": series.to_numpy(dtype=np.float64)})
             line = downsample(line, "value", max_points)
@@ -502,19 +502,17 @@ def leaderboard(reader: RunReader) -> pd.DataFrame:
 
     Return is last equity over first recorded equity, minus one; Sharpe is the mean over the
     standard deviation of step-to-step equity returns (not annualized: steps need not be days);
-    max drawdown is the lowest ``equity / running peak - 1``.
+    max drawdown is the lowest ``equity / running peak - 1``, a negative fraction. Both come from
+    :mod:`market.stats` (:func:`~market.stats.path_sharpe_ratio`, :func:`~market.stats.path_max_drawdown`).
     """
     frame = reader.read(s.STEPS, columns=[s.STEP, s.AGENT, s.EQUITY]).sort_values([s.AGENT, s.STEP], kind="stable")
     grouped = frame.groupby(s.AGENT, sort=False)[s.EQUITY]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        step_returns = grouped.pct_change()
-        drawdown = frame[s.EQUITY] / grouped.cummax() - 1.0
     by_agent = pd.DataFrame(
         {
             FINAL_EQUITY: grouped.last(),
             RETURN: grouped.last() / grouped.first() - 1.0,
-            SHARPE: step_returns.groupby(frame[s.AGENT]).mean() / step_returns.groupby(frame[s.AGENT]).std(),
-            MAX_DRAWDOWN: drawdown.groupby(frame[s.AGENT]).min(),
+            SHARPE: grouped.agg(lambda equity: stats.path_sharpe_ratio(equity.to_numpy(dtype=np.float64))),
+            MAX_DRAWDOWN: grouped.agg(lambda equity: stats.path_max_drawdown(equity.to_numpy(dtype=np.float64))),
         }
     ).replace([np.inf, -np.inf], np.nan)
     by_agent.index.name = s.AGENT

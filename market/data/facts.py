@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from market.errors import DataError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -23,6 +25,10 @@ VOLUME_VOLATILITY_CORR = "volume_volatility_corr"
 ACF_LAGS = 20
 ABS_ACF_LAGS = 50
 FACT_KEYS = (EXCESS_KURTOSIS, HILL_TAIL_INDEX, MEAN_ABS_ACF_1_10, MAX_ABS_ACF_2_20, VOLUME_VOLATILITY_CORR)
+MIN_RETURNS = 60
+"""Fewest returns whose facts are reported: three times the largest linear-autocorrelation lag (20),
+and enough for the Hill estimator's 5% tail to hold 3 order statistics. Fewer give numbers that
+look like facts and are not (2 returns have an excess kurtosis of exactly -2)."""
 
 
 def excess_kurtosis(returns: np.ndarray) -> float:
@@ -61,9 +67,20 @@ def hill_tail_index(returns: np.ndarray, tail_fraction: float = 0.05) -> float:
     return float(k / total) if total > 0 else float("nan")
 
 
-def stylized_facts(returns: np.ndarray, volume: np.ndarray | None = None) -> dict[str, float]:
-    """The headline facts of a return series (and its volume, if given) under the keys ``FACT_KEYS``."""
+def stylized_facts(returns: np.ndarray, volume: np.ndarray | None = None, *, source: str = "returns") -> dict[str, float]:
+    """The headline facts of a return series (and its volume, if given) under the keys ``FACT_KEYS``.
+
+    Args:
+        returns: log returns, at least :data:`MIN_RETURNS` of them.
+        volume: the traded volume of each return's period, or None.
+        source: what the returns are, for the error message.
+
+    Raises:
+        DataError: fewer than :data:`MIN_RETURNS` returns, naming ``source``.
+    """
     x = np.asarray(returns, dtype=np.float64)
+    if len(x) < MIN_RETURNS:
+        raise DataError(f"{source}: {len(x)} returns; stylized facts need at least {MIN_RETURNS}")
     acf = autocorrelation(x, ACF_LAGS)
     abs_acf = autocorrelation(np.abs(x), ABS_ACF_LAGS)
     facts = {
@@ -80,8 +97,18 @@ def stylized_facts(returns: np.ndarray, volume: np.ndarray | None = None) -> dic
     return facts
 
 
-def price_facts(prices: pd.DataFrame) -> dict[str, float]:
-    """Stylized facts of a price frame's close-to-close log returns (and its volume, if any)."""
+def price_facts(prices: pd.DataFrame, source: str = "prices") -> dict[str, float]:
+    """Stylized facts of a price frame's close-to-close log returns (and its volume, if any).
+
+    Args:
+        prices: a validated price frame (:func:`market.data.load_prices`).
+        source: where the prices come from (a file name), for the error message.
+
+    Raises:
+        DataError: fewer than :data:`MIN_RETURNS` + 1 bars, naming ``source`` and how many are needed.
+    """
+    if len(prices) < MIN_RETURNS + 1:
+        raise DataError(f"{source}: {len(prices)} bars; stylized facts need at least {MIN_RETURNS + 1}")
     close = prices["close"].to_numpy(dtype=np.float64)
     returns = np.diff(np.log(close))
     volume = prices["volume"].to_numpy(dtype=np.float64)[1:] if "volume" in prices else None

@@ -257,30 +257,14 @@ def _report(result: Mapping[str, Any], started: float, previous_steps: int, prev
 # ---------------------------------------------------------------------------- evaluation
 def evaluate_trading(policy: TrainedPolicy, settings: TrainingConfig) -> tuple[dict[str, float], Any]:
     """Backtest ``policy`` on the held-out period; returns its metrics (with buy and hold's) and the result."""
-    from market.backtest.engine import Costs, run_backtest
+    from market.backtest.engine import run_backtest
+    from market.envs.trading import TradingEnvConfig
 
-    env_config = {**settings.env_config, **settings.eval_env_config}
-    costs = Costs(commission_bps=env_config.get("commission_bps", 1.0), slippage_bps=env_config.get("slippage_bps", 2.0))
-    result = run_backtest(
-        policy,
-        env_config.get("data") if env_config.get("data") is not None else _sample(),
-        costs,
-        start=env_config.get("start"),
-        end=env_config.get("end"),
-        window=env_config.get("window", 30),
-        allow_short=env_config.get("allow_short", True),
-        leverage=env_config.get("leverage", 1.0),
-        seed=settings.eval_seed,
-    )
+    config = TradingEnvConfig.from_mapping({**settings.env_config, **settings.eval_env_config})  # data None: the bundled sample
+    result = run_backtest(policy, config, seed=settings.eval_seed)
     metrics = {k: v for k, v in result.metrics.items() if isinstance(v, float)}
     metrics.update({f"buy_and_hold_{k}": v for k, v in result.benchmark_metrics.items() if k in ("sharpe_ratio", "total_return")})
     return metrics, result
-
-
-def _sample() -> str:
-    from market.data import sample_path
-
-    return str(sample_path())
 
 
 def evaluate_market(policies: Mapping[str, Any], settings: TrainingConfig, episodes: int = 2) -> dict[str, float]:

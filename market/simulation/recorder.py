@@ -1,0 +1,133 @@
+"""Recording a market episode into a run record: every agent's state, every fill, the top of the book.
+
+:class:`StepRecorder` is an :class:`~market.simulation.episode.EpisodeObserver`: it buffers the rows
+of each step in plain lists and hands them to a :class:`~market.records.io.RunWriter` every
+:data:`FLUSH_STEPS` steps and at the end, so memory stays bounded however long the episode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from market.envs.market_v0 import MarketEnv
+from market.errors import ConfigError
+from market.records import schema as s
+from market.records.io import RunWriter
+
+__all__ = ["FLUSH_STEPS", "StepRecorder"]
+
+FLUSH_STEPS = 1_000
+"""Steps buffered in plain lists before the rows go to the writer."""
+
+
+class StepRecorder:
+    """Per-step rows of a market run, buffered and appended to a writer's ``steps``, ``trades`` and ``book`` tables.
+
+    Rows: a ``steps`` row for every agent after every step (PettingZoo and env-driven, bankrupt ones
+    included with their last values; ``step`` counts from 0, ``price`` is the mid after the step,
+    ``action`` the agent's action, all NaN for an agent that did not act), a ``trades`` row per
+    fill, and ``book`` rows for the top ``book_levels`` levels of each side after the step (none
+    in call and impact clearing, where nothing rests).
+
+    Args:
+        writer: an open run writer.
+        book_levels: price levels per side in each book snapshot (0 for none).
+
+    Raises:
+        ConfigError: a negative ``book_levels``.
+    """
+
+    def __init__(self, writer: RunWriter, book_levels: int = 5) -> None:
+        if type(book_levels) is not int or book_levels < 0:
+            raise ConfigError(f"book_levels: expected a non-negative integer, got {book_levels!r}")
+        self._writer = writer
+        self._levels = book_levels
+        self._agents: list[str] = []
+
+    def start(self, env: MarketEnv) -> None:
+        """Learn the env's agents and action widths; start with empty buffers."""
+        self._agents = env.all_agents
+        self._dims = [env.action_space(a).shape[0] for a in self._agents]
+        self._blank = {a: np.full(d, np.nan) for a, d in zip(self._agents, self._dims)}
+        self._offsets = np.concatenate(([0], np.cumsum(self._dims)))
+        self._clear()
+
+    def _clear(self) -> None:
+        self._steps: list[int] = []
+        self._mids: list[float] = []
+        self._cash: list[np.ndarray] = []
+        self._position: list[np.ndarray] = []
+        self._equity: list[np.ndarray] = []
+        self._reward: list[np.ndarray] = []
+        self._actions: list[np.ndarray] = []
+        self._trades: dict[str, list[Any]] = {
+            name: [] for name in (s.STEP, s.PRICE, s.QTY, s.MAKER, s.TAKER, s.MAKER_ORDER_ID, s.TAKER_ORDER_ID, s.TAKER_SIDE)
+        }
+        self._book: dict[str, list[Any]] = {name: [] for name in (s.STEP, s.SIDE, s.LEVEL, s.PRICE, s.QTY)}
+
+    def observe(self, step: int, env: MarketEnv) -> None:
+        """Buffer the state after one step: every agent, every fill, the top of the book."""
+        cash, position, equity, reward = env.account_arrays()
+        actions = env.last_actions
+        self._steps.append(step)
+        self._mids.append(env.mid)
+        self._cash.append(cash)
+        self._position.append(position)
+        self._equity.append(equity)
+        self._reward.append(reward)
+        self._actions.append(
+            np.concatenate([np.asarray(actions.get(a, self._blank[a]), dtype=np.float64) for a in self._agents])
+        )
+        trades = self._trades
+        for fill in env.last_fills:
+            trades[s.STEP].append(step)
+            trades[s.PRICE].append(float(fill.price))
+            trades[s.QTY].append(fill.qty)
+            trades[s.MAKER].append(fill.maker)
+            trades[s.TAKER].append(fill.taker)
+            trades[s.MAKER_ORDER_ID].append(fill.maker_order_id)
+            trades[s.TAKER_ORDER_ID].append(fill.taker_order_id)
+            trades[s.TAKER_SIDE].append(str(fill.taker_side))
+        if self._levels > 0:
+            depth = env.exchange.book.depth(self._levels)
+            book = self._book
+            for side, levels in ((s.BID, depth.bids), (s.ASK, depth.asks)):
+                for level, (price, qty) in enumerate(levels):
+                    book[s.STEP].append(step)
+                    book[s.SIDE].append(side)
+                    book[s.LEVEL].append(level)
+                    book[s.PRICE].append(float(price))
+                    book[s.QTY].append(qty)
+        if len(self._steps) >= FLUSH_STEPS:
+            self.flush()
+
+    def finish(self, env: MarketEnv) -> None:
+        """Hand the last buffered rows to the writer."""
+        self.flush()
+
+    def flush(self) -> None:
+        """Hand the buffered rows to the writer (every table gets its file, even with no rows)."""
+        count, n = len(self._steps), len(self._agents)
+        flat = np.concatenate(self._actions) if self._actions else np.empty(0)
+        width = int(self._offsets[-1])
+        offsets = (np.arange(count)[:, None] * width + self._offsets[None, :-1]).ravel()
+        offsets = np.append(offsets, count * width).astype(np.int32)
+        self._writer.append(
+            s.STEPS,
+            {
+                s.STEP: np.repeat(np.asarray(self._steps, dtype=np.int64), n),
+                s.AGENT: self._agents * count,
+                s.PRICE: np.repeat(np.asarray(self._mids, dtype=np.float64), n),
+                s.CASH: np.concatenate(self._cash) if count else np.empty(0),
+                s.POSITION: np.concatenate(self._position) if count else np.empty(0),
+                s.EQUITY: np.concatenate(self._equity) if count else np.empty(0),
+                s.ACTION: pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, type=pa.float64())),
+                s.REWARD: np.concatenate(self._reward) if count else np.empty(0),
+            },
+        )
+        self._writer.append(s.TRADES, self._trades)
+        self._writer.append(s.BOOK, self._book)
+        self._clear()

@@ -1,0 +1,174 @@
+"""Running market episodes: :func:`run_market` for any market env, :func:`simulate` for ``market simulate``.
+
+:func:`run_market` composes the parts of a market run: the episode loop
+(:func:`~market.simulation.episode.play_episode`), the summary
+(:class:`~market.simulation.summary.SummaryCollector`) and, with a writer, the recorder
+(:class:`~market.simulation.recorder.StepRecorder`). :func:`simulate` builds the all-scripted
+market of a :class:`~market.simulation.ecology.SimulationSpec`, runs it and writes a complete run
+record; :func:`run_facts` reads the stylized facts back from a record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from market.agents.policy import Policy
+from market.data.facts import MIN_RETURNS, stylized_facts
+from market.envs.market_config import MarketConfig
+from market.envs.market_v0 import MarketEnv
+from market.errors import MarketError
+from market.records import schema as s
+from market.records.io import RunReader, RunWriter
+from market.simulation.ecology import ECOLOGY, FUNDAMENTAL_MODEL, FUNDAMENTAL_PARAMS, FUNDAMENTAL_STREAM, SimulationSpec, scripted_market
+from market.simulation.episode import EpisodeObserver, Progress, play_episode
+from market.simulation.recorder import StepRecorder
+from market.simulation.summary import MarketRunSummary, SummaryCollector
+
+__all__ = ["SimulationResult", "run_facts", "run_market", "run_name", "simulate"]
+
+
+def run_market(
+    env: MarketEnv,
+    policies: Mapping[str, Policy],
+    *,
+    seed: int,
+    writer: RunWriter | None = None,
+    book_levels: int = 5,
+    progress: Progress | None = None,
+    observers: Sequence[EpisodeObserver] = (),
+) -> MarketRunSummary:
+    """Play one episode of a market env to its end, acting for its PettingZoo agents, and summarize it.
+
+    See :func:`~market.simulation.episode.play_episode` for who acts and when the episode ends,
+    and :class:`~market.simulation.recorder.StepRecorder` for the rows written with a writer.
+
+    Args:
+        env: the market.
+        policies: a policy per PettingZoo population (``policy=None`` in the config), by name, or
+            one per agent, by agent name.
+        seed: the root seed: the env is reset with it, and the agents' streams come from it.
+        writer: an open run writer, or ``None`` to only summarize.
+        book_levels: price levels per side in each book snapshot (0 for none).
+        progress: called as ``progress(steps_done, max_steps)`` after every step.
+        observers: more observers of the episode (for example other accounting or another
+            recorder), told after the summary's collector and the recorder.
+
+    Returns:
+        The run's summary.
+
+    Raises:
+        ConfigError: a PettingZoo population without a policy, no PettingZoo agent at all, or a
+            negative ``book_levels``.
+    """
+    collector = SummaryCollector()
+    parts: list[EpisodeObserver] = [collector]
+    if writer is not None:
+        parts.append(StepRecorder(writer, book_levels))
+    play_episode(env, policies, seed=seed, observers=[*parts, *observers], progress=progress)
+    return collector.summary()
+
+
+# ---------------------------------------------------------------------------- simulate
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    """A finished ``simulate`` run: where its record is, and its summary."""
+
+    path: Path
+    summary: MarketRunSummary
+
+
+def run_name(spec: SimulationSpec, now: datetime | None = None) -> str:
+    """The default run name: kind, seed and UTC time, ``simulate-seed0-20250101T120000.000000Z``."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{s.KIND_SIMULATE}-seed{spec.seed}-{moment.strftime('%Y%m%dT%H%M%S.%fZ')}"
+
+
+def _manifest_config(spec: SimulationSpec, config: MarketConfig, fundamental_given: bool) -> dict[str, Any]:
+    """What the manifest records: the spec, the ecology and the market, with the fundamental's source."""
+    source: dict[str, Any]
+    if fundamental_given:
+        values = config.fundamental
+        source = {"source": "given", "length": len(values), "first": values[0], "last": values[-1]}
+    else:
+        source = {"source": FUNDAMENTAL_MODEL, "params": dict(FUNDAMENTAL_PARAMS), "spawn_key": FUNDAMENTAL_STREAM}
+    return {
+        "simulation": spec,
+        "ecology": {name: ECOLOGY[name] for name, count in spec.counts().items() if count > 0},
+        "market": replace(config, fundamental=()),
+        "fundamental": source,
+    }
+
+
+def simulate(
+    spec: SimulationSpec,
+    *,
+    out: Path | str,
+    name: str | None = None,
+    fundamental: Sequence[float] | np.ndarray | None = None,
+    book_levels: int = 5,
+    progress: Progress | None = None,
+) -> SimulationResult:
+    """Run the all-scripted market of ``spec`` for one episode and write it as a run record at ``out/<name>``.
+
+    The record's manifest holds the spec, the ecology and the market config (kind ``simulate``,
+    the seed), and as metrics the run's summary and the stylized facts of the mid
+    (:meth:`MarketRunSummary.metrics`; no facts for a run shorter than
+    :data:`market.data.facts.MIN_RETURNS` steps). Tables: ``steps``, ``trades``, ``book``.
+
+    Args:
+        spec: the population counts, steps, clearing and root seed (its defaults are the default ecology).
+        out: the runs folder.
+        name: the run's folder name; by default from kind, seed and UTC time (:func:`run_name`).
+        fundamental: per-step fundamental prices in ticks, or ``None`` for the seeded default.
+        book_levels: price levels per side in each book snapshot.
+        progress: called as ``progress(steps_done, steps)`` after every step.
+
+    Returns:
+        The run's path and summary.
+
+    Raises:
+        ConfigError: a bad fundamental or ``book_levels`` (the spec checked its own settings).
+        RecordError: the run cannot be written (for example, the name is taken).
+    """
+    config, policies = scripted_market(spec, fundamental)
+    env = MarketEnv(config)
+    writer = RunWriter(
+        out,
+        name or run_name(spec),
+        kind=s.KIND_SIMULATE,
+        config=_manifest_config(spec, config, fundamental is not None),
+        seed=spec.seed,
+    )
+    with writer:
+        summary = run_market(env, policies, seed=spec.seed, writer=writer, book_levels=book_levels, progress=progress)
+        writer.set_metrics(summary.metrics())
+    return SimulationResult(writer.path, summary)
+
+
+def run_facts(path: str | Path) -> dict[str, float]:
+    """Stylized facts of a recorded market run: the mid's per-step log returns and traded volume.
+
+    The returns are those between the recorded mids (the mid after each step), so a run needs
+    :data:`market.data.facts.MIN_RETURNS` + 1 recorded steps.
+
+    Raises:
+        RecordError: when the run cannot be read; MarketError when it has too few steps to measure.
+    """
+    reader = RunReader(path)
+    steps = reader.read(s.STEPS, columns=[s.STEP, s.PRICE])
+    mids = steps.groupby(s.STEP, sort=True)[s.PRICE].first().to_numpy(dtype=np.float64)
+    if len(mids) < MIN_RETURNS + 1:
+        raise MarketError(f"{path}: only {len(mids)} steps recorded; stylized facts need at least {MIN_RETURNS + 1}")
+    returns = np.diff(np.log(mids))
+    volume = None
+    if s.TRADES in reader.tables:
+        trades = reader.read(s.TRADES, columns=[s.STEP, s.QTY])
+        per_step = trades.groupby(s.STEP)[s.QTY].sum()
+        volume = per_step.reindex(range(len(mids)), fill_value=0).to_numpy(dtype=np.float64)[1:]
+    return stylized_facts(returns, volume)

@@ -1,0 +1,194 @@
+"""The summary of a market episode: what it did, in figures, and the observer that gathers them.
+
+:class:`SummaryCollector` is an :class:`~market.simulation.episode.EpisodeObserver`: during the
+episode it keeps only what the figures need (the mid path, volumes, spreads, depths, the makers'
+fills); at the end :meth:`SummaryCollector.summary` turns them into a :class:`MarketRunSummary`.
+Every statistic comes from :mod:`market.stats` (drawdown, spread capture) or
+:mod:`market.data.facts` (stylized facts), with their conventions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from market import stats
+from market.data.facts import MIN_RETURNS, stylized_facts
+from market.envs.market_v0 import MarketEnv
+from market.exchange.types import Side
+
+__all__ = [
+    "DEPTH_LEVELS",
+    "M_FINAL_MID",
+    "M_INITIAL_MID",
+    "M_MEAN_RETURN",
+    "M_STEPS",
+    "M_TRADES",
+    "M_VOLUME",
+    "MarketRunSummary",
+    "SummaryCollector",
+]
+
+M_STEPS = "steps"
+M_TRADES = "trades"
+M_VOLUME = "volume"
+M_INITIAL_MID = "initial_mid"
+M_FINAL_MID = "final_mid"
+M_MEAN_RETURN = "mean_return"
+"""Metric keys of a market run; the stylized facts use :data:`market.data.facts.FACT_KEYS`."""
+
+DEPTH_LEVELS = 5
+"""Price levels per side counted in a market summary's book depth."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketRunSummary:
+    """What one market episode did.
+
+    Attributes:
+        steps: steps played.
+        trades: fills.
+        volume: lots traded.
+        initial_mid: the mid at reset, in ticks.
+        final_mid: the mid after the last step, in ticks.
+        mean_return: per population, the mean over its agents of final equity over starting
+            equity minus 1 (marked at the final mid).
+        facts: the stylized facts of the mid's per-step log returns, with the per-step traded
+            volume (:func:`market.data.facts.stylized_facts`); empty when the episode has fewer
+            than :data:`market.data.facts.MIN_RETURNS` steps, too few to measure them.
+        mean_spread: the mean best-ask minus best-bid after each step, in ticks, over the steps
+            with both sides quoted (NaN when there was none: call and impact clearing).
+        spread_capture: per population, the mean over its agents of what they earned as makers
+            against the mid: for each fill in which the agent's resting order traded, the fill
+            price's distance from the mid before that step, times the lots, signed so that selling
+            above the mid or buying below it counts positive. In ticks times lots; zero for an agent
+            that never made. This is the maker's gross edge before inventory gains or losses
+            (:func:`market.stats.maker_edges`).
+        halted_steps: steps in which the circuit breaker halted trading.
+        mean_depth, min_depth: lots resting within :data:`DEPTH_LEVELS` price levels of each side of
+            the book after each step, both sides together: the mean and the least over the episode.
+        max_drawdown: the mid's deepest fall from its running peak, as a negative fraction (-0.05
+            is 5% below the peak; :func:`market.stats.path_max_drawdown`).
+        fundamental_gaps: after each step, ``|log(mid / fundamental)|`` (empty without a fundamental):
+            how far trading has pushed the price from value.
+    """
+
+    steps: int
+    trades: int
+    volume: int
+    initial_mid: float
+    final_mid: float
+    mean_return: Mapping[str, float]
+    facts: Mapping[str, float] = field(default_factory=dict)
+    mean_spread: float = float("nan")
+    spread_capture: Mapping[str, float] = field(default_factory=dict)
+    halted_steps: int = 0
+    mean_depth: float = 0.0
+    min_depth: int = 0
+    max_drawdown: float = 0.0
+    fundamental_gaps: tuple[float, ...] = ()
+
+    def metrics(self) -> dict[str, Any]:
+        """The summary as manifest metrics: headline numbers and facts at the top, returns nested."""
+        return {
+            M_STEPS: self.steps,
+            M_TRADES: self.trades,
+            M_VOLUME: self.volume,
+            M_INITIAL_MID: self.initial_mid,
+            M_FINAL_MID: self.final_mid,
+            **self.facts,
+            M_MEAN_RETURN: dict(self.mean_return),
+        }
+
+
+class SummaryCollector:
+    """Gathers what a :class:`MarketRunSummary` needs while an episode plays, and computes it at the end."""
+
+    def start(self, env: MarketEnv) -> None:
+        """Start from the mid at reset; count the first step as halted if the env begins halted."""
+        self._mids = [env.mid]
+        self._volumes: list[int] = []
+        self._spreads: list[int] = []
+        self._depths: list[int] = []
+        self._trades = 0
+        self._halted_steps = int(env.halted)
+        # the fills whose resting order was an agent's (not the dealer's), for spread capture
+        self._maker_index = {agent: i for i, agent in enumerate(env.all_agents)}
+        self._makers: list[int] = []
+        self._prices: list[float] = []
+        self._qtys: list[int] = []
+        self._taker_buys: list[bool] = []
+        self._mids_before: list[float] = []
+
+    def observe(self, step: int, env: MarketEnv) -> None:
+        """Keep the step's mid, volume, spread and depth, and the makers' fills against the mid before it."""
+        fills = env.last_fills
+        mid_before = self._mids[-1]
+        for fill in fills:
+            maker = self._maker_index.get(fill.maker)
+            if maker is not None:
+                self._makers.append(maker)
+                self._prices.append(fill.price)
+                self._qtys.append(fill.qty)
+                self._taker_buys.append(fill.taker_side is Side.BUY)
+                self._mids_before.append(mid_before)
+        self._mids.append(env.mid)
+        self._volumes.append(sum(fill.qty for fill in fills))
+        book = env.exchange.book
+        depth = book.depth(DEPTH_LEVELS)
+        self._depths.append(sum(qty for _, qty in depth.bids) + sum(qty for _, qty in depth.asks))
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid is not None and ask is not None:
+            self._spreads.append(ask[0] - bid[0])
+        self._trades += len(fills)
+        if env.agents:  # a step is halted when the env was halted as it began
+            self._halted_steps += env.halted
+
+    def finish(self, env: MarketEnv) -> None:
+        """Keep the final equity of every agent."""
+        self._equity = env.account_arrays()[2]
+        self._env = env
+
+    def summary(self) -> MarketRunSummary:
+        """The episode's figures: returns by population, spread capture, the mid's drawdown and facts."""
+        env, config = self._env, self._env.config
+        agents = env.all_agents
+        # 1. returns by population, marked at the final mid
+        start = float(config.starting_equity)
+        mean_return = {
+            p.name: float(np.mean([self._equity[agents.index(a)] / start - 1.0 for a in p.agent_names()]))
+            for p in config.populations
+        }
+        # 2. spread capture: each maker's edge against the mid before its fills, summed in fill order
+        captured = np.zeros(len(agents))
+        edges = stats.maker_edges(self._prices, self._qtys, self._taker_buys, self._mids_before)
+        np.add.at(captured, np.asarray(self._makers, dtype=np.intp), edges)
+        spread_capture = {
+            p.name: float(np.mean([captured[self._maker_index[a]] for a in p.agent_names()])) for p in config.populations
+        }
+        # 3. the mid: its distance from the fundamental, its drawdown, and its returns' stylized facts
+        path = np.asarray(self._mids)
+        fundamental = np.asarray(config.fundamental[1 : len(path)], dtype=np.float64)  # the value after each step
+        gaps = tuple(np.abs(np.log(path[1 : 1 + len(fundamental)] / fundamental)).tolist())
+        returns = np.diff(np.log(path))
+        volumes = self._volumes
+        facts = stylized_facts(returns, np.asarray(volumes, dtype=np.float64)) if len(returns) >= MIN_RETURNS else {}
+        return MarketRunSummary(
+            steps=len(volumes),
+            trades=self._trades,
+            volume=int(sum(volumes)),
+            initial_mid=float(path[0]),
+            mean_spread=float(np.mean(self._spreads)) if self._spreads else float("nan"),
+            final_mid=float(path[-1]),
+            mean_return=mean_return,
+            facts=facts,
+            spread_capture=spread_capture,
+            halted_steps=self._halted_steps,
+            mean_depth=float(np.mean(self._depths)) if self._depths else 0.0,
+            min_depth=min(self._depths, default=0),
+            max_drawdown=stats.path_max_drawdown(path),
+            fundamental_gaps=gaps,
+        )
