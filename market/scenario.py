@@ -140,6 +140,31 @@ class FundamentalConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BaselineConfig:
+    """A scripted strategy played in place of a learning population on the same held-out seeds.
+
+    Attributes:
+        name: the strategy's label in the metrics (``strategy/<name>/...``, ``vs/<name>/...``).
+        population: the learning population whose agents it drives instead of the trained policy.
+        policy: a scripted policy's name (``market_maker``, ``avellaneda_stoikov``, ...), of that
+            population's role.
+        params: the policy's parameters.
+    """
+
+    name: str
+    population: str
+    policy: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ConfigError(f"evaluation.baselines.name: expected an identifier, got {self.name!r}")
+        for key in ("population", "policy"):
+            if not isinstance(getattr(self, key), str):
+                raise ConfigError(f"evaluation.baselines.{self.name}.{key}: expected a name, got {getattr(self, key)!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EvaluationConfig:
     """How the trained populations are evaluated: episodes per seed (held-out seeds) and seeds.
 
@@ -155,6 +180,10 @@ class EvaluationConfig:
     ``transaction_tax_bps``, ``tick_size``) to switch off in a second evaluation on the same seeds, one
     rule at a time, so that a story shows its figures with and without each rule (metrics prefixed
     ``without_<rule>/``).
+
+    ``baselines`` are scripted strategies played in place of a learning population on the same seeds,
+    everything else equal (metrics prefixed ``strategy/<name>/``), with the paired difference
+    learned minus baseline of each figure per seed (``vs/<name>/``, mean and 95% interval).
     """
 
     episodes: int = 1
@@ -163,6 +192,7 @@ class EvaluationConfig:
     counts: tuple[int, ...] = ()
     explore: bool = False
     without_rules: tuple[str, ...] = ()
+    baselines: tuple[BaselineConfig, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.vary is None) != (not self.counts) or any(type(c) is not int or c < 1 for c in self.counts):
@@ -349,8 +379,22 @@ def _check(scenario: ScenarioConfig) -> None:
 
 def _check_evaluation(scenario: ScenarioConfig, config: MarketConfig) -> None:
     """The evaluation of a market scenario names real populations, and every market it plays is valid."""
+    from market.agents.scripted import policy_role
+
     evaluation = scenario.evaluation
     names = [p.name for p in config.populations]
+    learners = {p.name: p for p in config.populations if p.learner}
+    labels = [b.name for b in evaluation.baselines]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"evaluation.baselines: expected unique names, got {labels}")
+    for baseline in evaluation.baselines:
+        key = f"evaluation.baselines.{baseline.name}"
+        if baseline.population not in learners:
+            raise ConfigError(f"{key}.population: {baseline.population!r} is not a learning population{suggest(baseline.population, list(learners))}; learning: {list(learners)}")
+        role = learners[baseline.population].role
+        if policy_role(baseline.policy, population=baseline.population) is not role:
+            raise ConfigError(f"{key}.policy: {baseline.policy!r} is not a {role} policy, and {baseline.population!r} are {role}s")
+        build_policy(baseline.policy, dict(baseline.params), window=config.window, population=baseline.population)
     if evaluation.vary is not None:
         if evaluation.vary not in names:
             raise ConfigError(f"evaluation.vary: {evaluation.vary!r} is not a population of this market{suggest(evaluation.vary, names)}; populations: {names}")

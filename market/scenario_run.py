@@ -5,7 +5,8 @@
 the final checkpoint's policies with deterministic actions: a market scenario over ``seeds`` held-out
 seeds (the first episode is recorded: every agent's steps, the trades, the book); a trading scenario
 by backtesting the held-out period beside buy and hold. Metrics go into the manifest with a 95%
-confidence interval (normal approximation, ``1.96 * std / sqrt(n)``) per metric and population.
+confidence interval per metric and population (Student's t over the held-out episodes,
+:func:`market.stats.mean_interval`).
 An interrupted run (Ctrl-C) leaves only a ``.partial`` folder, which never reads as a run.
 """
 
@@ -20,14 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from market import limits
+from market import limits, stats
 from market.errors import Interrupted
 from market.records import RunWriter
 from market.records.schema import KIND_SCENARIO
 from market.scenario import ScenarioConfig, ScenarioKind, training_settings
-
-CI_Z = 1.96
-
 
 @dataclass(frozen=True, slots=True)
 class ScenarioResult:
@@ -36,13 +34,6 @@ class ScenarioResult:
     run_path: Path
     checkpoint: Path | None
     metrics: dict[str, tuple[float, float]]
-
-
-def _mean_ci(values: list[float]) -> tuple[float, float]:
-    array = np.asarray(values, dtype=np.float64)
-    if len(array) < 2:
-        return float(array.mean()), 0.0
-    return float(array.mean()), float(CI_Z * array.std(ddof=1) / math.sqrt(len(array)))
 
 
 def _data_frame(scenario: ScenarioConfig) -> Any:
@@ -113,19 +104,23 @@ def run_scenario(
 
 def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path, seeds: int, writer: RunWriter) -> dict[str, tuple[float, float]]:
     """The trained policies on held-out seeds (their modes, or draws with ``evaluation.explore``), the
-    first episode recorded; then again with each rule of ``evaluation.without_rules`` off and with each
-    of ``evaluation.counts``. Every figure of :func:`_collect`, as mean and 95% interval."""
+    first episode recorded; then again with each rule of ``evaluation.without_rules`` off, with each
+    of ``evaluation.counts``, and with each of ``evaluation.baselines`` in place of its population.
+    Every figure of :func:`_collect` as mean and 95% interval, the per-episode P&L Sharpe and
+    terminal-inventory spread of every learning population, and the paired differences learned minus
+    each baseline (:func:`_compare`)."""
+    from market.agents.scripted import build_policy
     from market.agents.trained import load_policy
     from market.simulation import run_market
     from market.training.configs import learning_modules
     from market.training.envs import make_market_env
 
-    policies = {module: load_policy(checkpoint, module=module, explore=scenario.evaluation.explore) for module in learning_modules(settings)}
+    trained = {module: load_policy(checkpoint, module=module, explore=scenario.evaluation.explore) for module in learning_modules(settings)}
     per_metric: dict[str, list[float]] = {}
     jump_at = scenario.fundamental.jump_at if scenario.fundamental is not None else None
     episodes = seeds * scenario.evaluation.episodes
 
-    def play(changes: dict[str, Any], prefix: str, record: RunWriter | None = None) -> None:
+    def play(changes: dict[str, Any], prefix: str, record: RunWriter | None = None, policies: dict[str, Any] = trained) -> None:
         for k in range(episodes):
             env = make_market_env({**settings.env_config, **changes})
             summary = run_market(env, policies, seed=settings.eval_seed + k, writer=record if k == 0 else None)
@@ -137,7 +132,54 @@ def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path, 
     vary = scenario.evaluation.vary
     for count in scenario.evaluation.counts:  # the same seeds with the varied population at each count
         play({"populations": [dict(p, count=count) if p["name"] == vary else p for p in settings.env_config["populations"]]}, f"{vary}_count_{count}/")
-    return {key: _mean_ci(values) for key, values in per_metric.items()}
+    window = scenario.market_config().window
+    for baseline in scenario.evaluation.baselines:  # the same seeds with a scripted strategy in a population's place
+        own = baseline.population
+        others = {key: policy for key, policy in trained.items() if key != own and not key.startswith(f"{own}_")}
+        scripted = build_policy(baseline.policy, dict(baseline.params), window=window, population=own)
+        play({}, f"{STRATEGY_PREFIX}{baseline.name}/", policies={**others, own: scripted})
+    learning = [p.name for p in scenario.populations]
+    return {**{key: _interval(values) for key, values in per_metric.items()}, **_compare(per_metric, scenario, learning)}
+
+
+STRATEGY_PREFIX = "strategy/"
+"""Metrics of a baseline strategy played in a learning population's place: ``strategy/<name>/<metric>``."""
+VERSUS_PREFIX = "vs/"
+"""Paired differences, learned minus a baseline on the same seeds: ``vs/<name>/<metric>``."""
+PAIRED_METRICS = ("pnl", "spread_capture", "mean_abs_inventory")
+"""Per-population figures compared seed by seed between the learned policy and each baseline."""
+
+
+def _interval(values: list[float]) -> tuple[float, float]:
+    """Mean and 95% half-width over episodes; NaN for both when an episode has no value (NaN)."""
+    if not np.all(np.isfinite(values)):
+        return math.nan, math.nan
+    return stats.mean_interval(values)
+
+
+def _compare(per_metric: dict[str, list[float]], scenario: ScenarioConfig, learning: list[str]) -> dict[str, tuple[float, float]]:
+    """Per strategy (the learned policy, unprefixed, and each baseline): every learning population's
+    P&L Sharpe over episodes (mean over standard deviation of the per-episode P&L) and the standard
+    deviation of its terminal inventory, both without an interval; and per baseline the paired
+    differences, learned minus baseline, of :data:`PAIRED_METRICS` for its population and of the
+    mid's change over the episode, with their 95% intervals."""
+    figures: dict[str, tuple[float, float]] = {}
+    prefixes = ["", *(f"{STRATEGY_PREFIX}{b.name}/" for b in scenario.evaluation.baselines)]
+    for prefix in prefixes:
+        for population in learning:
+            pnl = np.asarray(per_metric.get(f"{prefix}{population}_pnl", []), dtype=np.float64)
+            final = np.asarray(per_metric.get(f"{prefix}{population}_final_inventory", []), dtype=np.float64)
+            if len(pnl) >= 2:
+                spread = float(np.std(pnl, ddof=1))
+                figures[f"{prefix}{population}_pnl_sharpe"] = (float(pnl.mean()) / spread if spread > 0 else math.nan, math.nan)
+                figures[f"{prefix}{population}_final_inventory_std"] = (float(np.std(final, ddof=1)), math.nan)
+    for baseline in scenario.evaluation.baselines:
+        keys = [f"{baseline.population}_{name}" for name in PAIRED_METRICS] + ["mid_change"]
+        for key in keys:
+            learned, other = per_metric.get(key), per_metric.get(f"{STRATEGY_PREFIX}{baseline.name}/{key}")
+            if learned and other and len(learned) >= 2 and np.all(np.isfinite(learned + other)):
+                figures[f"{VERSUS_PREFIX}{baseline.name}/{key}"] = stats.paired_difference(learned, other)
+    return figures
 
 
 def _collect(per_metric: dict[str, list[float]], summary: Any, prefix: str, jump_at: int | None) -> None:
@@ -158,6 +200,9 @@ def _collect(per_metric: dict[str, list[float]], summary: Any, prefix: str, jump
         add(f"{population}_mean_return", value)
     for population, value in summary.spread_capture.items():
         add(f"{population}_spread_capture", value)
+    for name, per_population in (("pnl", summary.pnl), ("mean_abs_inventory", summary.mean_abs_inventory), ("final_inventory", summary.final_inventory)):
+        for population, value in per_population.items():
+            add(f"{population}_{name}", value)
     add("mid_change", summary.final_mid / summary.initial_mid - 1.0)
     add("volume", summary.volume)
     add("mean_spread", summary.mean_spread)

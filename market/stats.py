@@ -615,6 +615,64 @@ def maker_edges(
     return np.where(buys, price - mid, mid - price) * qty
 
 
+def mean_interval(values: npt.ArrayLike, *, confidence: float = 0.95) -> tuple[float, float]:
+    """The mean of independent samples and the half-width of its confidence interval.
+
+    The interval is Student's t with ``n - 1`` degrees of freedom, ``t * s / sqrt(n)``: exact for
+    normal samples and honest for the few episodes or seeds an evaluation has (with 3 samples the
+    95% factor is 4.30, not 1.96).
+
+    Args:
+        values: One figure per independent sample (an episode, a seed, a training run).
+        confidence: The interval's coverage, in (0, 1).
+
+    Returns:
+        ``(mean, half_width)``; the half-width is NaN with fewer than two samples (no spread to
+        measure) and 0.0 when every sample is equal.
+
+    Raises:
+        StatisticsError: If ``values`` is empty, not 1-D or not finite, or ``confidence`` is not in (0, 1).
+
+    Example:
+        >>> mean, half = mean_interval([1.0, 2.0, 3.0])
+        >>> round(mean, 6), round(half, 4)
+        (2.0, 2.4841)
+    """
+    from scipy.stats import t as student_t
+
+    # Validate the samples and the coverage.
+    samples = validated_finite(values, "values")
+    if samples.size == 0:
+        raise StatisticsError("values is empty: an interval needs at least one sample")
+    if not 0.0 < confidence < 1.0:
+        raise StatisticsError(f"confidence must be in (0, 1), got {confidence!r}")
+
+    # The mean, and t times the standard error.
+    mean = float(np.mean(samples))
+    if samples.size < 2:
+        return mean, math.nan
+    factor = float(student_t.ppf(0.5 + confidence / 2.0, samples.size - 1))
+    return mean, factor * _sample_std(samples) / math.sqrt(samples.size)
+
+
+def paired_difference(a: npt.ArrayLike, b: npt.ArrayLike, *, confidence: float = 0.95) -> tuple[float, float]:
+    """The mean of ``a - b`` over paired samples (the same seeds) and its confidence half-width.
+
+    Pairing removes what the two share (the seed's market), so a small edge shows where two
+    independent intervals would overlap.
+
+    Raises:
+        StatisticsError: If the two are not finite 1-D arrays of one length.
+
+    Example:
+        >>> paired_difference([3.0, 5.0, 4.0], [1.0, 2.0, 2.0])[0]
+        2.3333333333333335
+    """
+    first = validated_finite(a, "a")
+    second = validated_finite(b, "b", length=first.size, against="a")
+    return mean_interval(first - second, confidence=confidence)
+
+
 def _drawdowns(levels: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """``(level - running peak) / running peak`` of a validated path; ``nan`` where the peak is not positive."""
     peak = np.maximum.accumulate(levels) if levels.size else levels

@@ -25,7 +25,7 @@ END = "<!-- scenario-figures:end -->"
 def figure(value: float, ci: float) -> str:
     """``1.234 +/- 0.05`` with four significant digits, or just the value when the interval is 0."""
     text = f"{value:.4g}"
-    return text if ci == 0 else f"{text} ± {ci:.2g}"
+    return text if not ci > 0 else f"{text} ± {ci:.2g}"  # no interval: one sample (NaN) or no spread
 
 
 def table() -> str:

@@ -565,3 +565,47 @@ def test_bad_input_to_a_statistic_is_a_market_error_naming_the_series() -> None:
     with pytest.raises(StatisticsError, match="returns has -1.5 at index 1") as caught:
         metrics.total_return([0.1, -1.5])
     assert isinstance(caught.value, MarketError) and isinstance(caught.value, ValueError)
+
+
+def test_mean_interval_is_students_t_interval():
+    from scipy import stats as scipy_stats
+
+    from market.stats import mean_interval
+
+    values = np.array([0.3, -1.2, 2.5, 0.9, 1.1])
+    mean, half = mean_interval(values)
+    low, high = scipy_stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=scipy_stats.sem(values))
+    assert mean == pytest.approx(values.mean()) and half == pytest.approx((high - low) / 2)
+    assert math.isnan(mean_interval([4.0])[1]), "one sample has no interval"
+    assert mean_interval([2.0, 2.0, 2.0]) == (2.0, 0.0)
+
+
+def test_paired_difference_interval_matches_a_paired_t_test():
+    from scipy import stats as scipy_stats
+
+    from market.stats import paired_difference
+
+    rng = np.random.default_rng(5)
+    shared = rng.normal(0.0, 10.0, 30)  # what the seed's market does to both strategies
+    a, b = shared + rng.normal(0.5, 1.0, 30), shared + rng.normal(0.0, 1.0, 30)
+    mean, half = paired_difference(a, b)
+    result = scipy_stats.ttest_rel(a, b)
+    low, high = result.confidence_interval(0.95)
+    assert mean == pytest.approx(np.mean(a - b)) and half == pytest.approx((high - low) / 2)
+    assert half < mean_interval_half_unpaired(a, b), "pairing removes the shared market noise"
+
+
+def mean_interval_half_unpaired(a, b) -> float:
+    from market.stats import mean_interval
+
+    return mean_interval(a)[1] + mean_interval(b)[1]
+
+
+def test_intervals_refuse_non_finite_or_mismatched_samples():
+    from market.errors import StatisticsError
+    from market.stats import mean_interval, paired_difference
+
+    with pytest.raises(StatisticsError):
+        mean_interval([1.0, float("nan")])
+    with pytest.raises(StatisticsError):
+        paired_difference([1.0, 2.0], [1.0])

@@ -97,3 +97,22 @@ def test_without_rules_names_known_market_rules():
     assert EvaluationConfig(without_rules=("circuit_breaker",)).without_rules == ("circuit_breaker",)
     with pytest.raises(ConfigError, match=r"evaluation.without_rules: unknown rule 'circuit_braker' \(did you mean 'circuit_breaker'\?\)"):
         EvaluationConfig(without_rules=("circuit_braker",))
+
+
+@pytest.mark.parametrize(
+    ("baseline", "message"),
+    [
+        ('name = "x"\npopulation = "makers"\npolicy = "market_maker"', "evaluation.baselines.x.population: 'makers' is not a learning population (did you mean 'maker'?)"),
+        ('name = "x"\npopulation = "maker"\npolicy = "noise"', "evaluation.baselines.x.policy: 'noise' is not a maker policy"),
+        ('name = "x"\npopulation = "maker"\npolicy = "market_maker"\nparams = { half_spread = 7.0 }', "half_spread"),
+    ],
+)
+def test_a_baseline_must_name_a_learning_population_and_a_policy_of_its_role(tmp_path, baseline, message):
+    from market.scenario import resolve
+
+    path = tmp_path / "with_baseline.toml"
+    text = resolve("market_makers").read_text()
+    path.write_text(text + f"\n[[evaluation.baselines]]\n{baseline}\n")  # a second baseline, after the bundled one
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(str(path))
+    assert message in str(caught.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import subprocess
 import sys
@@ -45,6 +46,13 @@ def test_market_makers_quick_run_records_everything_and_more_makers_narrow_the_s
     assert alone("maker_spread_capture") > 0, "a lone maker earns the spread from the noise takers"
     assert eight("mean_spread") < 0.8 * alone("mean_spread"), (alone("mean_spread"), eight("mean_spread"))
     assert eight("maker_spread_capture") < 0.5 * alone("maker_spread_capture"), (alone("maker_spread_capture"), eight("maker_spread_capture"))
+    # the heuristic maker played in the learned makers' place on the same seeds, and the paired comparison
+    for key in ("maker_pnl", "maker_mean_abs_inventory", "maker_spread_capture", "mid_change"):
+        learned, baseline, paired = metrics[key], metrics[f"strategy/heuristic/{key}"], metrics[f"vs/heuristic/{key}"]
+        assert paired == pytest.approx(learned - baseline, rel=1e-9, abs=1e-9), key  # mean of differences = difference of means
+        assert metrics["ci95"][f"vs/heuristic/{key}"] > 0, key
+    assert metrics["strategy/heuristic/maker_pnl"] != metrics["maker_pnl"], "a different strategy played"
+    assert math.isfinite(metrics["maker_pnl_sharpe"]) and math.isfinite(metrics["strategy/heuristic/maker_pnl_sharpe"])
 
 
 @pytest.mark.slow

@@ -74,6 +74,12 @@ class MarketRunSummary:
             is 5% below the peak; :func:`market.stats.path_max_drawdown`).
         fundamental_gaps: after each step, ``|log(mid / fundamental)|`` (empty without a fundamental):
             how far trading has pushed the price from value.
+        pnl: per population, the mean over its agents of final equity minus starting equity, in
+            ticks x lots (marked as the env marks it).
+        mean_abs_inventory: per population, the mean over its agents and the steps of
+            ``|inventory - starting inventory|`` after each step, in lots: how much risk it carried.
+        final_inventory: per population, the mean over its agents of the inventory left at the end
+            minus the starting inventory, in lots.
     """
 
     steps: int
@@ -90,6 +96,9 @@ class MarketRunSummary:
     min_depth: int = 0
     max_drawdown: float = 0.0
     fundamental_gaps: tuple[float, ...] = ()
+    pnl: Mapping[str, float] = field(default_factory=dict)
+    mean_abs_inventory: Mapping[str, float] = field(default_factory=dict)
+    final_inventory: Mapping[str, float] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
         """The summary as manifest metrics: headline numbers and facts at the top, returns nested."""
@@ -122,6 +131,9 @@ class SummaryCollector:
         self._qtys: list[int] = []
         self._taker_buys: list[bool] = []
         self._mids_before: list[float] = []
+        # every agent's |inventory - start|, summed over the steps
+        self._inventory_start = float(env.config.initial_inventory)
+        self._abs_inventory = np.zeros(len(env.all_agents))
 
     def observe(self, step: int, env: MarketEnv) -> None:
         """Keep the step's mid, volume, spread and depth, and the makers' fills against the mid before it."""
@@ -144,12 +156,13 @@ class SummaryCollector:
         if bid is not None and ask is not None:
             self._spreads.append(ask[0] - bid[0])
         self._trades += len(fills)
+        self._abs_inventory += np.abs(env.account_arrays()[1] - self._inventory_start)
         if env.agents:  # a step is halted when the env was halted as it began
             self._halted_steps += env.halted
 
     def finish(self, env: MarketEnv) -> None:
-        """Keep the final equity of every agent."""
-        self._equity = env.account_arrays()[2]
+        """Keep the final equity and inventory of every agent."""
+        _, self._inventory, self._equity, _ = env.account_arrays()
         self._env = env
 
     def summary(self) -> MarketRunSummary:
@@ -169,7 +182,15 @@ class SummaryCollector:
         spread_capture = {
             p.name: float(np.mean([captured[self._maker_index[a]] for a in p.agent_names()])) for p in config.populations
         }
-        # 3. the mid: its distance from the fundamental, its drawdown, and its returns' stylized facts
+        # 3. money and inventory by population: P&L, the inventory carried and the inventory left
+        def by_population(values: np.ndarray) -> dict[str, float]:
+            return {p.name: float(np.mean([values[agents.index(a)] for a in p.agent_names()])) for p in config.populations}
+
+        steps = max(1, len(self._volumes))
+        pnl = by_population(self._equity - start)
+        mean_abs_inventory = by_population(self._abs_inventory / steps)
+        final_inventory = by_population(self._inventory - self._inventory_start)
+        # 4. the mid: its distance from the fundamental, its drawdown, and its returns' stylized facts
         path = np.asarray(self._mids)
         fundamental = np.asarray(config.fundamental[1 : len(path)], dtype=np.float64)  # the value after each step
         gaps = tuple(np.abs(np.log(path[1 : 1 + len(fundamental)] / fundamental)).tolist())
@@ -191,4 +212,7 @@ class SummaryCollector:
             min_depth=min(self._depths, default=0),
             max_drawdown=stats.path_max_drawdown(path),
             fundamental_gaps=gaps,
+            pnl=pnl,
+            mean_abs_inventory=mean_abs_inventory,
+            final_inventory=final_inventory,
         )
