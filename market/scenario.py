@@ -78,8 +78,8 @@ class DataConfig:
     split: float = 0.7
 
     def __post_init__(self) -> None:
-        if type(self.bars) is not int or self.bars < 100:
-            raise ConfigError(f"data.bars: expected an integer >= 100, got {self.bars!r}")
+        if type(self.bars) is not int or self.bars < 100 or self.bars > limits.MAX_BARS:
+            raise ConfigError(f"data.bars: expected an integer in [100, {limits.MAX_BARS:,}], got {self.bars!r}")
         if isinstance(self.split, bool) or not isinstance(self.split, int | float) or not 0.1 <= self.split <= 0.95:
             raise ConfigError(f"data.split: expected a fraction in [0.1, 0.95], got {self.split!r}")
 

@@ -22,6 +22,7 @@ import gzip
 import io
 import os
 import re
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from market import limits
 from market.errors import DataError
 
 __all__ = [
@@ -134,10 +136,7 @@ def load_prices(path: str | os.PathLike[str]) -> pd.DataFrame:
     """
     shown = os.fspath(path)
     file = Path(shown)
-    if not file.exists():
-        raise DataError(f"{shown}: file not found")
-    if file.is_dir():
-        raise DataError(f"{shown}: is a directory, not a price file")
+    _check_regular_file(file, shown)
     name = file.name.lower()
     if name.endswith(_CSV_SUFFIXES):
         return _read_csv(file, shown)
@@ -145,6 +144,36 @@ def load_prices(path: str | os.PathLike[str]) -> pd.DataFrame:
         return _read_parquet(file, shown)
     suffixes = ", ".join((*_CSV_SUFFIXES, *_PARQUET_SUFFIXES))
     raise DataError(f"{shown}: unsupported file type {file.suffix or '(no extension)'!r}, expected one of {suffixes}")
+
+
+def _check_regular_file(file: Path, shown: str) -> None:
+    """Refuse, before opening it, a path that is missing, not a regular file, or too large to load.
+
+    A FIFO or a device would block or never end; a directory is no file; a file over
+    :data:`market.limits.MAX_FILE_BYTES` would take about ten times its size in memory. The check
+    follows symbolic links (a link to a regular file is fine) and never opens the path.
+    """
+    try:
+        status = file.stat()
+    except FileNotFoundError:
+        raise DataError(f"{shown}: file not found") from None
+    except OSError as error:  # a name longer than the system allows, a loop of links, no permission ...
+        raise DataError(f"{_shorten(shown)}: {error.strerror}") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise DataError(f"{shown}: is a directory, not a price file")
+    if not stat.S_ISREG(status.st_mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(status.st_mode) else "a device or socket"
+        raise DataError(f"{shown}: is {kind}, not a regular file; copy the prices into a file first")
+    if status.st_size > limits.MAX_FILE_BYTES:
+        raise DataError(
+            f"{shown}: {status.st_size:,} bytes is over the limit of {limits.MAX_FILE_BYTES:,} bytes for a price file; "
+            "split it or keep the columns and bars you need"
+        )
+
+
+def _shorten(name: str) -> str:
+    """A path for a message: as is, or its start and end when it is too long to read."""
+    return name if len(name) <= 120 else f"{name[:60]}...{name[-40:]} ({len(name):,} characters)"
 
 
 def check_prices(prices: pd.DataFrame, *, source: str = "prices") -> None:

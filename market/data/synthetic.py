@@ -28,6 +28,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from market import limits
+from market.config import suggest
 from market.data.loading import CLOSE, HIGH, LOW, OPEN, TIME, TIME_UNIT, VOLUME
 from market.errors import ConfigError
 
@@ -329,7 +331,7 @@ def generate(name: str, rng: np.random.Generator, n: int, **params: object) -> p
     accepted = [p.name for p in inspect.signature(generator).parameters.values() if p.kind is p.KEYWORD_ONLY]
     for key in params:
         if key not in accepted:
-            raise ConfigError(f"{name}: unknown parameter {key!r}, expected one of {', '.join(accepted)}")
+            raise ConfigError(f"{name}: unknown parameter {key!r}, expected one of {', '.join(accepted)}{suggest(key, list(accepted))}")
     return generator(rng, n, **params)
 
 
@@ -405,6 +407,8 @@ def _count(name: str, n: object) -> int:
     """Check the number of bars."""
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
         raise ConfigError(f"{name}: n must be an int >= 2, got {n!r}")
+    if n > limits.MAX_BARS:
+        raise ConfigError(f"{name}: n = {int(n):,} bars is over the limit of {limits.MAX_BARS:,}")
     return int(n)
 
 

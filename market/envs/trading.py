@@ -44,7 +44,8 @@ from market.data.loading import CLOSE, OPEN
 from market.envs import rewards
 from market.envs.rewards import ARRAY_MATH, DifferentialSharpeState
 from market.config import from_mapping
-from market.errors import ConfigError
+from market import limits
+from market.errors import ActionError, ConfigError, ResetNeeded
 
 ENV_ID: Final = "market/Trading-v0"
 """Registered id of the continuous-action env."""
@@ -208,6 +209,7 @@ class TradingEnvConfig:
                 f"data must be a pandas DataFrame, a path or None, got {type(self.data).__name__}: {self.data!r}"
             )
         _check_int("window", self.window, minimum=1)
+        limits.check_size("window", self.window, limits.MAX_WINDOW)
         _set(self, "commission_bps", _check_number("commission_bps", self.commission_bps, low=0.0, high=10_000.0))
         _set(self, "slippage_bps", _check_number("slippage_bps", self.slippage_bps, low=0.0, high=10_000.0))
         _check_bool("allow_short", self.allow_short)
@@ -222,6 +224,7 @@ class TradingEnvConfig:
         )
         if self.max_steps is not None:
             _check_int("max_steps", self.max_steps, minimum=1)
+            limits.check_size("max_steps", self.max_steps, limits.MAX_STEPS)
         _check_bool("random_start", self.random_start)
         _set(self, "start", _check_time("start", self.start))
         _set(self, "end", _check_time("end", self.end))
@@ -441,10 +444,11 @@ def _load_market(config: TradingEnvConfig) -> _Market:
     if config.end is not None:
         last_bar = int(index.searchsorted(_align_time(config.end, index), side="right")) - 1
     if last_bar - first_bar < 1:
+        source = "the given price frame" if isinstance(config.data, pd.DataFrame) else "the bundled sample" if config.data is None else os.fspath(config.data)
         raise ConfigError(
-            f"data has {n_bars} bars from {index[0] if n_bars else None} to {index[-1] if n_bars else None}; "
+            f"data ({source}) has {n_bars} bars from {index[0] if n_bars else None} to {index[-1] if n_bars else None}; "
             f"with window={config.window} (warm-up of {warmup} bars), start={config.start} and end={config.end} "
-            "no episode can take a single step"
+            f"no episode can take a single step: it needs at least {warmup + 2} bars between start and end"
         )
     if config.max_steps is not None and config.max_steps > last_bar - first_bar:
         raise ConfigError(
@@ -931,7 +935,7 @@ class TradingEnv(gym.Env[np.ndarray, np.ndarray | np.int64]):
             ValueError: If the action is NaN or not a valid level.
         """
         if self._finished:
-            raise RuntimeError("TradingEnv.step called before reset() or after the episode ended; call reset()")
+            raise ResetNeeded("TradingEnv.step called before reset() or after the episode ended; call reset()")
         target = self._target(action)
         bar = self._bar + 1
         open_ = self._opens[bar]
@@ -994,18 +998,25 @@ class TradingEnv(gym.Env[np.ndarray, np.ndarray | np.int64]):
         return observation, reward, terminated, truncated, info
 
     def _target(self, action: np.ndarray | np.int64 | int | float) -> float:
-        """Target position (signed fraction of equity) of an action."""
+        """Target position (signed fraction of equity) of an action, after checking its shape and type.
+
+        Continuous: a ``(1,)`` array of a real number, clipped to the action's range; discrete: an
+        integer level (a Python or numpy integer, or a one-element integer array).
+
+        Raises:
+            ActionError: an action of another shape or type, a NaN, or a level out of range.
+        """
         if self._discrete:
-            level = int(action)
-            if not 0 <= level < len(self._levels):
-                raise ValueError(f"action must be a level in [0, {len(self._levels) - 1}], got {action!r}")
-            return self._levels[level]
-        try:
-            value = float(action[0])  # type: ignore[index]
-        except (TypeError, IndexError):
-            value = float(action)  # type: ignore[arg-type]
+            return self._levels[_level_of(action, len(self._levels))]
+        if type(action) is np.ndarray and action.shape == _ACTION_SHAPE and action.dtype.kind == "f":
+            value = float(action[0])  # the common case: what RLlib and the policies send
+        else:
+            array = None if isinstance(action, str | bytes) else np.asarray(action)
+            if array is None or array.shape != _ACTION_SHAPE or array.dtype.kind not in "iuf":
+                raise ActionError(f"TradingEnv action: expected an array of shape (1,) holding one number in [-1, 1] (clipped), got {action!r}")
+            value = float(array[0])
         if value != value:
-            raise ValueError(f"action must not be NaN, got {action!r}")
+            raise ActionError(f"action must not be NaN, got {action!r}")
         low = self._action_low
         return (low if value < low else 1.0 if value > 1.0 else value) * self._leverage
 
@@ -1049,6 +1060,29 @@ class TradingEnv(gym.Env[np.ndarray, np.ndarray | np.int64]):
         observation[_DRAWDOWN_COLUMN] = drawdown if drawdown < 1.0 else 1.0
         observation[_TIME_LEFT_COLUMN] = (self._end_bar - bar) / self._length
         return observation, fraction
+
+
+_ACTION_SHAPE = (1,)
+"""The continuous action's shape: one target position."""
+
+
+def _level_of(action: Any, levels: int) -> int:
+    """The level index of a discrete action: an integer in ``[0, levels)``, as a Python int.
+
+    Raises:
+        ActionError: a float (1.5 is no level), a bool, a string, an array of more than one value, or
+            an index out of range.
+    """
+    if type(action) is int or isinstance(action, np.integer):
+        level = int(action)
+    else:
+        array = None if isinstance(action, str | bytes) else np.asarray(action)
+        if array is None or array.dtype.kind not in "iu" or array.size != 1 or array.ndim > 1:
+            raise ActionError(f"TradingDiscrete action: expected an integer level in [0, {levels - 1}], got {action!r}")
+        level = int(array.reshape(1)[0])
+    if not 0 <= level < levels:
+        raise ActionError(f"action must be a level in [0, {levels - 1}], got {action!r}")
+    return level
 
 
 def _start_option(options: Mapping[str, Any]) -> Any:
@@ -1186,7 +1220,7 @@ class TradingVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             ValueError: If an action is NaN or not a valid level.
         """
         if self._accounts is None:
-            raise RuntimeError("TradingVectorEnv.step called before reset()")
+            raise ResetNeeded("TradingVectorEnv.step called before reset()")
         target = self._targets(actions)
         accounts = self._accounts
         restarting = np.flatnonzero(self._autoreset) if np.count_nonzero(self._autoreset) else None
@@ -1239,16 +1273,22 @@ class TradingVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
 
     def _targets(self, actions: np.ndarray) -> np.ndarray:
         """Target positions (signed fractions of equity) of a batch of actions."""
+        array = np.asarray(actions)
+        n = self.num_envs
         if self.config.discrete:
-            levels = np.asarray(actions).reshape(self.num_envs)
-            if levels.dtype.kind not in "iu" or np.count_nonzero((levels < 0) | (levels >= len(self._levels))):
-                raise ValueError(f"actions must be levels in [0, {len(self._levels) - 1}], got {actions!r}")
+            if array.shape not in ((n,), (n, 1)) or array.dtype.kind not in "iu":
+                raise ActionError(f"TradingVectorEnv actions: expected integer levels of shape ({n},), got shape {array.shape} of {array.dtype}")
+            levels = array.reshape(n)
+            if np.count_nonzero((levels < 0) | (levels >= len(self._levels))):
+                raise ActionError(f"actions must be levels in [0, {len(self._levels) - 1}], got {actions!r}")
             return self._levels[levels]
+        if array.shape not in ((n, 1), (n,)) or array.dtype.kind not in "iuf":
+            raise ActionError(f"TradingVectorEnv actions: expected numbers of shape ({n}, 1), got shape {array.shape} of {array.dtype}")
         filled = self._filled
         # float32 (or any real) actions; the first operation gives float64.
-        target = np.maximum(np.asarray(actions).reshape(self.num_envs), filled.action_low)
+        target = np.maximum(array.reshape(n), filled.action_low)
         if np.count_nonzero(np.isnan(target)):
-            raise ValueError(f"actions must not be NaN, got {actions!r}")
+            raise ActionError(f"actions must not be NaN, got {actions!r}")
         np.minimum(target, filled.one, out=target)
         if self.config.leverage != 1.0:
             target *= filled.leverage
