@@ -238,7 +238,7 @@ def _default_env_config(env: str) -> tuple[dict, dict]:
 
     index = load_sample().index
     split = index[int(len(index) * 0.7)]
-    train_part = {"window": 30, "max_steps": 256, "end": str(split.date())}
+    train_part = {"max_steps": 256, "end": str(split.date())}  # window and costs: TradingEnvConfig's defaults
     return train_part, {"start": str(split.date()), "end": None, "max_steps": None}
 
 

@@ -23,6 +23,7 @@ from market.data.loading import (
     TIME,
     TIME_UNIT,
     VOLUME,
+    check_bars,
     check_prices,
     load_prices,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "TIME",
     "TIME_UNIT",
     "VOLUME",
+    "check_bars",
     "check_prices",
     "generate",
     "load_prices",

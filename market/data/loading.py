@@ -176,6 +176,37 @@ def _shorten(name: str) -> str:
     return name if len(name) <= 120 else f"{name[:60]}...{name[-40:]} ({len(name):,} characters)"
 
 
+def check_bars(prices: pd.DataFrame, *, columns: Sequence[str], source: str = "prices") -> None:
+    """Check the part of a price table that a consumer reads: its time index and ``columns``.
+
+    The index must be a strictly increasing :class:`pandas.DatetimeIndex` and each column present,
+    numeric, finite and positive; other columns, the index's name and unit are free, so frames built
+    elsewhere pass. :func:`check_prices` checks the whole shape :func:`load_prices` returns.
+
+    Args:
+        prices: The table to check.
+        columns: The price columns that must be present and valid.
+        source: What to call the table in error messages.
+
+    Raises:
+        DataError: naming the problem, the column and the first bad time.
+    """
+    if not isinstance(prices.index, pd.DatetimeIndex):
+        raise DataError(f"{source} must have a DatetimeIndex, got {type(prices.index).__name__}")
+    if not prices.index.is_monotonic_increasing or not prices.index.is_unique:
+        raise DataError(f"{source} index must be strictly increasing (sorted, no duplicate times)")
+    for column in columns:
+        if column not in prices.columns:
+            raise DataError(f"{source} must have columns {', '.join(map(repr, columns))}, got {list(prices.columns)}")
+        if not pd.api.types.is_numeric_dtype(prices[column]):
+            raise DataError(f"{source} column {column!r} must be numeric, got dtype {prices[column].dtype}")
+        values = prices[column].to_numpy(dtype=np.float64)
+        bad = ~(np.isfinite(values) & (values > 0.0))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{source} column {column!r} must hold positive finite prices, got {values[row]!r} at {prices.index[row]}")
+
+
 def check_prices(prices: pd.DataFrame, *, source: str = "prices") -> None:
     """Check that a DataFrame has the shape :func:`load_prices` returns.
 

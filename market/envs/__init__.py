@@ -30,7 +30,7 @@ from market.envs.trading import (
 )
 
 _ENTRY_POINT = "market.envs.trading:TradingEnv"
-_VECTOR_ENTRY_POINT = "market.envs.trading:TradingVectorEnv"
+_VECTOR_ENTRY_POINT = "market.envs.trading_vector:TradingVectorEnv"
 
 for _env_id, _kwargs in ((ENV_ID, {}), (DISCRETE_ENV_ID, {"discrete": True})):
     if _env_id not in gymnasium.registry:

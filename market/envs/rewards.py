@@ -9,9 +9,9 @@ account held in Python floats. Only ``+ - * / **``, comparisons and the function
 :class:`MathBackend` are used, so both evaluate the same IEEE operations in the same order and give
 the same numbers (``log`` and ``**`` may differ in the last bit).
 
-:class:`~market.envs.trading.TradingVectorEnv` calls these functions on arrays. The single-account
-step of :class:`~market.envs.trading.TradingEnv` spells the same formulas out in floats, because a
-function call costs more there than the arithmetic; the tests hold the two envs to equal rewards.
+:class:`~market.envs.trading_vector.TradingVectorEnv` calls these functions on arrays and the
+single-account step of :class:`~market.envs.trading.TradingEnv` on floats: every reward is defined
+once, here; the tests hold the two envs to equal rewards.
 """
 
 from __future__ import annotations
