@@ -360,7 +360,7 @@ def _check(scenario: ScenarioConfig) -> None:
         for population in scenario.background:  # policies check their params and checkpoints now, not mid-run
             reference = checkpoint_reference(population.policy, population.name)  # type: ignore[arg-type]
             if reference is None:
-                build_policy(population.policy, population.param_dict, window=config.window, population=population.name)  # type: ignore[arg-type]
+                build_policy(population.policy, population.param_dict, window=config.window, population=population.name, max_qty=population.max_qty, max_offset=population.max_offset)  # type: ignore[arg-type]
                 continue
             try:
                 module_dir(*reference)
@@ -394,7 +394,7 @@ def _check_evaluation(scenario: ScenarioConfig, config: MarketConfig) -> None:
         role = learners[baseline.population].role
         if policy_role(baseline.policy, population=baseline.population) is not role:
             raise ConfigError(f"{key}.policy: {baseline.policy!r} is not a {role} policy, and {baseline.population!r} are {role}s")
-        build_policy(baseline.policy, dict(baseline.params), window=config.window, population=baseline.population)
+        build_policy(baseline.policy, dict(baseline.params), window=config.window, population=baseline.population, max_qty=learners[baseline.population].max_qty, max_offset=learners[baseline.population].max_offset)
     if evaluation.vary is not None:
         if evaluation.vary not in names:
             raise ConfigError(f"evaluation.vary: {evaluation.vary!r} is not a population of this market{suggest(evaluation.vary, names)}; populations: {names}")

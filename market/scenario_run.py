@@ -132,11 +132,14 @@ def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path, 
     vary = scenario.evaluation.vary
     for count in scenario.evaluation.counts:  # the same seeds with the varied population at each count
         play({"populations": [dict(p, count=count) if p["name"] == vary else p for p in settings.env_config["populations"]]}, f"{vary}_count_{count}/")
-    window = scenario.market_config().window
+    market = scenario.market_config()
     for baseline in scenario.evaluation.baselines:  # the same seeds with a scripted strategy in a population's place
         own = baseline.population
+        population = next(p for p in market.populations if p.name == own)
         others = {key: policy for key, policy in trained.items() if key != own and not key.startswith(f"{own}_")}
-        scripted = build_policy(baseline.policy, dict(baseline.params), window=window, population=own)
+        scripted = build_policy(
+            baseline.policy, dict(baseline.params), window=market.window, population=own, max_qty=population.max_qty, max_offset=population.max_offset
+        )
         play({}, f"{STRATEGY_PREFIX}{baseline.name}/", policies={**others, own: scripted})
     learning = [p.name for p in scenario.populations]
     return {**{key: _interval(values) for key, values in per_metric.items()}, **_compare(per_metric, scenario, learning)}

@@ -46,27 +46,31 @@ array([0.4, 0.2], dtype=float32)
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from market.agents.baselines.avellaneda_stoikov import AvellanedaStoikovMaker
 from market.agents.policy import Policy
 from market.config import from_mapping, suggest
 from market.envs.market_config import (
-    MAKER_ACTION_DIM,
-    MAKER_ASK_OFFSET,
-    MAKER_BID_OFFSET,
-    MAKER_SIZE,
-    TAKER_ACTION_DIM,
-    TAKER_AGGRESSION,
-    TAKER_SIZE,
     Role,
     observation_index,
-    observation_names,
+)
+from market.agents.scripting import (
+    ParamError,
+    ScriptedTrader,
+    capped_size,
+    check_integer,
+    check_number,
+    maker_action,
+    return_indices,
+    taker_action,
+    volatility,
 )
 from market.errors import ConfigError
 from market.exchange.types import Side
@@ -87,50 +91,6 @@ __all__ = [
     "policy_role",
 ]
 
-
-# ---------------------------------------------------------------------------- validation
-class _ParamError(ConfigError):
-    """A bad parameter value, named relative to the params table (``params.activity``).
-
-    :func:`build_policy` re-raises it as a :class:`ConfigError` under the population's full path.
-    """
-
-    def __init__(self, key: str, expected: str, value: Any) -> None:
-        self.key, self.expected, self.value = key, expected, value
-        super().__init__(self.message("params"))
-
-    def message(self, path: str) -> str:
-        """The one-line message with ``path`` as the params table's key path."""
-        return f"{path}.{self.key}: expected {self.expected}, got {self.value!r}"
-
-
-def _number(params: Any, key: str, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> None:
-    """Check that ``params.<key>`` is a real number in the interval and store it as a ``float``.
-
-    ``math.inf`` passes only as an upper bound of ``high = math.inf`` with ``high_open=False``.
-    """
-    value = getattr(params, key)
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
-    ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise _ParamError(key, f"a number in {interval}", value)
-    object.__setattr__(params, key, float(value))
-
-
-def _integer(params: Any, key: str, low: int) -> None:
-    """Check that ``params.<key>`` is an integer >= ``low`` and store it as an ``int``."""
-    value = getattr(params, key)
-    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low):
-        raise _ParamError(key, f"an integer >= {low}", value)
-    object.__setattr__(params, key, int(value))
-
-
-def _check_window(window: Any) -> int:
-    """The observation window, checked: a positive integer."""
-    if not (isinstance(window, numbers.Integral) and not isinstance(window, bool) and window > 0):
-        raise ConfigError(f"window: expected a positive integer, got {window!r}")
-    return int(window)
 
 
 # ---------------------------------------------------------------------------- parameters
@@ -162,14 +122,14 @@ class NoiseParams:
     size_tail: float = 0.0
 
     def __post_init__(self) -> None:
-        _number(self, "activity", 0.0, 1.0)
-        _number(self, "vol_activity", 0.0, math.inf, high_open=True)
-        _number(self, "size_tail", 0.0, math.inf, high_open=True)
-        _number(self, "min_size", 0.0, 1.0)
+        check_number(self, "activity", 0.0, 1.0)
+        check_number(self, "vol_activity", 0.0, math.inf, high_open=True)
+        check_number(self, "size_tail", 0.0, math.inf, high_open=True)
+        check_number(self, "min_size", 0.0, 1.0)
         if self.size_tail > 0.0 and self.min_size == 0.0:
-            raise _ParamError("min_size", "a number in (0.0, 1.0] when size_tail > 0", self.min_size)
-        _number(self, "max_size", self.min_size, 1.0)
-        _number(self, "max_aggression", 0.0, 1.0)
+            raise ParamError("min_size", "a number in (0.0, 1.0] when size_tail > 0", self.min_size)
+        check_number(self, "max_size", self.min_size, 1.0)
+        check_number(self, "max_aggression", 0.0, 1.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -207,15 +167,15 @@ class MarketMakerParams:
     jitter: float = 0.0
 
     def __post_init__(self) -> None:
-        _number(self, "half_spread", 0.0, 1.0)
-        _number(self, "size", 0.0, 1.0, low_open=True)
-        _number(self, "inventory_skew", 0.0, math.inf, high_open=True)
-        _number(self, "neutral_inventory", -math.inf, math.inf, low_open=True, high_open=True)
-        _number(self, "vol_widen", 0.0, math.inf, high_open=True)
-        _number(self, "withdraw_vol", 0.0, math.inf, low_open=True)
-        _number(self, "withdraw_prob", 0.0, 1.0)
-        _number(self, "vol_thin", 0.0, math.inf, high_open=True)
-        _number(self, "jitter", 0.0, 1.0)
+        check_number(self, "half_spread", 0.0, 1.0)
+        check_number(self, "size", 0.0, 1.0, low_open=True)
+        check_number(self, "inventory_skew", 0.0, math.inf, high_open=True)
+        check_number(self, "neutral_inventory", -math.inf, math.inf, low_open=True, high_open=True)
+        check_number(self, "vol_widen", 0.0, math.inf, high_open=True)
+        check_number(self, "withdraw_vol", 0.0, math.inf, low_open=True)
+        check_number(self, "withdraw_prob", 0.0, 1.0)
+        check_number(self, "vol_thin", 0.0, math.inf, high_open=True)
+        check_number(self, "jitter", 0.0, 1.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,13 +203,13 @@ class MomentumParams:
     neutral_inventory: float = 0.0
 
     def __post_init__(self) -> None:
-        _integer(self, "lookback", 1)
-        _number(self, "threshold", 0.0, math.inf, high_open=True)
-        _number(self, "size_scale", 0.0, math.inf, low_open=True, high_open=True)
-        _number(self, "max_size", 0.0, 1.0, low_open=True)
-        _number(self, "aggression", -1.0, 1.0)
-        _number(self, "max_inventory", 0.0, math.inf, high_open=True)
-        _number(self, "neutral_inventory", -math.inf, math.inf, low_open=True, high_open=True)
+        check_integer(self, "lookback", 1)
+        check_number(self, "threshold", 0.0, math.inf, high_open=True)
+        check_number(self, "size_scale", 0.0, math.inf, low_open=True, high_open=True)
+        check_number(self, "max_size", 0.0, 1.0, low_open=True)
+        check_number(self, "aggression", -1.0, 1.0)
+        check_number(self, "max_inventory", 0.0, math.inf, high_open=True)
+        check_number(self, "neutral_inventory", -math.inf, math.inf, low_open=True, high_open=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -274,12 +234,12 @@ class ValueParams:
     neutral_inventory: float = 0.0
 
     def __post_init__(self) -> None:
-        _number(self, "threshold", 0.0, math.inf, high_open=True)
-        _number(self, "size_scale", 0.0, math.inf, low_open=True, high_open=True)
-        _number(self, "max_size", 0.0, 1.0, low_open=True)
-        _number(self, "aggression", -1.0, 1.0)
-        _number(self, "max_inventory", 0.0, math.inf, high_open=True)
-        _number(self, "neutral_inventory", -math.inf, math.inf, low_open=True, high_open=True)
+        check_number(self, "threshold", 0.0, math.inf, high_open=True)
+        check_number(self, "size_scale", 0.0, math.inf, low_open=True, high_open=True)
+        check_number(self, "max_size", 0.0, 1.0, low_open=True)
+        check_number(self, "aggression", -1.0, 1.0)
+        check_number(self, "max_inventory", 0.0, math.inf, high_open=True)
+        check_number(self, "neutral_inventory", -math.inf, math.inf, low_open=True, high_open=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -302,80 +262,19 @@ class ShockParams:
     duration: int = 1
 
     def __post_init__(self) -> None:
-        _integer(self, "max_steps", 1)
-        _integer(self, "at_step", 0)
+        check_integer(self, "max_steps", 1)
+        check_integer(self, "at_step", 0)
         if self.at_step >= self.max_steps:
-            raise _ParamError("at_step", f"a step before max_steps={self.max_steps}", self.at_step)
+            raise ParamError("at_step", f"a step before max_steps={self.max_steps}", self.at_step)
         if self.side not in tuple(Side):
-            raise _ParamError("side", f"one of {[s.value for s in Side]}", self.side)
+            raise ParamError("side", f"one of {[s.value for s in Side]}", self.side)
         object.__setattr__(self, "side", Side(self.side))
-        _number(self, "size", 0.0, 1.0, low_open=True)
-        _integer(self, "duration", 1)
+        check_number(self, "size", 0.0, 1.0, low_open=True)
+        check_integer(self, "duration", 1)
 
 
-# ---------------------------------------------------------------------------- traders
-def _taker_action(size: float, aggression: float) -> np.ndarray:
-    """A taker action ``[size, aggressiveness]``, clipped into [-1, 1], as ``float32``."""
-    action = np.zeros(TAKER_ACTION_DIM, dtype=np.float32)
-    action[TAKER_SIZE] = min(1.0, max(-1.0, size))
-    action[TAKER_AGGRESSION] = min(1.0, max(-1.0, aggression))
-    return action
 
-
-def _maker_action(bid_offset: float, ask_offset: float, size: float) -> np.ndarray:
-    """A maker action from offsets and size in ``[0, 1]`` units, mapped onto [-1, 1], as ``float32``."""
-    action = np.zeros(MAKER_ACTION_DIM, dtype=np.float32)
-    for index, unit in ((MAKER_BID_OFFSET, bid_offset), (MAKER_ASK_OFFSET, ask_offset), (MAKER_SIZE, size)):
-        action[index] = 2.0 * min(1.0, max(0.0, unit)) - 1.0
-    return action
-
-
-def _return_indices(window: int) -> np.ndarray:
-    """Indices of ``ret_0 .. ret_{window-1}`` in the observation."""
-    return np.array([observation_index(f"ret_{k}", window) for k in range(window)])
-
-
-def _volatility(obs: np.ndarray, returns: np.ndarray) -> float:
-    """Standard deviation of the observation's mid returns at ``returns`` (percent per step)."""
-    return float(np.std(obs[returns], dtype=np.float64))
-
-
-def _capped_size(signed_size: float, inventory: float, max_inventory: float) -> float:
-    """Shrink a signed order size so that inventory (same units) stays within ``±max_inventory``.
-
-    Adding to a position already at or beyond the cap gives 0; reducing it is never limited.
-    """
-    if signed_size > 0:
-        return min(signed_size, max(0.0, max_inventory - inventory))
-    return max(signed_size, min(0.0, -max_inventory - inventory))
-
-
-class _ScriptedTrader:
-    """What every scripted trader shares: its params, its window and the observation's length."""
-
-    role: ClassVar[Role]
-    params_class: ClassVar[type]
-
-    def __init__(self, params: Any, window: int) -> None:
-        if not isinstance(params, self.params_class):
-            raise TypeError(f"{type(self).__name__} needs {self.params_class.__name__}, got {type(params).__name__}")
-        self.params = params
-        self.window = _check_window(window)
-        self._n_features = len(observation_names(self.window))
-
-    def _check(self, obs: np.ndarray) -> None:
-        """Refuse an observation from an env with another window (it would be read wrongly)."""
-        if obs.shape != (self._n_features,):
-            raise ValueError(
-                f"{type(self).__name__}: expected an observation of shape ({self._n_features},) for window "
-                f"{self.window}, got shape {obs.shape}"
-            )
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.params!r}, window={self.window})"
-
-
-class NoiseTrader(_ScriptedTrader):
+class NoiseTrader(ScriptedTrader):
     """Zero-intelligence taker: random orders of random sign, size and aggressiveness.
 
     Each step draws four uniforms from ``rng`` (whether to act, the sign, the size, the
@@ -394,7 +293,7 @@ class NoiseTrader(_ScriptedTrader):
 
     def __init__(self, params: NoiseParams, window: int) -> None:
         super().__init__(params, window)
-        self._returns = _return_indices(self.window)
+        self._returns = return_indices(self.window)
 
     def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Return ``[size, aggressiveness]``: a random order with probability ``activity``, else nothing.
@@ -411,18 +310,18 @@ class NoiseTrader(_ScriptedTrader):
         active, sign, size, aggression = rng.random(4)
         activity = p.activity
         if p.vol_activity > 0.0:
-            activity = min(1.0, activity * (1.0 + p.vol_activity * _volatility(obs, self._returns)))
+            activity = min(1.0, activity * (1.0 + p.vol_activity * volatility(obs, self._returns)))
         if active >= activity:
-            return _taker_action(0.0, 0.0)
+            return taker_action(0.0, 0.0)
         if p.size_tail > 0.0:
             magnitude = min(p.max_size, p.min_size * (1.0 - size) ** (-1.0 / p.size_tail))
         else:
             magnitude = p.min_size + (p.max_size - p.min_size) * size
         signed_size = (1.0 if sign < 0.5 else -1.0) * magnitude
-        return _taker_action(signed_size, p.max_aggression * (2.0 * aggression - 1.0))
+        return taker_action(signed_size, p.max_aggression * (2.0 * aggression - 1.0))
 
 
-class MarketMaker(_ScriptedTrader):
+class MarketMaker(ScriptedTrader):
     """Maker quoting both sides around the mid: skewed by inventory, widened and thinned by volatility.
 
     With ``vol`` the standard deviation of the observation's mid returns (percent), ``inv`` the
@@ -448,7 +347,7 @@ class MarketMaker(_ScriptedTrader):
 
     def __init__(self, params: MarketMakerParams, window: int) -> None:
         super().__init__(params, window)
-        self._returns = _return_indices(self.window)
+        self._returns = return_indices(self.window)
         self._inventory = observation_index("inventory", self.window)
 
     def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -463,7 +362,7 @@ class MarketMaker(_ScriptedTrader):
         """
         self._check(obs)
         p = self.params
-        vol = _volatility(obs, self._returns)
+        vol = volatility(obs, self._returns)
         skew = p.inventory_skew * (float(obs[self._inventory]) - p.neutral_inventory)
         offset = p.half_spread + p.vol_widen * vol
         withdraw_draw, bid_draw, ask_draw = rng.random(3)
@@ -471,10 +370,10 @@ class MarketMaker(_ScriptedTrader):
         size = p.size / (1.0 + p.vol_thin * vol)
         bid = offset + skew + p.jitter * bid_draw
         ask = offset - skew + p.jitter * ask_draw
-        return _maker_action(bid, ask, 0.0 if withdraw else size)
+        return maker_action(bid, ask, 0.0 if withdraw else size)
 
 
-class MomentumTrader(_ScriptedTrader):
+class MomentumTrader(ScriptedTrader):
     """Taker that follows the trend of the last ``lookback`` mid returns.
 
     The signal is the mean of ``ret_0 .. ret_{lookback-1}`` (percent per step). Above
@@ -496,7 +395,7 @@ class MomentumTrader(_ScriptedTrader):
     def __init__(self, params: MomentumParams, window: int) -> None:
         super().__init__(params, window)
         if params.lookback > self.window:
-            raise _ParamError("lookback", f"an integer in [1, window={self.window}]", params.lookback)
+            raise ParamError("lookback", f"an integer in [1, window={self.window}]", params.lookback)
         self._returns = np.array([observation_index(f"ret_{k}", self.window) for k in range(params.lookback)])
         self._inventory = observation_index("inventory", self.window)
 
@@ -514,13 +413,13 @@ class MomentumTrader(_ScriptedTrader):
         p = self.params
         signal = float(np.mean(obs[self._returns], dtype=np.float64))
         if abs(signal) <= p.threshold:
-            return _taker_action(0.0, 0.0)
+            return taker_action(0.0, 0.0)
         size = math.copysign(min(p.max_size, p.size_scale * abs(signal)), signal)
-        size = _capped_size(size, float(obs[self._inventory]) - p.neutral_inventory, p.max_inventory)
-        return _taker_action(size, p.aggression if size else 0.0)
+        size = capped_size(size, float(obs[self._inventory]) - p.neutral_inventory, p.max_inventory)
+        return taker_action(size, p.aggression if size else 0.0)
 
 
-class ValueTrader(_ScriptedTrader):
+class ValueTrader(ScriptedTrader):
     """Taker that trades toward the fundamental when the price strays from it.
 
     With ``gap`` the ``fundamental_gap`` feature (log(fundamental / mid), percent): above
@@ -556,13 +455,13 @@ class ValueTrader(_ScriptedTrader):
         p = self.params
         gap = float(obs[self._gap])
         if abs(gap) <= p.threshold:
-            return _taker_action(0.0, 0.0)
+            return taker_action(0.0, 0.0)
         size = math.copysign(min(p.max_size, p.size_scale * abs(gap)), gap)
-        size = _capped_size(size, float(obs[self._inventory]) - p.neutral_inventory, p.max_inventory)
-        return _taker_action(size, p.aggression if size else 0.0)
+        size = capped_size(size, float(obs[self._inventory]) - p.neutral_inventory, p.max_inventory)
+        return taker_action(size, p.aggression if size else 0.0)
 
 
-class ShockTrader(_ScriptedTrader):
+class ShockTrader(ScriptedTrader):
     """Taker that sends ``size`` at full aggressiveness on one side, from ``at_step`` for ``duration`` steps.
 
     The observation carries no step counter, so the trader recovers the step from the
@@ -602,8 +501,8 @@ class ShockTrader(_ScriptedTrader):
         self._check(obs)
         p = self.params
         if p.at_step <= self.step_of(obs) < p.at_step + p.duration:
-            return _taker_action(self._sign * p.size, 1.0)
-        return _taker_action(0.0, 0.0)
+            return taker_action(self._sign * p.size, 1.0)
+        return taker_action(0.0, 0.0)
 
 
 # ---------------------------------------------------------------------------- factory
@@ -613,6 +512,7 @@ SCRIPTED_POLICIES: dict[str, type] = {
     "momentum": MomentumTrader,
     "value": ValueTrader,
     "shock": ShockTrader,
+    "avellaneda_stoikov": AvellanedaStoikovMaker,
 }
 """Scripted trader classes by policy name, the name a scenario's population gives as ``policy``."""
 
@@ -644,7 +544,19 @@ def policy_role(name: str, *, population: str = "?") -> Role:
     return _policy_class(name, population).role
 
 
-def build_policy(name: str, params: Mapping[str, Any], *, window: int, population: str = "?") -> Policy:
+POPULATION_LIMITS = ("max_qty", "max_offset")
+"""Parameters some policies take from their population (they quote in lots and ticks, not in fractions)."""
+
+
+def build_policy(
+    name: str,
+    params: Mapping[str, Any],
+    *,
+    window: int,
+    population: str = "?",
+    max_qty: int | None = None,
+    max_offset: int | None = None,
+) -> Policy:
     """Build the scripted trader called ``name`` from a table of parameters.
 
     Args:
@@ -653,6 +565,9 @@ def build_policy(name: str, params: Mapping[str, Any], *, window: int, populatio
             population's ``param_dict``.
         window: the market env's mid-return window.
         population: the population's name, for error messages.
+        max_qty, max_offset: the population's order limits, given to policies whose parameters include
+            them (the textbook makers quote in lots and ticks) unless ``params`` sets them; a value in
+            ``params`` that differs from the population's is an error.
 
     Returns:
         The trader, a :class:`~market.agents.policy.Policy` for the role :func:`policy_role` gives.
@@ -663,8 +578,16 @@ def build_policy(name: str, params: Mapping[str, Any], *, window: int, populatio
     """
     cls = _policy_class(name, population)
     path = f"populations.{population}.params"
+    fields = {f.name for f in dataclasses.fields(cls.params_class)}
+    params = dict(params)
+    for key, value in (("max_qty", max_qty), ("max_offset", max_offset)):
+        if key not in fields or value is None:
+            continue
+        if key in params and params[key] != value:
+            raise ConfigError(f"{path}.{key}: {params[key]!r} differs from the population's {key} ({value}); leave it out to take the population's")
+        params[key] = value
     try:
         return cls(from_mapping(cls.params_class, params, path), window)
-    except _ParamError as error:
+    except ParamError as error:
         raise ConfigError(error.message(path)) from None
 

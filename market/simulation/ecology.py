@@ -319,7 +319,7 @@ def scripted_market(
         seed=spec.seed,
     )
     policies = {
-        p.name: build_policy(ECOLOGY[p.name].policy, dict(ECOLOGY[p.name].params), window=WINDOW, population=p.name)
+        p.name: build_policy(ECOLOGY[p.name].policy, dict(ECOLOGY[p.name].params), window=WINDOW, population=p.name, max_qty=p.max_qty, max_offset=p.max_offset)
         for p in populations
     }
     return config, policies

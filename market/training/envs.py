@@ -52,7 +52,8 @@ def market_policies(config: MarketConfig) -> dict[str, Policy]:
             policies[population.name] = load_policy(reference[0], module=reference[1])
         else:
             policies[population.name] = build_policy(
-                population.policy, population.param_dict, window=config.window, population=population.name  # type: ignore[arg-type]
+                population.policy, population.param_dict, window=config.window, population=population.name,  # type: ignore[arg-type]
+                max_qty=population.max_qty, max_offset=population.max_offset,
             )
     return policies
 
