@@ -88,10 +88,14 @@ def varied_observations() -> list[np.ndarray]:
     return extremes + randoms + shock_window
 
 
+AS_PARAMS = {"gamma": 0.01, "kappa": 0.5, "sigma": 0.0, "price": 10_000.0, "steps": MAX_STEPS}
+"""The Avellaneda-Stoikov maker has no defaults for its model's parameters; sigma estimated from the returns."""
+
+
 @pytest.mark.parametrize("name", sorted(SCRIPTED_POLICIES))
 def test_every_action_is_float32_in_the_roles_space(name, rng):
-    params = SHOCK_PARAMS if name == "shock" else {}
-    policy = build_policy(name, params, window=WINDOW)
+    params = {"shock": SHOCK_PARAMS, "avellaneda_stoikov": AS_PARAMS}.get(name, {})
+    policy = build_policy(name, params, window=WINDOW, max_qty=10, max_offset=10)
     assert isinstance(policy, Policy)
     role = policy_role(name)
     assert role is SCRIPTED_POLICIES[name].role
@@ -103,6 +107,7 @@ def test_roles_are_maker_for_the_market_maker_and_taker_for_the_rest():
     assert {name: policy_role(name) for name in SCRIPTED_POLICIES} == {
         "noise": Role.TAKER,
         "market_maker": Role.MAKER,
+        "avellaneda_stoikov": Role.MAKER,
         "momentum": Role.TAKER,
         "value": Role.TAKER,
         "shock": Role.TAKER,
