@@ -1,20 +1,7 @@
-"""The one Policy protocol that scripted traders, baselines and trained checkpoints all follow."""
+"""The Policy protocol, as agents import it: defined once, in :mod:`market.envs.policy`."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from market.envs.policy import Policy
 
-import numpy as np
-
-
-@runtime_checkable
-class Policy(Protocol):
-    """Anything that maps an observation to an action.
-
-    ``act`` must draw any randomness it needs from ``rng`` only, so that a seeded run is repeatable.
-    The action must lie in the action space of the env the policy acts in.
-    """
-
-    def act(self, obs: np.ndarray, rng: np.random.Generator) -> Any:
-        """Return the action for one observation."""
-        ...
+__all__ = ["Policy"]

@@ -9,11 +9,16 @@ The observation layout and the action encodings are published here too, so that 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
+from market import limits
+from market.envs.rewards import MARKET_REWARDS
 from market.errors import ConfigError
+from market.exchange.clearing import BookClearing, CallClearing, ClearingMode, ImpactClearing
 from market.exchange.ledger import FeeConfig
 
 
@@ -137,6 +142,7 @@ class PopulationConfig:
         _require(self.role in tuple(Role), f"{key}.role", f"one of {[r.value for r in Role]}", self.role)
         object.__setattr__(self, "role", Role(self.role))
         _require(_is_int(self.count) and self.count > 0, f"{key}.count", "a positive integer", self.count)
+        limits.check_size(f"{key}.count", self.count, limits.MAX_AGENTS_PER_POPULATION)
         _require(self.policy is None or isinstance(self.policy, str), f"{key}.policy", "a policy name or None", self.policy)
         _require(_is_int(self.max_qty) and self.max_qty > 0, f"{key}.max_qty", "a positive integer", self.max_qty)
         _require(_is_int(self.max_offset) and self.max_offset > 0, f"{key}.max_offset", "a positive integer", self.max_offset)
@@ -243,6 +249,10 @@ class MarketConfig:
         fundamental: per-step fundamental values in ticks (for example from a price file or a
             generator, scaled to ticks), or empty for none. Shorter than max_steps: the last value holds.
         rules: tick size, short-sale ban, transaction tax, circuit breaker.
+        reward: the reward every agent gets, a key of :data:`market.envs.rewards.MARKET_REWARDS`
+            (``equity_change``: the change in marked-to-market equity, less the makers' inventory penalty).
+        tick_value: price units per tick (0.01: a price of 10,000 ticks is 100.00), for display only:
+            the dashboard shows prices and money in price units. Everything in the env is in ticks.
         seed: root seed when ``reset`` gets none.
     """
 
@@ -259,6 +269,8 @@ class MarketConfig:
     max_steps: int = 500
     fundamental: tuple[float, ...] = ()
     rules: RulesConfig = field(default_factory=RulesConfig)
+    reward: str = "equity_change"
+    tick_value: float = 0.01
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -270,6 +282,11 @@ class MarketConfig:
         for key in ("initial_price", "window", "max_steps"):
             value = getattr(self, key)
             _require(_is_int(value) and value > 0, key, "a positive integer", value)
+        limits.check_size("window", self.window, limits.MAX_WINDOW)
+        limits.check_size("max_steps", self.max_steps, limits.MAX_STEPS)
+        limits.check_size("populations (agents in all)", sum(p.count for p in self.populations), limits.MAX_AGENTS)
+        _require(self.reward in MARKET_REWARDS, "reward", f"one of {list(MARKET_REWARDS)}", self.reward)
+        _require(_is_number(self.tick_value) and self.tick_value > 0, "tick_value", "a positive number of price units", self.tick_value)
         for key in ("initial_cash", "initial_inventory", "max_short", "credit"):
             value = getattr(self, key)
             _require(_is_int(value) and value >= 0, key, "a non-negative integer", value)
@@ -288,3 +305,15 @@ class MarketConfig:
     def starting_equity(self) -> int:
         """Each agent's equity at the start: cash plus inventory at the initial price."""
         return self.initial_cash + self.initial_inventory * self.initial_price
+
+
+CLEARING_MODES: Mapping[Clearing, Callable[[MarketConfig], ClearingMode]] = MappingProxyType(
+    {
+        Clearing.BOOK: lambda config: BookClearing(),
+        Clearing.CALL: lambda config: CallClearing(),
+        Clearing.IMPACT: lambda config: ImpactClearing(model=config.impact.model, coefficient=config.impact.coefficient),
+    }
+)
+"""The clearing mode of each ``clearing`` setting, built from the market's config: the market env holds
+one, chosen once. A new mode is a class in :mod:`market.exchange.clearing`, a member of
+:class:`Clearing`, and its entry here."""

@@ -19,8 +19,10 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from market.agents.policy import Policy
+from market.config import from_mapping
+from market.envs import rewards
 from market.envs.market_config import (
+    CLEARING_MODES,
     MAKER_ACTION_DIM,
     MAKER_ASK_OFFSET,
     MAKER_BID_OFFSET,
@@ -29,26 +31,22 @@ from market.envs.market_config import (
     TAKER_ACTION_DIM,
     TAKER_AGGRESSION,
     TAKER_SIZE,
-    Clearing,
     MarketConfig,
     PopulationConfig,
     Role,
     observation_names,
 )
-from market.config import from_mapping
-from market.errors import ConfigError, MarketError
+from market.envs.policy import Policy
+from market.errors import ActionError, ConfigError, MarketError, ResetNeeded
 from market.exchange import AccountLimits, Exchange, Fill, Side, check_invariants
-from market.exchange.clearing import BatchOrder, call_auction, impact_clearing
-from market.exchange.exchange import Turn
+from market.exchange.clearing import DEALER_ACCOUNT, Order
 
-DEALER_ACCOUNT = "__dealer__"
-"""In impact clearing, the account on the other side of every trade."""
-_DEALER_CASH = 10**15
-_DEALER_INVENTORY = 10**9
+__all__ = ["DEALER_ACCOUNT", "MarketEnv", "default_config", "env", "parallel_env"]
+
 _PERCENT = 100.0
 _FLOAT32 = np.dtype(np.float32)
-
-Order = tuple[Side, int, int]  # side, price in ticks, qty in lots
+CLEARING_STREAM = 0x5EED_C1
+"""Spawn key, under each episode's seed, of the clearing mode's random stream."""
 
 
 class MarketEnv(ParallelEnv):
@@ -99,6 +97,8 @@ class MarketEnv(ParallelEnv):
                     f"populations.{population.name}.policy: no policy object was given for {population.policy!r}"
                 )
         self._policies = policies
+        self.clearing = CLEARING_MODES[config.clearing](config)
+        self._reward_of = rewards.MARKET_REWARDS[config.reward]
 
         # agents: learners first (the PettingZoo agents), then the internally driven ones
         self.possible_agents: list[str] = [a for p in config.populations if p.learner for a in p.agent_names()]
@@ -153,6 +153,9 @@ class MarketEnv(ParallelEnv):
         streams = episode.spawn(1 + len(self.driven_agents))
         self._rng = np.random.Generator(np.random.PCG64(streams[0]))
         self._agent_rngs = [np.random.Generator(np.random.PCG64(s)) for s in streams[1:]]
+        # the clearing's own stream: a branch far beyond the spawned children, so it shifts none of them
+        clearing_seed = np.random.SeedSequence(episode.entropy, spawn_key=(*episode.spawn_key, CLEARING_STREAM))
+        clearing_rng = np.random.Generator(np.random.PCG64(clearing_seed))
 
         # 2. a fresh exchange with one account per agent
         rules = config.rules
@@ -161,8 +164,7 @@ class MarketEnv(ParallelEnv):
         limits = AccountLimits(cash_floor=-config.credit, max_short=0 if rules.short_sale_ban else config.max_short)
         for agent in self._all:
             self.exchange.open_account(agent, cash=config.initial_cash, inventory=config.initial_inventory, limits=limits)
-        if config.clearing is Clearing.IMPACT:
-            self.exchange.open_account(DEALER_ACCOUNT, cash=_DEALER_CASH, inventory=_DEALER_INVENTORY)
+        self.clearing.open(self.exchange, self._all, clearing_rng)
         self._accounts = [self.exchange.ledger.account(a) for a in self._all]
 
         # 3. market state
@@ -174,9 +176,8 @@ class MarketEnv(ParallelEnv):
         self._mid = float(config.initial_price)
         self._last_trade = self._mid
         self._mids = np.full(config.window + 1, self._mid)
-        self._open_orders: dict[str, list[int]] = {a: [] for a in self._all}
         self._equity = np.full(len(self._all), float(config.starting_equity))
-        self._reward = np.zeros(len(self._all))
+        self._rewards = np.zeros(len(self._all))
         self.last_fills = []
         self.last_actions = {}
         self._obs = self._observe(*self._balances())
@@ -186,12 +187,14 @@ class MarketEnv(ParallelEnv):
         self, actions: Mapping[str, Any]
     ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict]]:
         if self.exchange is None:
-            raise MarketError("step() before reset()")
+            raise ResetNeeded("MarketEnv.step called before reset(); call reset()")
+        if not isinstance(actions, Mapping):
+            raise MarketError(f"actions: expected a dict of actions by agent name, got {type(actions).__name__}")
         live = self.agents
         live_set = set(live)
         unknown = [a for a in actions if a not in live_set]
         if unknown:
-            raise MarketError(f"actions for agents that are not live: {unknown}")
+            raise MarketError(f"actions for agents that are not live: {unknown}; live agents: {live[:8]}{' ...' if len(live) > 8 else ''}")
         reference = max(1, round(self._mid))
 
         # 1. every live agent's orders: learners from `actions`, the others from their policies
@@ -218,17 +221,15 @@ class MarketEnv(ParallelEnv):
         if halted:
             self._halt_left -= 1
             fills = []
-        elif self.config.clearing is Clearing.BOOK:
-            fills = self._clear_book(arrival, orders, rejected)
         else:
-            fills = self._clear_batch(arrival, orders, rejected, reference)
+            fills, rejected = self.clearing.clear(self.exchange, arrival, orders, reference)
         self.last_fills = fills
         if fills:
             self._last_trade = float(fills[-1].price)
 
         # 3. mark to market, rewards, bankruptcies, truncation; a large move trips the circuit breaker
         if not halted:
-            self._mid = self._new_mid(fills)
+            self._mid = self.clearing.new_mid(self.exchange, fills, self._mid)
         mids = self._mids
         mids[:-1] = mids[1:]
         mids[-1] = self._mid
@@ -238,11 +239,9 @@ class MarketEnv(ParallelEnv):
         self._step += 1
         previous = self._equity
         cash, inventory = self._balances()
-        self._equity = cash + inventory * self._marks()
-        start = float(self.config.starting_equity)
-        reward = (self._equity - previous) / start * _PERCENT
-        reward -= self._penalty * np.abs(inventory * self._mid) / start * _PERCENT
-        self._reward = reward
+        self._equity = cash + inventory * self.clearing.marks(self.exchange, self._index, self._mid, self._last_trade)
+        reward = self._reward_of(previous, self._equity, inventory, self._mid, float(self.config.starting_equity), self._penalty)
+        self._rewards = reward
         bankrupt = (self._equity <= 0).tolist()
         if any(bankrupt):
             for agent in [a for a in self._live_driven if bankrupt[self._index[a]]]:
@@ -316,7 +315,7 @@ class MarketEnv(ParallelEnv):
         """
         cash = np.array([acc.cash for acc in self._accounts], dtype=np.float64)
         inventory = np.array([acc.inventory for acc in self._accounts], dtype=np.float64)
-        return cash, inventory, self._equity.copy(), self._reward.copy()
+        return cash, inventory, self._equity.copy(), self._rewards.copy()
 
     # ------------------------------------------------------------------ internals
     def _decode(self, agent: str, action: Any, reference: int) -> list[Order]:
@@ -326,10 +325,13 @@ class MarketEnv(ParallelEnv):
         if type(action) is np.ndarray and action.dtype is _FLOAT32 and action.shape == (dim,):
             values = action.tolist()
         else:
-            a = np.asarray(action, dtype=np.float32)
+            try:
+                a = np.asarray(action, dtype=np.float32)
+            except (TypeError, ValueError):  # text, None, ragged lists: no numbers to read
+                a = np.empty(0, dtype=np.float32)
             values = a.tolist() if a.shape == (dim,) else None
         if values is None or not all([-1.0 <= v <= 1.0 for v in values]):
-            raise MarketError(f"action for {agent}: expected {dim} numbers in [-1, 1], got {action!r}")
+            raise ActionError(f"action for {agent}: expected {dim} numbers in [-1, 1], got {action!r} (an action is an array of shape ({dim},))")
         tick = self._tick
         if taker:
             size = round(values[TAKER_SIZE] * max_qty)
@@ -349,72 +351,9 @@ class MarketEnv(ParallelEnv):
         ask = -(-(reference + ask_offset) // tick) * tick
         return [(Side.BUY, bid, qty), (Side.SELL, ask, qty)]
 
-    def _clear_book(self, arrival: list[str], orders: dict[str, list[Order]], rejected: dict[str, list[str]]) -> list[Fill]:
-        """Continuous book: each agent in turn replaces its resting orders with its new ones."""
-        open_orders = self._open_orders
-        result = self.exchange.submit_batch([Turn(agent, open_orders[agent], orders[agent]) for agent in arrival])
-        for agent, turn in zip(arrival, result.turns):
-            open_orders[agent] = turn.resting
-            if turn.rejects:
-                rejected[agent] = [reject.reason.value for reject in turn.rejects]
-        return result.fills
-
-    def _clear_batch(
-        self, arrival: list[str], orders: dict[str, list[Order]], rejected: dict[str, list[str]], reference: int
-    ) -> list[Fill]:
-        """Call auction or impact: the whole step's orders clear at once; nothing rests."""
-        batch = [BatchOrder(agent, side, price, qty) for agent in arrival for side, price, qty in orders[agent]]
-        if self.config.clearing is Clearing.CALL:
-            result = call_auction(self.exchange, batch, reference=reference)
-        else:
-            impact = self.config.impact
-            result = impact_clearing(
-                self.exchange, batch, reference=reference, model=impact.model, coefficient=impact.coefficient, dealer=DEALER_ACCOUNT
-            )
-            self._impact_price = result.price
-        for agent, reject in result.rejects:
-            rejected.setdefault(agent, []).append(reject.reason.value)
-        return result.fills
-
-    def _marks(self) -> np.ndarray | float:
-        """The price each agent's inventory is marked at: the mid of the book without its own orders.
-
-        An agent's own quotes must not move the value of its own inventory (a maker could otherwise
-        skew its quotes to raise the mark of what it holds). Only agents quoting at the best bid or
-        ask see a mark other than the mid; when a side holds nothing but theirs, their mark is the
-        last trade price, which only trades with others move.
-        """
-        if self.config.clearing is not Clearing.BOOK:
-            return self._mid
-        book = self.exchange.book
-        quoting = book.owners_at_best(Side.BUY) | book.owners_at_best(Side.SELL)
-        if not quoting:
-            return self._mid
-        marks = np.full(len(self._all), self._mid)
-        for agent in quoting:
-            i = self._index.get(agent)
-            bid, ask = book.best_excluding(Side.BUY, agent), book.best_excluding(Side.SELL, agent)
-            if i is not None:
-                marks[i] = (bid + ask) / 2.0 if bid is not None and ask is not None else self._last_trade
-        return marks
-
-    def _new_mid(self, fills: list[Fill]) -> float:
-        """The mid after clearing: the book's mid, else the last trade (or impact) price, else unchanged."""
-        if self.config.clearing is Clearing.IMPACT:
-            return float(self._impact_price)
-        if self.config.clearing is Clearing.BOOK:
-            bid, ask = self.exchange.book.best_bid(), self.exchange.book.best_ask()
-            if bid is not None and ask is not None:
-                return (bid[0] + ask[0]) / 2.0
-        if fills:
-            return float(fills[-1].price)
-        return self._mid
-
     def _retire(self, agent: str) -> None:
-        """Cancel a leaving agent's resting orders; its account stays in the ledger."""
-        for order_id in self._open_orders[agent]:
-            self.exchange.cancel(agent, order_id)
-        self._open_orders[agent] = []
+        """Take a leaving agent's orders out of the market; its account stays in the ledger."""
+        self.clearing.withdraw(self.exchange, agent)
 
     def _plan_driven(self) -> list[tuple[str, int, Policy, np.random.Generator]]:
         """The live driven agents with what acting needs: index, policy and random stream."""
@@ -468,11 +407,54 @@ class MarketEnv(ParallelEnv):
         return float(values[min(self._step, len(values) - 1)])
 
 
-def parallel_env(config: MarketConfig | Mapping[str, Any], policies: Mapping[str, Policy] | None = None, **kwargs: Any) -> MarketEnv:
-    """The market as a PettingZoo ParallelEnv."""
-    return MarketEnv(config, policies, **kwargs)
+def default_config() -> MarketConfig:
+    """The market :func:`parallel_env` builds when given no config: two learning makers and four learning
+    takers in a continuous book, 200 steps an episode. Every agent is a PettingZoo agent (an env cannot
+    build scripted policies); scripted populations need a config and their policy objects."""
+    return MarketConfig(
+        populations=(
+            PopulationConfig(name="maker", role=Role.MAKER, count=2),
+            PopulationConfig(name="taker", role=Role.TAKER, count=4),
+        ),
+        max_steps=200,
+    )
 
 
-def env(config: MarketConfig | Mapping[str, Any], policies: Mapping[str, Policy] | None = None, **kwargs: Any):
-    """The market as a PettingZoo AEC env, converted from the parallel one."""
-    return parallel_to_aec(parallel_env(config, policies, **kwargs))
+def parallel_env(
+    config: MarketConfig | Mapping[str, Any] | None = None,
+    policies: Mapping[str, Policy] | None = None,
+    *,
+    check: bool = False,
+    **settings: Any,
+) -> MarketEnv:
+    """The market as a PettingZoo ParallelEnv.
+
+    With no arguments it is :func:`default_config`'s market (PettingZoo's convention: every env builds
+    with defaults); keyword settings override any :class:`MarketConfig` field of the config, given or
+    default, for example ``parallel_env(max_steps=100, clearing="call")``.
+
+    Args:
+        config: the market, or None for the default one.
+        policies: policy objects for the populations driven inside the env, by population name.
+        check: run the exchange's invariant checks after every order (slow; for tests).
+        **settings: MarketConfig fields to override.
+
+    Raises:
+        ConfigError: for an unknown setting (with a near match) or a bad value, naming the key.
+    """
+    base = default_config() if config is None else from_mapping(MarketConfig, config)
+    if settings:
+        fields = {name: getattr(base, name) for name in base.__dataclass_fields__}
+        base = from_mapping(MarketConfig, {**fields, **settings})
+    return MarketEnv(base, policies, check=check)
+
+
+def env(
+    config: MarketConfig | Mapping[str, Any] | None = None,
+    policies: Mapping[str, Policy] | None = None,
+    *,
+    check: bool = False,
+    **settings: Any,
+):
+    """The market as a PettingZoo AEC env, converted from :func:`parallel_env`'s (same arguments)."""
+    return parallel_to_aec(parallel_env(config, policies, check=check, **settings))

@@ -1,4 +1,7 @@
-"""Reward functions of the trading envs: small, pure, and the definition of every reward kind.
+"""Reward functions of the envs: small, pure, and the definition of every reward kind.
+
+The single-agent trading envs' rewards come first; the market env's, one function per
+``MarketConfig.reward`` (:data:`MARKET_REWARDS`), at the end.
 
 Each function takes equity values (or returns) and gives a reward, with no state of its own; the one
 reward with memory, the differential Sharpe ratio, takes its state in and gives the next state back.
@@ -17,6 +20,8 @@ once, here; the tests hold the two envs to equal rewards.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Final, NamedTuple, Protocol
 
 import numpy as np
@@ -188,3 +193,45 @@ def drawdown_penalty(drawdown_before: Any, drawdown_after: Any, weight: float, x
         ``weight * max(drawdown_after - drawdown_before, 0)``, to subtract from the reward.
     """
     return weight * xp.maximum(drawdown_after - drawdown_before, 0.0)
+
+
+# ---------------------------------------------------------------------------- the market env
+MarketReward = Callable[[np.ndarray, np.ndarray, np.ndarray, float, float, np.ndarray], np.ndarray]
+"""A market reward: ``(equity_before, equity_after, inventory, mid, starting_equity, inventory_penalty)``,
+each array with one entry per agent (in the env's agent order), to every agent's reward."""
+
+_PERCENT: Final = 100.0
+
+
+def equity_change(
+    equity_before: np.ndarray,
+    equity_after: np.ndarray,
+    inventory: np.ndarray,
+    mid: float,
+    starting_equity: float,
+    inventory_penalty: np.ndarray,
+) -> np.ndarray:
+    """The change in marked-to-market equity over the starting equity, in percent, less an inventory penalty.
+
+    The penalty is ``inventory_penalty`` (per agent, 0 for most) times the value of the inventory at the
+    mid over the starting equity, in percent: a maker pays for the risk it carries.
+
+    Args:
+        equity_before: every agent's equity after the previous step.
+        equity_after: every agent's equity after this step.
+        inventory: every agent's inventory in lots.
+        mid: the mid after this step, in ticks.
+        starting_equity: each agent's equity at the start, in ticks x lots.
+        inventory_penalty: each agent's penalty weight.
+
+    Returns:
+        Every agent's reward.
+    """
+    reward = (equity_after - equity_before) / starting_equity * _PERCENT
+    reward -= inventory_penalty * np.abs(inventory * mid) / starting_equity * _PERCENT
+    return reward
+
+
+MARKET_REWARDS: Final[Mapping[str, MarketReward]] = MappingProxyType({"equity_change": equity_change})
+"""The market env's rewards by the name ``MarketConfig.reward`` gives: a new reward is one function here
+and its entry."""

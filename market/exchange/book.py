@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
-from collections.abc import Iterator
-from typing import NamedTuple
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -218,6 +218,16 @@ class OrderBook:
     def __len__(self) -> int:
         return len(self._orders)
 
+    @property
+    def resting(self) -> Mapping[int, Any]:
+        """The live resting orders by id, the book's own objects (``agent``, ``side``, ``price``,
+        ``remaining`` ...), read-only.
+
+        Package-internal: :class:`~market.exchange.exchange.Exchange` reads them on its hot paths,
+        where building an :class:`OrderView` per lookup would cost more than the lookup.
+        """
+        return self._orders
+
     def owners_at_best(self, side: Side) -> set[str]:
         """The agents with a live order at the best price of ``side`` (empty when the side is empty)."""
         buy = side == Side.BUY
@@ -281,11 +291,15 @@ class OrderBook:
 
     # ------------------------------------------------------------------ internals
     def _submit(self, agent: str, side: Side, price: int | None, qty: int, ioc: bool) -> tuple[int, list[Fill]]:
-        order_id, fills, _ = self._place(agent, side, price, qty, ioc)
+        order_id, fills, _ = self.place(agent, side, price, qty, ioc)
         return order_id, fills
 
-    def _place(self, agent: str, side: Side, price: int | None, qty: int, ioc: bool = False) -> tuple[int, list[Fill], int]:
-        """Match a checked order, rest what is left unless ``ioc``; return its id, fills and rested quantity."""
+    def place(self, agent: str, side: Side, price: int | None, qty: int, ioc: bool = False) -> tuple[int, list[Fill], int]:
+        """Match an order already checked, rest what is left unless ``ioc``; its id, fills and rested lots.
+
+        Package-internal: the fast path :class:`~market.exchange.exchange.Exchange` matches through
+        after its own checks. It skips :meth:`submit_limit`'s argument checks and result objects.
+        """
         order_id = self._next_id
         self._next_id = order_id + 1
         fills: list[Fill] = []

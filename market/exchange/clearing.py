@@ -1,17 +1,25 @@
-"""Batch clearing of one interval's orders: a uniform-price call auction, or price impact.
+"""Clearing: how one interval's orders become trades. The batch algorithms, and the modes of the market env.
 
-Both settle through the same :class:`~market.exchange.exchange.Exchange` ledger as the continuous
-book, with the same limit checks: each order is checked as if it rested (its reservation counts
-against later orders of the same agent), the batch clears, and every reservation is released,
-since unfilled orders of a batch expire.
+The batch algorithms, a uniform-price call auction (:func:`call_auction`) and price impact
+(:func:`impact_clearing`), settle through the same :class:`~market.exchange.exchange.Exchange` ledger
+as the continuous book, with the same limit checks: each order is checked as if it rested (its
+reservation counts against later orders of the same agent), the batch clears, and every reservation
+is released, since unfilled orders of a batch expire.
+
+The clearing modes (:class:`ClearingMode`: :class:`BookClearing`, :class:`CallClearing`,
+:class:`ImpactClearing`) are what the market env holds, one per env, chosen once from its config:
+each clears a step's orders, moves the mid and marks inventories, so the env has no branch on the mode.
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple, Protocol
 
-from market.exchange.exchange import Exchange
+import numpy as np
+
+from market.exchange.exchange import Exchange, Turn
 from market.exchange.types import Fill, Reject, RejectReason, Side
 
 
@@ -184,3 +192,165 @@ def impact_clearing(
         fills.append(Fill(price, order.qty, dealer, order.agent, dealer_id, order.order_id, order.side))
     _release_all(exchange, accepted)
     return ClearingResult(price, fills, rejects)
+
+
+# ---------------------------------------------------------------------------- clearing modes
+Order = tuple[Side, int, int]
+"""An order of one step: side, limit price in ticks, lots."""
+
+
+class ClearingOutcome(NamedTuple):
+    """What one step's clearing did: the fills in the order they happened, and each agent's refusals."""
+
+    fills: list[Fill]
+    rejected: dict[str, list[str]]
+
+
+class ClearingMode(Protocol):
+    """How the orders of one step of the market env become trades, and where the mid goes.
+
+    One instance serves one env; :meth:`open` starts each episode on a fresh exchange. A mode settles
+    every trade through the exchange's ledger (conservation holds for all of them), may hold per-episode
+    state (resting orders, a price of its own), and is handed a random stream from the env's seed tree
+    for modes that draw (an exogenous mid, random fills). The env calls, each step: :meth:`clear` (unless
+    a circuit breaker halts trading), then :meth:`new_mid`, then :meth:`marks` to value inventories.
+
+    A new mode is one class with these five methods plus its entry in the env's registry
+    (:data:`market.envs.market_config.CLEARING_MODES`).
+    """
+
+    def open(self, exchange: Exchange, agents: Sequence[str], rng: np.random.Generator) -> None:
+        """Start an episode: open the mode's own accounts on the fresh ``exchange`` and reset its state."""
+
+    def clear(self, exchange: Exchange, arrival: Sequence[str], orders: Mapping[str, list[Order]], reference: int) -> ClearingOutcome:
+        """Turn the step's orders (agents in arrival order) into trades; ``reference`` is the mid in ticks."""
+
+    def new_mid(self, exchange: Exchange, fills: Sequence[Fill], mid: float) -> float:
+        """The mid after the step, from the mid before it and what cleared."""
+
+    def marks(self, exchange: Exchange, index: Mapping[str, int], mid: float, last_trade: float) -> np.ndarray | float:
+        """The price each agent's inventory is marked at: one for all, or one per agent (``index`` gives the rows)."""
+
+    def withdraw(self, exchange: Exchange, agent: str) -> None:
+        """Take a leaving (bankrupt) agent's orders out of the market."""
+
+
+class BookClearing:
+    """A continuous limit order book: agents arrive in turn; each replaces its resting orders with new ones."""
+
+    def open(self, exchange: Exchange, agents: Sequence[str], rng: np.random.Generator) -> None:
+        """Start with no resting orders."""
+        self._resting: dict[str, list[int]] = {agent: [] for agent in agents}
+
+    def clear(self, exchange: Exchange, arrival: Sequence[str], orders: Mapping[str, list[Order]], reference: int) -> ClearingOutcome:
+        """Each agent in turn cancels its resting orders and sends its new ones (:meth:`Exchange.submit_batch`)."""
+        resting = self._resting
+        result = exchange.submit_batch([Turn(agent, resting[agent], orders[agent]) for agent in arrival])
+        rejected: dict[str, list[str]] = {}
+        for agent, turn in zip(arrival, result.turns):
+            resting[agent] = turn.resting
+            if turn.rejects:
+                rejected[agent] = [reject.reason.value for reject in turn.rejects]
+        return ClearingOutcome(result.fills, rejected)
+
+    def new_mid(self, exchange: Exchange, fills: Sequence[Fill], mid: float) -> float:
+        """The book's mid when both sides are quoted; else the last trade; else unchanged."""
+        bid, ask = exchange.book.best_bid(), exchange.book.best_ask()
+        if bid is not None and ask is not None:
+            return (bid[0] + ask[0]) / 2.0
+        return float(fills[-1].price) if fills else mid
+
+    def marks(self, exchange: Exchange, index: Mapping[str, int], mid: float, last_trade: float) -> np.ndarray | float:
+        """The mid of the book without the agent's own orders.
+
+        An agent's own quotes must not move the value of its own inventory (a maker could otherwise
+        skew its quotes to raise the mark of what it holds). Only agents quoting at the best bid or
+        ask see a mark other than the mid; when a side holds nothing but theirs, their mark is the
+        last trade price, which only trades with others move.
+        """
+        book = exchange.book
+        quoting = book.owners_at_best(Side.BUY) | book.owners_at_best(Side.SELL)
+        if not quoting:
+            return mid
+        marks = np.full(len(index), mid)
+        for agent in quoting:
+            i = index.get(agent)
+            bid, ask = book.best_excluding(Side.BUY, agent), book.best_excluding(Side.SELL, agent)
+            if i is not None:
+                marks[i] = (bid + ask) / 2.0 if bid is not None and ask is not None else last_trade
+        return marks
+
+    def withdraw(self, exchange: Exchange, agent: str) -> None:
+        """Cancel the agent's resting orders."""
+        for order_id in self._resting[agent]:
+            exchange.cancel(agent, order_id)
+        self._resting[agent] = []
+
+
+class _BatchClearing:
+    """What the batch modes share: the step's orders clear at once and nothing rests."""
+
+    def open(self, exchange: Exchange, agents: Sequence[str], rng: np.random.Generator) -> None:
+        """Nothing rests between steps."""
+
+    def clear(self, exchange: Exchange, arrival: Sequence[str], orders: Mapping[str, list[Order]], reference: int) -> ClearingOutcome:
+        """Clear every order of the step in one batch (:meth:`_clear_batch`), in arrival order."""
+        batch = [BatchOrder(agent, side, price, qty) for agent in arrival for side, price, qty in orders[agent]]
+        result = self._clear_batch(exchange, batch, reference)
+        rejected: dict[str, list[str]] = {}
+        for agent, reject in result.rejects:
+            rejected.setdefault(agent, []).append(reject.reason.value)
+        return ClearingOutcome(result.fills, rejected)
+
+    def _clear_batch(self, exchange: Exchange, batch: list[BatchOrder], reference: int) -> ClearingResult:
+        raise NotImplementedError
+
+    def new_mid(self, exchange: Exchange, fills: Sequence[Fill], mid: float) -> float:
+        """The last trade price, else unchanged."""
+        return float(fills[-1].price) if fills else mid
+
+    def marks(self, exchange: Exchange, index: Mapping[str, int], mid: float, last_trade: float) -> np.ndarray | float:
+        """Everyone at the mid (no agent quotes between steps)."""
+        return mid
+
+    def withdraw(self, exchange: Exchange, agent: str) -> None:
+        """Nothing rests, so nothing to withdraw."""
+
+
+class CallClearing(_BatchClearing):
+    """One uniform-price call auction over all the orders of the step (:func:`call_auction`)."""
+
+    def _clear_batch(self, exchange: Exchange, batch: list[BatchOrder], reference: int) -> ClearingResult:
+        return call_auction(exchange, batch, reference=reference)
+
+
+DEALER_ACCOUNT = "__dealer__"
+"""In impact clearing, the account on the other side of every trade."""
+_DEALER_CASH = 10**15
+_DEALER_INVENTORY = 10**9
+
+
+class ImpactClearing(_BatchClearing):
+    """No book: the step's net marketable flow moves the price; a dealer fills every order there (:func:`impact_clearing`).
+
+    Args:
+        model: ``"linear"`` or ``"sqrt"`` (see :func:`impact_price`).
+        coefficient: the relative move per lot (linear) or per square root of a lot (sqrt).
+    """
+
+    def __init__(self, *, model: str, coefficient: float) -> None:
+        self.model, self.coefficient = model, coefficient
+
+    def open(self, exchange: Exchange, agents: Sequence[str], rng: np.random.Generator) -> None:
+        """Open the dealer's account, deep enough never to run out."""
+        exchange.open_account(DEALER_ACCOUNT, cash=_DEALER_CASH, inventory=_DEALER_INVENTORY)
+        self._price: int | None = None
+
+    def _clear_batch(self, exchange: Exchange, batch: list[BatchOrder], reference: int) -> ClearingResult:
+        result = impact_clearing(exchange, batch, reference=reference, model=self.model, coefficient=self.coefficient, dealer=DEALER_ACCOUNT)
+        self._price = result.price
+        return result
+
+    def new_mid(self, exchange: Exchange, fills: Sequence[Fill], mid: float) -> float:
+        """The impact price of the step's flow (the reference itself when no flow was marketable)."""
+        return float(self._price) if self._price is not None else mid

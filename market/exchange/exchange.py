@@ -110,7 +110,7 @@ class Exchange:
 
     def cancel(self, agent: str, order_id: int) -> OrderResult:
         """Cancel one of ``agent``'s resting orders and release what it reserved."""
-        order = self.book._orders.get(order_id)
+        order = self.book.resting.get(order_id)
         if order is None:
             return _refused(RejectReason.UNKNOWN_ORDER, f"no resting order with id {order_id!r}")
         if order.agent != agent:
@@ -136,9 +136,9 @@ class Exchange:
             Every fill, in the order it happened, and one :class:`TurnResult` per turn.
         """
         book, check = self.book, self.check
-        index = book._orders
-        accounts = self.ledger._accounts
-        cancel_order, place, check_order, release, reserve = book.cancel, book._place, self.check_order, self.release, self.reserve
+        index = book.resting
+        accounts = self.ledger.accounts
+        cancel_order, place, check_order, release, reserve = book.cancel, book.place, self.check_order, self.release, self.reserve
         fills: list[Fill] = []
         results: list[TurnResult] = []
         for agent, cancel, orders in turns:
@@ -193,7 +193,7 @@ class Exchange:
         refusal = self.check_order(agent, account, side, price, qty)
         if refusal is not None:
             return refusal
-        order_id, fills, rested = self.book._place(agent, side, price, qty, ioc)
+        order_id, fills, rested = self.book.place(agent, side, price, qty, ioc)
         self._settle(fills)
         if rested:
             self.reserve(account, side, price, rested)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ keeps what each agent's resting orders could still cost it (``open_buy_notional`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from market.errors import ConfigError, MarketError
@@ -113,6 +114,11 @@ class Ledger:
         self._accounts[agent] = Account(cash, inventory, limits or AccountLimits())
         self.deposited_cash += cash
         self.deposited_inventory += inventory
+
+    @property
+    def accounts(self) -> Mapping[str, Account]:
+        """Every account by agent, read-only (the accounts themselves change only through the ledger)."""
+        return self._accounts
 
     def account(self, agent: str) -> Account | None:
         """The account of ``agent``, or None."""

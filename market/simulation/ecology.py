@@ -55,6 +55,8 @@ DEFAULT_STEPS = 10_000
 """Steps of a default ``market simulate`` run."""
 INITIAL_PRICE = 100_000
 """Starting price in ticks: one tick is 0.1 basis point, fine enough that the mid moves smoothly."""
+TICK_VALUE = 0.001
+"""Price units per tick: the starting price of 100,000 ticks reads as 100.000."""
 INITIAL_CASH = 100_000_000
 """Each agent's starting cash in ticks x lots: about 1,000 lots at the starting price."""
 INITIAL_INVENTORY = 100
@@ -317,6 +319,7 @@ def scripted_market(
         max_steps=spec.steps,
         fundamental=tuple(float(v) for v in path),
         seed=spec.seed,
+        tick_value=TICK_VALUE,
     )
     policies = {
         p.name: build_policy(ECOLOGY[p.name].policy, dict(ECOLOGY[p.name].params), window=WINDOW, population=p.name, max_qty=p.max_qty, max_offset=p.max_offset)
