@@ -465,9 +465,14 @@ def dashboard(
     port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port on 127.0.0.1 to serve on."),
 ) -> None:
     """Serve the replay dashboard on http://127.0.0.1:PORT over the runs folder (Ctrl-C stops it)."""
-    from market.dashboard.server import serve
+    from market.dashboard.server import Stopped, serve
 
-    raise typer.Exit(serve(runs, port))
+    try:
+        code = serve(runs, port)
+    except Stopped as stopped:  # SIGTERM or SIGHUP: the server was stopped with this process
+        print(f"stopped: {stopped} ended the dashboard and its server", file=sys.stderr)
+        code = 128 + stopped.signum
+    raise typer.Exit(code)
 
 
 @scenarios_app.command("list")

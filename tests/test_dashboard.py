@@ -639,3 +639,11 @@ def test_population_of_agent_names() -> None:
     ]
     ordered = sorted(["maker_10", "maker_2", "buy_and_hold"], key=rd.agent_sort_key)
     assert ordered == ["buy_and_hold", "maker_2", "maker_10"]
+
+
+def test_a_huge_or_junk_run_in_the_address_is_one_warning_not_an_error_page(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for junk in ("x" * 5_000, "%00", "a" * 300 + "/b"):
+        at = open_app(runs, monkeypatch, query={page.QUERY_RUN: junk})
+        assert not at.exception
+        warnings = [warning.value for warning in at.warning]
+        assert len(warnings) == 1 and len(warnings[0]) < 400, warnings

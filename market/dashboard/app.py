@@ -279,7 +279,8 @@ def replay_page(root: Path, listing: rd.RunListing) -> None:
     if requested is not None and requested not in runs:
         try:
             rd.resolve_run(root, requested)
-            st.warning(f"Run {requested!r} from the address is not a readable run in `{root}`.")
+            shown = requested if len(requested) <= 80 else f"{requested[:40]}... ({len(requested):,} characters)"
+            st.warning(f"Run {shown!r} from the address is not a readable run in `{root}`.")
         except RecordError as exc:
             st.warning(str(exc))
     index = names.index(requested) if requested in runs else 0

@@ -75,6 +75,10 @@ def agent_sort_key(agent: str) -> tuple[str, int, str]:
     return (agent, -1, agent)
 
 
+MAX_NAME = 255
+"""The longest folder name the file systems in use allow (NAME_MAX): a longer run name cannot exist."""
+
+
 def resolve_run(root: Path | str, name: str) -> Path:
     """Return the real path of run ``name`` inside the runs folder, refusing anything outside it.
 
@@ -91,6 +95,8 @@ def resolve_run(root: Path | str, name: str) -> Path:
     """
     real_root = Path(root).resolve()
     separators = {"/", "\\", os.sep, "\x00"} | ({os.altsep} if os.altsep else set())
+    if isinstance(name, str) and len(name) > MAX_NAME:
+        raise RecordError(f"{name[:40]!r}... ({len(name):,} characters): refused: a run's folder name has at most {MAX_NAME}")
     if not isinstance(name, str) or not name or name.startswith(".") or any(sep in name for sep in separators):
         raise RecordError(f"{name!r}: refused: a run is a folder directly inside the runs folder {real_root}")
     real = (real_root / name).resolve()
