@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 import market.envs.market_v0 as market_v0
+import market.exchange.clearing as clearing_module
 from market.agents.scripted import build_policy, policy_role
 from market.data.synthetic import ou
 from market.envs.market_config import Clearing, MarketConfig, PopulationConfig, Role
@@ -176,14 +177,14 @@ def count_flow(env: MarketEnv, bank: list[dict[str, np.ndarray]], n_steps: int) 
 
         return counted
 
-    saved = market_v0.Exchange, market_v0.call_auction, market_v0.impact_clearing
+    saved = market_v0.Exchange, clearing_module.call_auction, clearing_module.impact_clearing
     market_v0.Exchange = CountingExchange
-    market_v0.call_auction, market_v0.impact_clearing = counting(saved[1]), counting(saved[2])
+    clearing_module.call_auction, clearing_module.impact_clearing = counting(saved[1]), counting(saved[2])
     try:
         for _ in run_steps(env, bank, n_steps, SEED):
             pass
     finally:
-        market_v0.Exchange, market_v0.call_auction, market_v0.impact_clearing = saved
+        market_v0.Exchange, clearing_module.call_auction, clearing_module.impact_clearing = saved
     return counts["orders"], counts["cancels"]
 
 
