@@ -7,7 +7,6 @@ stderr with a non-zero exit; nothing else is caught, so a bug keeps its tracebac
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections import Counter
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from market.errors import ConfigError, Interrupted, MarketError
 from market.exchange import EXCHANGE_ACCOUNT, AccountLimits, Exchange, FeeConfig, check_invariants
 from market.exchange.flow import FlowKind, random_order_flow
 from market.records import RunReader, list_runs
+from market.records.files import to_jsonable
 
 app = typer.Typer(
     name="market",
@@ -141,15 +141,6 @@ def _log_file(out: Path, name: str) -> Path:
     return Path(out) / LOGS_DIR / f"{name}.log"
 
 
-def _json_safe(value: object) -> object:
-    """NaN and infinities become null, so the output is valid JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    return value
-
-
 MAX_COST_BPS = 10_000
 """Commission and slippage options are below 10,000 bps: a cost of the whole notional is no backtest."""
 
@@ -197,7 +188,7 @@ def backtest(
 
     if as_json:
         payload = {"policy": label, "run": str(path), "settings": result.settings, "metrics": result.metrics, BENCHMARK: result.benchmark_metrics}
-        print(json.dumps(_json_safe(payload), indent=2))
+        print(json.dumps(to_jsonable(payload, "--json"), indent=2))
         return
     table = Table("metric", label, BENCHMARK, title=f"Backtest {result.settings['start'][:10]} to {result.settings['end'][:10]} ({result.settings['bars']} bars)")
     for key in METRIC_KEYS:
@@ -379,9 +370,9 @@ def tune(
     result = run_tune(settings, table, samples=samples, iterations=iterations, metric=metric, out=out, name=_run_name("tune", f"{env}_{algo}"), address=address, verbose=verbose)
     trials = Table("trial", "values", metric, title="Tune trials")
     for i, trial in enumerate(result.trials):
-        trials.add_row(str(i), json.dumps(trial.params, default=str), f"{trial.score:.4g}" if trial.score is not None else "failed")
+        trials.add_row(str(i), json.dumps(to_jsonable(trial.params, "params")), f"{trial.score:.4g}" if trial.score is not None else "failed")
     console.print(trials)
-    console.print(f"best: {json.dumps(result.params, default=str)}  score {result.score:.4g}", soft_wrap=True)
+    console.print(f"best: {json.dumps(to_jsonable(result.params, 'params'))}  score {result.score:.4g}", soft_wrap=True)
     console.print(f"written: {result.path}", soft_wrap=True)
 
 

@@ -6,6 +6,21 @@ anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+MAX_SHOWN = 200
+"""The longest library message :func:`one_line` passes on."""
+
+
+def one_line(error: BaseException) -> str:
+    """The first non-empty line of an exception's message (its type name if it has none), cut to :data:`MAX_SHOWN`.
+
+    For wrapping a library's error into one of ours: tracebacks and multi-line dumps stay out.
+    """
+    for line in str(error).splitlines():
+        if line.strip():
+            text = line.strip()
+            return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+    return type(error).__name__
+
 
 class MarketError(Exception):
     """Base of every error the product raises for bad input or a broken invariant."""

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from market import stats
 from market.errors import RecordError
 from market.records import RunReader, RunSummary
-from market.records.io import one_line
+from market.errors import one_line
 from market.records import schema as s
 
 MAX_POINTS = 2_000

@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from market import limits
-from market.errors import DataError
+from market.errors import DataError, one_line
 
 __all__ = [
     "CLOSE",
@@ -299,7 +299,7 @@ def _read_csv(file: Path, shown: str) -> pd.DataFrame:
     try:
         records = [record for record in reader if record]  # csv yields [] for an empty line
     except csv.Error as error:
-        raise DataError(f"{shown}: line {reader.line_num}: malformed CSV: {_one_line(error)}") from error
+        raise DataError(f"{shown}: line {reader.line_num}: malformed CSV: {one_line(error)}") from error
     if not records:
         raise DataError(f"{shown}: file is empty")
     header, rows = records[0], records[1:]
@@ -327,7 +327,7 @@ def _csv_text(file: Path, shown: str) -> str:
     try:
         data = gzip.decompress(file.read_bytes()) if file.name.lower().endswith(".gz") else file.read_bytes()
     except (OSError, EOFError) as error:
-        raise DataError(f"{shown}: cannot read the file: {_one_line(error)}") from error
+        raise DataError(f"{shown}: cannot read the file: {one_line(error)}") from error
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -372,7 +372,7 @@ def _parse_time_text(table: _Table, texts: pa.StringArray) -> pd.DatetimeIndex:
         series = pd.Series(pd.arrays.ArrowStringArray(texts))
         parsed = pd.to_datetime(series, format="ISO8601", utc=bool(with_zone[0]), errors="coerce")
     except (ValueError, OverflowError) as error:
-        raise table.column_error(TIME, f"cannot parse times: {_one_line(error)}") from error
+        raise table.column_error(TIME, f"cannot parse times: {one_line(error)}") from error
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if bad.size:
         row = int(bad[0])
@@ -406,7 +406,7 @@ def _read_parquet(file: Path, shown: str) -> pd.DataFrame:
     try:
         arrow = pq.read_table(file)
     except (pa.ArrowException, OSError, ValueError) as error:
-        raise DataError(f"{shown}: not a readable Parquet file: {_one_line(error)}") from error
+        raise DataError(f"{shown}: not a readable Parquet file: {one_line(error)}") from error
     if arrow.num_columns == 0:
         raise DataError(f"{shown}: file is empty (no columns)")
     header = arrow.column_names
@@ -432,7 +432,7 @@ def _arrow_times(table: _Table, column: pa.ChunkedArray) -> pd.DatetimeIndex:
     try:
         times = pd.DatetimeIndex(column.to_pandas())
     except (pa.ArrowException, ValueError, OverflowError) as error:
-        raise table.column_error(TIME, _one_line(error)) from error
+        raise table.column_error(TIME, one_line(error)) from error
     return _naive_utc(table, times)
 
 
@@ -458,7 +458,7 @@ def _naive_utc(table: _Table, times: pd.DatetimeIndex) -> pd.DatetimeIndex:
     try:
         converted = times.as_unit(TIME_UNIT)
     except (ValueError, OverflowError) as error:
-        raise table.column_error(TIME, f"times out of range: {_one_line(error)}") from error
+        raise table.column_error(TIME, f"times out of range: {one_line(error)}") from error
     lost = np.flatnonzero(converted != times)
     if lost.size:
         row = int(lost[0])
@@ -531,7 +531,3 @@ def _show(text: str) -> str:
     return shown if len(shown) <= _MAX_SHOWN else shown[: _MAX_SHOWN - 4] + "...'"
 
 
-def _one_line(error: BaseException) -> str:
-    """The first line of a library error, cut to a readable length."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text if len(text) <= 200 else text[:197] + "..."

@@ -29,6 +29,7 @@ from market import limits
 from market.agents.trained import TrainedPolicy
 from market.errors import ConfigError, Interrupted, MarketError
 from market.records import RunWriter
+from market.records.files import to_jsonable
 from market.records.schema import ENV_STEPS, ITERATION, KEY, KIND_TRAIN, TIME_S, TRAINING, VALUE
 from market.training.configs import SINGLE_AGENT_MODULE, EnvKind, TrainingConfig, build_algorithm, learning_modules, seed_replay_buffer, stop_algorithm
 from market.training.envs import make_market_env, register_envs
@@ -302,7 +303,7 @@ def save_checkpoint(algo: Any, folder: Path, settings: TrainingConfig, rows: lis
     folder = Path(folder).resolve()  # RLlib reads a relative path as a URI and refuses it
     algo.save_to_path(str(folder))
     payload = {"settings": _settings_dict(settings), "training_rows": rows}
-    (folder / SETTINGS_FILE).write_text(json.dumps(payload, default=str))
+    (folder / SETTINGS_FILE).write_text(json.dumps(to_jsonable(payload, SETTINGS_FILE)))
     return folder
 
 

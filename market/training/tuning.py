@@ -29,6 +29,7 @@ from typing import Any
 
 from market import limits
 from market.config import from_mapping, suggest
+from market.records.files import to_jsonable
 from market.errors import ConfigError, MarketError
 from market.training.configs import TrainingConfig, build_algorithm, build_config, stop_algorithm
 
@@ -319,14 +320,14 @@ def _one_line(error: BaseException) -> str:
 
 
 def _write_best(path: Path, metric: str, best: TrialScore, settings: TrainingConfig, trials: list[TrialScore]) -> None:
-    """Write best.json through a temporary file (NaN scores become null)."""
+    """Write best.json through a temporary file (NaN scores become null, as :func:`to_jsonable` makes them)."""
     payload = {
         "metric": metric,
         "score": best.score,
         "params": best.params,
         "settings": dataclasses.asdict(settings),
-        "trials": [{"params": t.params, "score": t.score if math.isfinite(t.score) else None, "error": t.error} for t in trials],
+        "trials": [{"params": t.params, "score": t.score, "error": t.error} for t in trials],
     }
     temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    temporary.write_text(json.dumps(to_jsonable(payload, BEST_FILE), indent=2) + "\n")
     temporary.replace(path)
