@@ -26,6 +26,7 @@ from market.exchange import EXCHANGE_ACCOUNT, AccountLimits, Exchange, FeeConfig
 from market.exchange.flow import FlowKind, random_order_flow
 from market.records import RunReader, list_runs
 from market.records.files import to_jsonable
+from market.records.schema import LOGS_DIR
 
 app = typer.Typer(
     name="market",
@@ -45,8 +46,6 @@ RUNS_OPTION = typer.Option(DEFAULT_RUNS, "--runs", help="Folder of run records (
 VERBOSE_OPTION = typer.Option(False, "--verbose", help="Show Ray's and RLlib's own messages (they always go to OUT/logs/).")
 DEFAULT_ITERATIONS = 10
 """Training iterations of ``market train`` when no stop criterion is given."""
-LOGS_DIR = "logs"
-"""Ray's and RLlib's messages of each run go to ``OUT/logs/<run>.log``."""
 HEADLINE_METRICS = 3
 
 
@@ -138,7 +137,7 @@ def _check_out(out: Path, name: str) -> None:
 
 def _log_file(out: Path, name: str) -> Path:
     """Where a run's Ray and RLlib messages go."""
-    return Path(out) / LOGS_DIR / f"{name}.log"
+    return Path(out) / LOGS_DIR / f"{name}.log"  # records.schema: a service folder, not a run
 
 
 MAX_COST_BPS = 10_000

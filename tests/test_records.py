@@ -702,3 +702,22 @@ def test_removed_run_folder_can_be_written_again(tmp_path: Path) -> None:
     shutil.rmtree(run)
     _write_small_run(tmp_path)
     assert RunReader(run).num_rows(s.TRADES) == 4
+
+
+def test_the_products_own_folders_in_a_runs_folder_are_not_listed_as_broken_runs(tmp_path):
+    from market.dashboard.run_data import scan_runs
+    from market.records import list_runs
+    from market.records.schema import SERVICE_FOLDERS
+
+    for folder in SERVICE_FOLDERS:
+        (tmp_path / folder / "some_run").mkdir(parents=True)
+    (tmp_path / "not_a_run").mkdir()
+    assert [summary.name for summary in list_runs(tmp_path)] == ["not_a_run"]
+    listing = scan_runs(tmp_path)
+    assert listing.runs == () and [p.name for p in listing.problems] == ["not_a_run"]
+
+
+def test_counts_read_naturally():
+    from market.dashboard.run_data import count_of
+
+    assert [count_of(n, "agent") for n in (0, 1, 2, 1_000)] == ["0 agents", "1 agent", "2 agents", "1,000 agents"]

@@ -305,7 +305,7 @@ def replay_page(root: Path, listing: rd.RunListing) -> None:
         details.insert(1, f"scenario **{reader.scenario}**")
     if reader.manifest.get(s.M_SEED) is not None:
         details.append(f"seed {reader.manifest[s.M_SEED]}")
-    details.append(f"{len(overview.agents)} agents" if overview.agents else "no steps table")
+    details.append(rd.count_of(len(overview.agents), "agent") if overview.agents else "no steps table")
     st.caption(" · ".join(details))
 
     replay_tab, board_tab, training_tab, metrics_tab, config_tab = st.tabs(

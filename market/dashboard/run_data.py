@@ -143,7 +143,11 @@ def scan_runs(root: Path | str) -> RunListing:
     if not root.is_dir():
         raise RecordError(f"{root}: runs folder is not a directory")
     try:
-        names = sorted(entry.name for entry in os.scandir(root) if not entry.name.startswith(".") and entry.is_dir())
+        names = sorted(
+            entry.name
+            for entry in os.scandir(root)
+            if not entry.name.startswith(".") and entry.name not in s.SERVICE_FOLDERS and entry.is_dir()
+        )
     except OSError as exc:
         raise RecordError(f"{root}: cannot list runs: {one_line(exc)}") from exc
     ranked: list[tuple[datetime, RunSummary]] = []
@@ -195,6 +199,11 @@ def open_run(root: Path | str, name: str) -> RunReader:
 
 
 # --- formatting ------------------------------------------------------------------------------------
+
+
+def count_of(count: int, noun: str) -> str:
+    """``"1 agent"``, ``"2 agents"``, ``"1,000 runs"``: a count with its noun, singular for one."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 def format_money(value: float | None) -> str:

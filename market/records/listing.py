@@ -65,7 +65,8 @@ def list_runs(root: Path | str, *, verify: bool = False) -> list[RunSummary]:
     Every non-hidden sub-folder appears once: a complete run with its headline facts; a ``.partial``
     folder as ``incomplete`` with an ``error``; any other folder that does not open with the reader's
     one-line ``error``. Good runs sort by ``created``, broken folders by modification time, together,
-    newest first. Files in the runs folder and names starting with ``.`` are ignored.
+    newest first. Files in the runs folder, names starting with ``.`` and the folders the product
+    writes beside the runs (:data:`market.records.schema.SERVICE_FOLDERS`: checkpoints, logs) are ignored.
 
     Args:
         root: The runs folder. One that does not exist yet holds no runs.
@@ -89,7 +90,7 @@ def list_runs(root: Path | str, *, verify: bool = False) -> list[RunSummary]:
         raise RecordError(f"{root}: cannot list runs: {one_line(exc)}") from exc
     ranked: list[tuple[datetime, RunSummary]] = []
     for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir():
+        if entry.name.startswith(".") or entry.name in s.SERVICE_FOLDERS or not entry.is_dir():
             continue
         path = Path(entry.path)
         try:

@@ -48,6 +48,13 @@ MANIFEST_TMP_FILE = "manifest.json.tmp"
 PARTIAL_SUFFIX = ".partial"
 """Suffix of the folder a writer fills before renaming it into place. Never read as a run."""
 
+CHECKPOINTS_DIR = "checkpoints"
+"""The folder of a runs folder where training writes checkpoints, one sub-folder per run."""
+LOGS_DIR = "logs"
+"""The folder of a runs folder where Ray's and RLlib's messages go, one ``<run>.log`` per run."""
+SERVICE_FOLDERS = (CHECKPOINTS_DIR, LOGS_DIR)
+"""Folders the product itself writes into a runs folder beside the runs: listings skip them."""
+
 TABLE_FILE_SUFFIX = ".parquet"
 """A table ``t`` is stored as ``t.parquet``."""
 

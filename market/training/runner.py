@@ -30,11 +30,10 @@ from market.agents.trained import TrainedPolicy
 from market.errors import ConfigError, Interrupted, MarketError
 from market.records import RunWriter
 from market.records.files import to_jsonable
-from market.records.schema import ENV_STEPS, ITERATION, KEY, KIND_TRAIN, TIME_S, TRAINING, VALUE
+from market.records.schema import CHECKPOINTS_DIR, ENV_STEPS, ITERATION, KEY, KIND_TRAIN, TIME_S, TRAINING, VALUE
 from market.training.configs import SINGLE_AGENT_MODULE, EnvKind, TrainingConfig, build_algorithm, learning_modules, seed_replay_buffer, stop_algorithm
 from market.training.envs import make_market_env, register_envs
 
-CHECKPOINTS_DIR = "checkpoints"
 SETTINGS_FILE = "market_training.json"
 """Written into every checkpoint: the TrainingConfig and the curves so far."""
 
