@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from market.exchange.flow import FlowKind, random_order_flow
 from market.records import RunReader, list_runs
 from market.records.files import to_jsonable
 from market.records.schema import LOGS_DIR
+from market.training.tracking import Tracker, TrackingConfig
 
 app = typer.Typer(
     name="market",
@@ -43,6 +45,8 @@ app.add_typer(scenarios_app, name="scenarios")
 
 DEFAULT_RUNS = Path("runs")
 RUNS_OPTION = typer.Option(DEFAULT_RUNS, "--runs", help="Folder of run records (default: ./runs).")
+TENSORBOARD_OPTION = typer.Option(True, "--tensorboard/--no-tensorboard", help="Write TensorBoard event files to OUT/tensorboard/<run>/.")
+MLFLOW_OPTION = typer.Option(None, "--mlflow", help="Also log to this MLflow tracking URI, e.g. sqlite:///runs/mlflow.db (needs market[mlflow]).")
 VERBOSE_OPTION = typer.Option(False, "--verbose", help="Show Ray's and RLlib's own messages (they always go to OUT/logs/).")
 DEFAULT_ITERATIONS = 10
 """Training iterations of ``market train`` when no stop criterion is given."""
@@ -251,6 +255,8 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Root seed of the run."),
     out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Runs folder: the record and checkpoints/ go here."),
     verbose: bool = VERBOSE_OPTION,
+    tensorboard: bool = TENSORBOARD_OPTION,
+    mlflow: str | None = MLFLOW_OPTION,
 ) -> None:
     """Train PPO, SAC, DQN or APPO with Ray RLlib, checkpoint, evaluate and record the run."""
     from market.training.configs import TrainingConfig
@@ -268,6 +274,8 @@ def train(
         read_checkpoint_settings(resume)  # refuse a missing or foreign checkpoint before starting Ray
     name = _run_name("train", f"{env}_{algo}")
     _check_out(out, name)
+    tracking = TrackingConfig(tensorboard=tensorboard, mlflow_uri=mlflow)
+    tracking.check()
     connect(address, verbose=verbose, log_file=_log_file(out, name))
     table_columns = ("iter", "env steps", "steps/s", "mean return", "eval sharpe")
     history: list[tuple[str, ...]] = []
@@ -286,8 +294,10 @@ def train(
 
     from rich.live import Live
 
-    with Live(_progress_table(table_columns, history, None), console=console, refresh_per_second=4) as live:
-        result = run_training(settings, stop, out=out, name=name, checkpoint_every=checkpoint_every, eval_every=eval_every, resume=resume, address=address, on_iteration=show)
+    with Tracker(tracking, out=out, name=name, params=asdict(settings)) as tracker, Live(_progress_table(table_columns, history, None), console=console, refresh_per_second=4) as live:
+        result = run_training(
+            settings, stop, out=out, name=name, checkpoint_every=checkpoint_every, eval_every=eval_every, resume=resume, address=address, on_iteration=show, tracker=tracker
+        )
     console.print(f"run record: {result.run_path}", soft_wrap=True)
     console.print(f"checkpoint: {result.checkpoint}", soft_wrap=True)
     for key, value in result.evaluation.items():
@@ -303,6 +313,8 @@ def run_command(
     address: str | None = typer.Option(None, "--address", help="Join the Ray cluster at ADDR."),
     out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Runs folder: the record and checkpoints/ go here."),
     verbose: bool = VERBOSE_OPTION,
+    tensorboard: bool = TENSORBOARD_OPTION,
+    mlflow: str | None = MLFLOW_OPTION,
 ) -> None:
     """Train a scenario's learning populations, evaluate them, and write one run record."""
     from market import limits
@@ -315,6 +327,8 @@ def run_command(
         limits.check_size("--seeds", seeds, limits.MAX_SEEDS)
     name = _run_name("scenario", loaded.name)
     _check_out(out, name)
+    tracking = TrackingConfig(tensorboard=tensorboard, mlflow_uri=mlflow)
+    tracking.check()
     connect(address, verbose=verbose, log_file=_log_file(out, name))
     history: list[tuple[str, ...]] = []
     columns = ("iter", "env steps", "steps/s", "mean return", "eval sharpe")
@@ -326,8 +340,9 @@ def run_command(
     from rich.live import Live
 
     console.print(f"[bold]{loaded.name}[/bold]{' (quick)' if quick else ''}: {loaded.scenario.description}", soft_wrap=True)
-    with Live(_progress_table(columns, history, None), console=console, refresh_per_second=4) as live:
-        result = run_scenario(loaded, out=out, name=name, seeds=seeds, address=address, on_iteration=show)
+    params = {"scenario": loaded.name, "quick": quick, "training": loaded.training, "evaluation": loaded.evaluation}
+    with Tracker(tracking, out=out, name=name, params=params) as tracker, Live(_progress_table(columns, history, None), console=console, refresh_per_second=4) as live:
+        result = run_scenario(loaded, out=out, name=name, seeds=seeds, address=address, on_iteration=show, tracker=tracker)
     table = Table("metric", "mean", "95% CI", title=f"Evaluation of {loaded.name}")
     for key, (mean, half) in result.metrics.items():
         table.add_row(key, f"{mean:.4g}", f"+/- {half:.3g}")

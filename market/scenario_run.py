@@ -72,6 +72,7 @@ def run_scenario(
     seeds: int | None = None,
     address: str | None = None,
     on_iteration: Callable[[Any], None] | None = None,
+    tracker: Any = None,
 ) -> ScenarioResult:
     """Train, evaluate and record one scenario.
 
@@ -82,6 +83,8 @@ def run_scenario(
         seeds: held-out evaluation seeds (default: the scenario's ``evaluation.seeds``).
         address: a Ray cluster to join instead of a local Ray.
         on_iteration: the training progress callback.
+        tracker: a :class:`~market.training.tracking.Tracker` for the training curves and the
+            evaluation's figures, or None.
     """
     from market.training.runner import StopConfig, train
 
@@ -90,7 +93,9 @@ def run_scenario(
     config = {"scenario": scenario.name, "kind": scenario.kind.value, "training": dict(scenario.training), "evaluation_seeds": seeds}
     config["market" if scenario.kind is ScenarioKind.MARKET else "trading"] = scenario.market if scenario.kind is ScenarioKind.MARKET else scenario.trading
     with RunWriter(out, name, kind=KIND_SCENARIO, config=config, seed=settings.seed, scenario=scenario.name) as writer:
-        result = train(settings, StopConfig(iterations=scenario.iterations()), out=out, name=name, address=address, on_iteration=on_iteration, writer=writer)
+        result = train(
+            settings, StopConfig(iterations=scenario.iterations()), out=out, name=name, address=address, on_iteration=on_iteration, writer=writer, tracker=tracker
+        )
         try:
             if scenario.kind is ScenarioKind.MARKET:
                 metrics = _evaluate_market(scenario, settings, result.checkpoint, seeds, writer)
@@ -99,6 +104,8 @@ def run_scenario(
         except KeyboardInterrupt:
             raise Interrupted(f"the unfinished run was not recorded; training had finished, its checkpoint is kept: {result.checkpoint}") from None
         writer.set_metrics({**{k: v[0] for k, v in metrics.items()}, "ci95": {k: v[1] for k, v in metrics.items()}})
+        if tracker is not None:
+            tracker.log_evaluation({k: v[0] for k, v in metrics.items()}, {k: v[1] for k, v in metrics.items()}, step=result.iterations)
     return ScenarioResult(Path(out) / name, result.checkpoint, metrics)
 
 

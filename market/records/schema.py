@@ -52,8 +52,11 @@ CHECKPOINTS_DIR = "checkpoints"
 """The folder of a runs folder where training writes checkpoints, one sub-folder per run."""
 LOGS_DIR = "logs"
 """The folder of a runs folder where Ray's and RLlib's messages go, one ``<run>.log`` per run."""
-SERVICE_FOLDERS = (CHECKPOINTS_DIR, LOGS_DIR)
-"""Folders the product itself writes into a runs folder beside the runs: listings skip them."""
+TENSORBOARD_DIR = "tensorboard"
+"""The folder of a runs folder where training writes TensorBoard event files, one sub-folder per run."""
+SERVICE_FOLDERS = (CHECKPOINTS_DIR, LOGS_DIR, TENSORBOARD_DIR)
+"""Folders the product itself writes into a runs folder beside the runs (checkpoints, logs, TensorBoard
+files): listings skip them."""
 
 TABLE_FILE_SUFFIX = ".parquet"
 """A table ``t`` is stored as ``t.parquet``."""

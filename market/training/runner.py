@@ -33,6 +33,7 @@ from market.records.files import to_jsonable
 from market.records.schema import CHECKPOINTS_DIR, ENV_STEPS, ITERATION, KEY, KIND_TRAIN, TIME_S, TRAINING, VALUE
 from market.training.configs import SINGLE_AGENT_MODULE, EnvKind, TrainingConfig, build_algorithm, learning_modules, seed_replay_buffer, stop_algorithm
 from market.training.envs import make_market_env, register_envs
+from market.training.tracking import Tracker
 
 SETTINGS_FILE = "market_training.json"
 """Written into every checkpoint: the TrainingConfig and the curves so far."""
@@ -343,6 +344,7 @@ def train(
     address: str | None = None,
     on_iteration: Callable[[IterationReport], None] | None = None,
     writer: RunWriter | None = None,
+    tracker: Tracker | None = None,
 ) -> TrainResult:
     """Train until ``stop``, checkpointing, evaluating and recording as it goes.
 
@@ -358,6 +360,8 @@ def train(
         on_iteration: called after every iteration (the CLI's progress display).
         writer: an open run record to train into (a scenario's); the caller then records the
             evaluation. Without one, ``train`` writes its own record, final episode included.
+        tracker: sends every iteration's rows (and, for a run of its own, the final evaluation) to
+            TensorBoard and MLflow; the caller opens and closes it.
 
     Returns:
         The run record, the last checkpoint and the final evaluation.
@@ -409,6 +413,8 @@ def train(
                 new_rows = report.rows()
                 rows.extend(new_rows)
                 writer.append(TRAINING, _columns(new_rows))
+                if tracker is not None:
+                    tracker.log_rows(new_rows)
                 if on_iteration is not None:
                     on_iteration(report)
                 if checkpoint_every and report.iteration % checkpoint_every == 0 and not done:
@@ -419,6 +425,8 @@ def train(
             if own:
                 _record_final_episode(writer, algo, settings)
                 writer.set_metrics({**report.evaluation, "iterations": report.iteration, "env_steps": report.env_steps})
+                if tracker is not None:
+                    tracker.log_evaluation(report.evaluation, {}, step=report.iteration)
             writer.set_field("checkpoint", str(checkpoint))
     except KeyboardInterrupt:
         raise Interrupted(_interrupted_message(checkpoints)) from None
