@@ -27,7 +27,9 @@ from market.errors import ConfigError
 
 MAX_FILE_BYTES = 64 * 1024
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
-"""The bundled scenario files (``market/scenarios/``, package data: installed with the package)."""
+"""The bundled scenario files. In the repository they live in ``scenarios/`` at the root, and
+``market/scenarios`` is a link to that folder, so the same files install with the package as package
+data (a built wheel holds them under ``market/scenarios/``) and this one path finds them either way."""
 SUFFIX = ".toml"
 
 
@@ -266,7 +268,7 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def bundled_scenarios() -> dict[str, Path]:
-    """The scenario files shipped in ``market/scenarios/``, by name."""
+    """The bundled scenario files (:data:`SCENARIOS_DIR`), by name."""
     return {p.stem: p for p in sorted(SCENARIOS_DIR.glob(f"*{SUFFIX}"))}
 
 
