@@ -213,3 +213,11 @@ def test_a_path_longer_than_the_system_allows_is_one_line_naming_it(tmp_path, co
     result = run(*(part.format(long=long) for part in command), "--out" if command[0] != "runs" else "--runs", str(tmp_path / "runs"))
     assert_one_error_line(result, "File name too long", "(3")
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("command", [("simulate", "--steps", "100"), ("backtest",)])
+def test_every_command_names_a_runs_folder_that_is_a_file(tmp_path, command):
+    taken = tmp_path / "runs"
+    taken.write_text("not a folder")
+    assert_one_error_line(run(*command, "--out", str(taken)), f"{taken}: is a file, not a folder")
+    assert taken.read_text() == "not a folder"

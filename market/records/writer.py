@@ -373,6 +373,8 @@ class RunWriter:
             raise RecordError(f"{self.path}: a RunWriter can be entered only once")
         if os.path.lexists(self.path):
             raise RecordError(f"{self.path}: a run of this name already exists; choose another name")
+        if self._root.exists() and not self._root.is_dir():
+            raise RecordError(f"{self._root}: is a file, not a folder; the runs folder must be a folder")
         try:
             self._root.mkdir(parents=True, exist_ok=True)
             self.partial_path.mkdir()
