@@ -647,3 +647,23 @@ def test_a_huge_or_junk_run_in_the_address_is_one_warning_not_an_error_page(runs
         assert not at.exception
         warnings = [warning.value for warning in at.warning]
         assert len(warnings) == 1 and len(warnings[0]) < 400, warnings
+
+
+def test_a_market_run_is_shown_in_price_units_with_its_tick_stated_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from market.simulation import SimulationSpec, simulate
+
+    root = tmp_path / "runs"
+    spec = SimulationSpec(makers=2, takers=2, noise=2, momentum=1, value=1, steps=30, seed=4)
+    path = simulate(spec, out=root, name="sim").path
+    reader = RunReader(path)
+    assert reader.manifest[s.M_TICK_VALUE] == 0.001 and rd.price_unit(reader) == 0.001
+    at = open_app(root, monkeypatch, query={page.QUERY_RUN: "sim"})
+    at.selectbox(key=page.AGENT).select("maker_0").run()
+    at.slider(key=page.STEP).set_value(12).run()
+    assert_clean(at)
+    row = record_row(path, "maker_0", 12)
+    bid, ask = record_quotes(path, 12)
+    assert number(shown(at, page.EQUITY_LABEL)) == pytest.approx(row[s.EQUITY] * 0.001, abs=0.005)  # ticks x lots -> money
+    assert number(shown(at, page.BEST_BID_LABEL)) == pytest.approx(bid * 0.001) and number(shown(at, page.BEST_ASK_LABEL)) == pytest.approx(ask * 0.001)
+    captions = [caption.value for caption in at.caption if "one tick" in caption.value]
+    assert len(captions) == 1 and "one tick = 0.001" in captions[0]

@@ -306,6 +306,9 @@ def replay_page(root: Path, listing: rd.RunListing) -> None:
     if reader.manifest.get(s.M_SEED) is not None:
         details.append(f"seed {reader.manifest[s.M_SEED]}")
     details.append(rd.count_of(len(overview.agents), "agent") if overview.agents else "no steps table")
+    unit = rd.price_unit(reader)
+    if unit is not None:  # a market run: recorded in ticks, shown in price units
+        details.append(f"prices and money in price units, one tick = {unit:g}")
     st.caption(" · ".join(details))
 
     replay_tab, board_tab, training_tab, metrics_tab, config_tab = st.tabs(

@@ -214,10 +214,10 @@ def format_money(value: float | None) -> str:
 
 
 def format_price(value: float | None) -> str:
-    """Format a price: whole prices (integer ticks) without decimals, others with two."""
+    """Format a price: whole prices without decimals, others with up to four (a tick of 0.001 shows)."""
     if value is None or not math.isfinite(value):
         return "—"
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4f}".rstrip("0").rstrip(".")
 
 
 def format_position(value: float | None) -> str:
@@ -413,6 +413,23 @@ def _and(*conditions: Any) -> Any:
     return combined
 
 
+def price_unit(reader: RunReader) -> float | None:
+    """Price units per tick of a market run (its manifest's ``tick_value``), or None for a run whose
+    prices and money are already in price units (backtests, trading runs, older market runs)."""
+    value = reader.manifest.get(s.M_TICK_VALUE)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else None
+
+
+def _in_price_units(reader: RunReader, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``frame`` with its price and money ``columns`` multiplied by the run's tick value (unchanged without one)."""
+    unit = price_unit(reader)
+    if unit is not None:
+        for column in columns:
+            if column in frame.columns:
+                frame[column] = frame[column] * unit
+    return frame
+
+
 def load_price(
     reader: RunReader,
     agent: str,
@@ -427,20 +444,20 @@ def load_price(
     """
     where = _and(pc.field(s.AGENT) == agent, _between(lo, hi))
     frame = reader.read(s.STEPS, columns=[s.STEP, s.TIME, s.PRICE], filters=where).sort_values(s.STEP)
-    return downsample(frame, s.PRICE, max_points)
+    return downsample(_in_price_units(reader, frame, [s.PRICE]), s.PRICE, max_points)
 
 
 def state_at(reader: RunReader, step: int) -> pd.DataFrame:
     """Every agent's row at one step: ``agent``, ``time``, ``price``, ``cash``, ``position``, ``equity``, ``reward``."""
     columns = [s.AGENT, s.TIME, s.PRICE, s.CASH, s.POSITION, s.EQUITY, s.REWARD]
-    frame = reader.read(s.STEPS, columns=columns, filters=pc.field(s.STEP) == step)
+    frame = _in_price_units(reader, reader.read(s.STEPS, columns=columns, filters=pc.field(s.STEP) == step), [s.PRICE, s.CASH, s.EQUITY])
     return frame.sort_values(s.AGENT, key=lambda names: names.map(agent_sort_key)).reset_index(drop=True)
 
 
 def book_at(reader: RunReader, step: int) -> pd.DataFrame:
     """The order book snapshot at one step: ``side``, ``level``, ``price``, ``qty``, best levels first."""
     frame = reader.read(s.BOOK, columns=[s.SIDE, s.LEVEL, s.PRICE, s.QTY], filters=pc.field(s.STEP) == step)
-    return frame.sort_values([s.SIDE, s.LEVEL]).reset_index(drop=True)
+    return _in_price_units(reader, frame, [s.PRICE]).sort_values([s.SIDE, s.LEVEL]).reset_index(drop=True)
 
 
 def best_quotes(book: pd.DataFrame) -> tuple[float | None, float | None]:
@@ -464,7 +481,7 @@ def trades_between(
     """
     involved = None if agent is None else (pc.field(s.MAKER) == agent) | (pc.field(s.TAKER) == agent)
     columns = [s.STEP, s.TIME, s.PRICE, s.QTY, s.MAKER, s.TAKER, s.TAKER_SIDE]
-    frame = reader.read(s.TRADES, columns=columns, filters=_and(_between(lo, hi), involved))
+    frame = _in_price_units(reader, reader.read(s.TRADES, columns=columns, filters=_and(_between(lo, hi), involved)), [s.PRICE])
     total = len(frame)
     if total > limit:
         frame = frame.iloc[np.linspace(0, total - 1, limit).round().astype(int)]
@@ -497,6 +514,7 @@ def load_curves(
     frame = reader.read(
         s.STEPS, columns=[s.STEP, s.AGENT, s.EQUITY, s.POSITION], filters=pc.field(s.AGENT).isin(members)
     )
+    frame = _in_price_units(reader, frame, [s.EQUITY])
     parts = []
     for name, agents in groups.items():
         rows = frame[frame[s.AGENT].isin(list(agents))]
@@ -521,6 +539,7 @@ def leaderboard(reader: RunReader) -> pd.DataFrame:
     :mod:`market.stats` (:func:`~market.stats.path_sharpe_ratio`, :func:`~market.stats.path_max_drawdown`).
     """
     frame = reader.read(s.STEPS, columns=[s.STEP, s.AGENT, s.EQUITY]).sort_values([s.AGENT, s.STEP], kind="stable")
+    frame = _in_price_units(reader, frame, [s.EQUITY])
     grouped = frame.groupby(s.AGENT, sort=False)[s.EQUITY]
     by_agent = pd.DataFrame(
         {

@@ -48,6 +48,10 @@ MANIFEST_TMP_FILE = "manifest.json.tmp"
 PARTIAL_SUFFIX = ".partial"
 """Suffix of the folder a writer fills before renaming it into place. Never read as a run."""
 
+M_TICK_VALUE = "tick_value"
+"""Manifest field of a market run: price units per tick (its MarketConfig's ``tick_value``). Market runs
+record prices in ticks and money in ticks x lots; readers multiply by it to show price units."""
+
 CHECKPOINTS_DIR = "checkpoints"
 """The folder of a runs folder where training writes checkpoints, one sub-folder per run."""
 LOGS_DIR = "logs"

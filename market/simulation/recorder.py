@@ -48,7 +48,8 @@ class StepRecorder:
         self._agents: list[str] = []
 
     def start(self, env: MarketEnv) -> None:
-        """Learn the env's agents and action widths; start with empty buffers."""
+        """Learn the env's agents and action widths, note the market's tick value; start with empty buffers."""
+        self._writer.set_field(s.M_TICK_VALUE, env.config.tick_value)
         self._agents = env.all_agents
         self._dims = [env.action_space(a).shape[0] for a in self._agents]
         self._blank = {a: np.full(d, np.nan) for a, d in zip(self._agents, self._dims)}
