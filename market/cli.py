@@ -22,6 +22,7 @@ from rich.table import Table
 from typer._click import exceptions as click_errors
 
 from market import __version__
+from market.comparison import STRATEGY_PREFIX, VERSUS_PREFIX, comparison_rows, evaluation_record
 from market.errors import ConfigError, Interrupted, MarketError
 from market.exchange import EXCHANGE_ACCOUNT, AccountLimits, Exchange, FeeConfig, check_invariants
 from market.exchange.flow import FlowKind, random_order_flow
@@ -341,12 +342,21 @@ def run_command(
 
     console.print(f"[bold]{loaded.name}[/bold]{' (quick)' if quick else ''}: {loaded.scenario.description}", soft_wrap=True)
     params = {"scenario": loaded.name, "quick": quick, "training": loaded.training, "evaluation": loaded.evaluation}
-    with Tracker(tracking, out=out, name=name, params=params) as tracker, Live(_progress_table(columns, history, None), console=console, refresh_per_second=4) as live:
-        result = run_scenario(loaded, out=out, name=name, seeds=seeds, address=address, on_iteration=show, tracker=tracker)
+    with Tracker(tracking, out=out, name=name, params=params) as tracker:
+        if loaded.learns:
+            with Live(_progress_table(columns, history, None), console=console, refresh_per_second=4) as live:
+                result = run_scenario(loaded, out=out, name=name, seeds=seeds, address=address, on_iteration=show, tracker=tracker)
+        else:
+            with console.status(f"playing {loaded.name}: no population learns, so its evaluation alone runs"):
+                result = run_scenario(loaded, out=out, name=name, seeds=seeds, address=address, tracker=tracker)
+    rows = comparison_rows({k: v[0] for k, v in result.metrics.items()}, {k: v[1] for k, v in result.metrics.items()}, evaluation_record(loaded))
     table = Table("metric", "mean", "95% CI", title=f"Evaluation of {loaded.name}")
     for key, (mean, half) in result.metrics.items():
-        table.add_row(key, f"{mean:.4g}", f"+/- {half:.3g}")
+        if not rows or not key.startswith((STRATEGY_PREFIX, VERSUS_PREFIX)):  # with a comparison, the strategies are in its table
+            table.add_row(key, f"{mean:.4g}", f"+/- {half:.3g}")
     console.print(table)
+    if rows:
+        console.print(_comparison_table(rows, loaded))
     console.print(f"run record: {result.run_path}", soft_wrap=True)
     console.print(f"open it: {sys.argv[0]} dashboard --runs {out}   (then http://127.0.0.1:8501/?run={result.run_path.name})", soft_wrap=True)
 
@@ -388,6 +398,32 @@ def tune(
     console.print(trials)
     console.print(f"best: {json.dumps(to_jsonable(result.params, 'params'))}  score {result.score:.4g}", soft_wrap=True)
     console.print(f"written: {result.path}", soft_wrap=True)
+
+
+def _comparison_table(rows, scenario) -> Table:
+    """The strategies of a scenario's evaluation side by side (:func:`market.comparison.comparison_rows`),
+    with the published figures under each strategy where the scenario gives a reference."""
+    import math
+
+    from market.comparison import COLUMNS
+
+    def cell(value: float, half: float = math.nan) -> str:
+        if not math.isfinite(value):
+            return "-"
+        return f"{value:.4g}" + (f" +/- {half:.2g}" if math.isfinite(half) else "")
+
+    label = scenario.label
+    headings = [column.heading for column in COLUMNS]
+    table = Table("strategy", "population", *headings, f"{label} - it (P&L)", title=f"Strategies of {scenario.name} (money in price units; mean +/- 95% CI per episode)")
+    reference = scenario.evaluation.reference
+    for row in rows:
+        versus = "" if row.versus is None else cell(*row.versus)
+        table.add_row(row.strategy, row.population, *(cell(*row.values[c.metric]) for c in COLUMNS), versus)
+        if row.reference:
+            table.add_row("  published", "", *(cell(row.reference[c.metric]) if c.metric in row.reference else "" for c in COLUMNS), "", style="dim")
+    if reference is not None:
+        table.caption = f"published: {reference.source}"
+    return table
 
 
 def _progress_table(columns: tuple[str, ...], history: list[tuple[str, ...]], report) -> Table:

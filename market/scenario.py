@@ -18,7 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from market.agents.scripted import build_policy
+from market.agents.scripted import build_policy, population_limits
 from market.config import from_mapping, suggest
 from market.envs.market_config import MarketConfig, PopulationConfig, RulesConfig
 from market.envs.trading import TradingEnvConfig
@@ -167,6 +167,33 @@ class BaselineConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReferenceConfig:
+    """Published figures to set beside a run's own, for example a paper's table that the scenario replays.
+
+    Attributes:
+        source: where the figures come from (a paper and its table).
+        columns: the metrics they are, per-population metric names of the run (``maker_pnl``,
+            ``maker_pnl_std``, ``maker_quoted_spread``, ``maker_final_inventory``, ...).
+        rows: per strategy label (the scenario's ``evaluation.label`` or a baseline's name), one
+            value per column, in price units (the run converts its ticks with the market's tick_value).
+    """
+
+    source: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, Any], ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, str) or not self.source.strip():
+            raise ConfigError(f"evaluation.reference.source: expected where the figures come from, got {self.source!r}")
+        if not self.columns or not all(isinstance(c, str) and c for c in self.columns):
+            raise ConfigError(f"evaluation.reference.columns: expected metric names, got {list(self.columns)!r}")
+        for label, values in self.rows:
+            ok = isinstance(values, list | tuple) and len(values) == len(self.columns)
+            if not ok or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+                raise ConfigError(f"evaluation.reference.rows.{label}: expected {len(self.columns)} numbers (one per column), got {values!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EvaluationConfig:
     """How the trained populations are evaluated: episodes per seed (held-out seeds) and seeds.
 
@@ -183,9 +210,12 @@ class EvaluationConfig:
     rule at a time, so that a story shows its figures with and without each rule (metrics prefixed
     ``without_<rule>/``).
 
-    ``baselines`` are scripted strategies played in place of a learning population on the same seeds,
+    ``baselines`` are scripted strategies played in place of a population on the same seeds,
     everything else equal (metrics prefixed ``strategy/<name>/``), with the paired difference
     learned minus baseline of each figure per seed (``vs/<name>/``, mean and 95% interval).
+
+    ``label`` names the market as written in comparisons ("learned" by default when the scenario
+    trains, "scenario" when it does not); ``reference`` holds published figures to compare with.
     """
 
     episodes: int = 1
@@ -195,8 +225,12 @@ class EvaluationConfig:
     explore: bool = False
     without_rules: tuple[str, ...] = ()
     baselines: tuple[BaselineConfig, ...] = ()
+    label: str = ""
+    reference: ReferenceConfig | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.label, str) or (self.label and not self.label.isidentifier()):
+            raise ConfigError(f"evaluation.label: expected an identifier, got {self.label!r}")
         if (self.vary is None) != (not self.counts) or any(type(c) is not int or c < 1 for c in self.counts):
             raise ConfigError(f"evaluation.counts: expected positive counts together with evaluation.vary, got vary={self.vary!r} counts={list(self.counts)!r}")
         rules = [f.name for f in dataclasses.fields(RulesConfig)]
@@ -250,6 +284,16 @@ class ScenarioConfig:
             probe = from_mapping(MarketConfig, data, "market")
             data["fundamental"] = self.fundamental.path(probe.max_steps, probe.initial_price)
         return from_mapping(MarketConfig, data, "market")
+
+    @property
+    def learns(self) -> bool:
+        """True when the scenario trains: a trading scenario, or a market scenario with a learning population."""
+        return self.kind is ScenarioKind.TRADING or bool(self.populations)
+
+    @property
+    def label(self) -> str:
+        """The name of the market as written in comparisons with baselines."""
+        return self.evaluation.label or ("learned" if self.learns else "scenario")
 
     def iterations(self) -> int:
         """Training iterations (``training.iterations``, default 10)."""
@@ -362,7 +406,7 @@ def _check(scenario: ScenarioConfig) -> None:
         for population in scenario.background:  # policies check their params and checkpoints now, not mid-run
             reference = checkpoint_reference(population.policy, population.name)  # type: ignore[arg-type]
             if reference is None:
-                build_policy(population.policy, population.param_dict, window=config.window, population=population.name, max_qty=population.max_qty, max_offset=population.max_offset)  # type: ignore[arg-type]
+                build_policy(population.policy, population.param_dict, window=config.window, population=population.name, **population_limits(population))  # type: ignore[arg-type]
                 continue
             try:
                 module_dir(*reference)
@@ -385,18 +429,22 @@ def _check_evaluation(scenario: ScenarioConfig, config: MarketConfig) -> None:
 
     evaluation = scenario.evaluation
     names = [p.name for p in config.populations]
-    learners = {p.name: p for p in config.populations if p.learner}
-    labels = [b.name for b in evaluation.baselines]
+    populations = {p.name: p for p in config.populations}
+    labels = [scenario.label, *(b.name for b in evaluation.baselines)]
     if len(set(labels)) != len(labels):
-        raise ConfigError(f"evaluation.baselines: expected unique names, got {labels}")
+        raise ConfigError(f"evaluation.baselines: expected unique names, not the same as evaluation.label, got {labels}")
     for baseline in evaluation.baselines:
         key = f"evaluation.baselines.{baseline.name}"
-        if baseline.population not in learners:
-            raise ConfigError(f"{key}.population: {baseline.population!r} is not a learning population{suggest(baseline.population, list(learners))}; learning: {list(learners)}")
-        role = learners[baseline.population].role
+        if baseline.population not in populations:
+            raise ConfigError(f"{key}.population: {baseline.population!r} is not a population of this market{suggest(baseline.population, names)}; populations: {names}")
+        role = populations[baseline.population].role
         if policy_role(baseline.policy, population=baseline.population) is not role:
             raise ConfigError(f"{key}.policy: {baseline.policy!r} is not a {role} policy, and {baseline.population!r} are {role}s")
-        build_policy(baseline.policy, dict(baseline.params), window=config.window, population=baseline.population, max_qty=learners[baseline.population].max_qty, max_offset=learners[baseline.population].max_offset)
+        build_policy(baseline.policy, dict(baseline.params), window=config.window, population=baseline.population, **population_limits(populations[baseline.population]))
+    if evaluation.reference is not None:
+        for label, _ in evaluation.reference.rows:
+            if label not in labels:
+                raise ConfigError(f"evaluation.reference.rows.{label}: not a strategy of this evaluation{suggest(label, labels)}; strategies: {labels}")
     if evaluation.vary is not None:
         if evaluation.vary not in names:
             raise ConfigError(f"evaluation.vary: {evaluation.vary!r} is not a population of this market{suggest(evaluation.vary, names)}; populations: {names}")

@@ -17,11 +17,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from market import limits, stats
+from market import comparison, limits, stats
+from market.comparison import STRATEGY_PREFIX, VERSUS_PREFIX
 from market.errors import Interrupted
 from market.records import RunWriter
 from market.records.schema import KIND_SCENARIO
@@ -48,16 +49,30 @@ def _data_frame(scenario: ScenarioConfig) -> Any:
     return load_prices(data.source)
 
 
+def _market_env_config(scenario: ScenarioConfig) -> dict[str, Any]:
+    config = scenario.market_config()
+    return {**scenario.market, "populations": [dataclasses.asdict(p) for p in config.populations], "fundamental": config.fundamental}
+
+
+class PlaySettings(NamedTuple):
+    """What an evaluation-only market scenario (no learning population) plays: the market and the seeds."""
+
+    env_config: dict[str, Any]
+    seed: int
+    eval_seed: int
+
+
 def training_config(scenario: ScenarioConfig, *, seed: int = 0):
-    """The TrainingConfig a scenario trains with (env and env_config from its kind and tables)."""
+    """The TrainingConfig a scenario trains with (env and env_config from its kind and tables); for a
+    market scenario that does not train, the :class:`PlaySettings` its evaluation plays."""
     from market.config import from_mapping
     from market.training.configs import TrainingConfig
 
     settings = from_mapping(TrainingConfig, {**training_settings(scenario), "seed": seed}, "training")
     if scenario.kind is ScenarioKind.MARKET:
-        config = scenario.market_config()
-        env_config = {**scenario.market, "populations": [dataclasses.asdict(p) for p in config.populations], "fundamental": config.fundamental}
-        return dataclasses.replace(settings, env="market", env_config=env_config)
+        if not scenario.learns:
+            return PlaySettings(_market_env_config(scenario), settings.seed, settings.eval_seed)
+        return dataclasses.replace(settings, env="market", env_config=_market_env_config(scenario))
     prices = _data_frame(scenario)
     split = str(prices.index[int(len(prices) * scenario.data.split)])
     env_config = {**scenario.trading, "data": prices, "end": split}
@@ -90,39 +105,52 @@ def run_scenario(
 
     seeds = scenario.evaluation.seeds if seeds is None else limits.check_size("--seeds", seeds, limits.MAX_SEEDS)
     settings = training_config(scenario)
-    config = {"scenario": scenario.name, "kind": scenario.kind.value, "training": dict(scenario.training), "evaluation_seeds": seeds}
+    config = {
+        "scenario": scenario.name,
+        "kind": scenario.kind.value,
+        "training": dict(scenario.training) if scenario.learns else {},
+        "evaluation_seeds": seeds,
+        "evaluation": comparison.evaluation_record(scenario),
+    }
     config["market" if scenario.kind is ScenarioKind.MARKET else "trading"] = scenario.market if scenario.kind is ScenarioKind.MARKET else scenario.trading
     with RunWriter(out, name, kind=KIND_SCENARIO, config=config, seed=settings.seed, scenario=scenario.name) as writer:
-        result = train(
-            settings, StopConfig(iterations=scenario.iterations()), out=out, name=name, address=address, on_iteration=on_iteration, writer=writer, tracker=tracker
-        )
+        checkpoint, iterations = None, 0
+        if scenario.learns:
+            result = train(
+                settings, StopConfig(iterations=scenario.iterations()), out=out, name=name, address=address, on_iteration=on_iteration, writer=writer, tracker=tracker
+            )
+            checkpoint, iterations = result.checkpoint, result.iterations
         try:
             if scenario.kind is ScenarioKind.MARKET:
-                metrics = _evaluate_market(scenario, settings, result.checkpoint, seeds, writer)
+                metrics = _evaluate_market(scenario, settings, checkpoint, seeds, writer)
             else:
-                metrics = _evaluate_trading(settings, result.checkpoint, writer)
+                metrics = _evaluate_trading(settings, checkpoint, writer)
         except KeyboardInterrupt:
-            raise Interrupted(f"the unfinished run was not recorded; training had finished, its checkpoint is kept: {result.checkpoint}") from None
+            kept = f"; training had finished, its checkpoint is kept: {checkpoint}" if checkpoint is not None else ""
+            raise Interrupted(f"the unfinished run was not recorded{kept}") from None
         writer.set_metrics({**{k: v[0] for k, v in metrics.items()}, "ci95": {k: v[1] for k, v in metrics.items()}})
         if tracker is not None:
-            tracker.log_evaluation({k: v[0] for k, v in metrics.items()}, {k: v[1] for k, v in metrics.items()}, step=result.iterations)
-    return ScenarioResult(Path(out) / name, result.checkpoint, metrics)
+            tracker.log_evaluation({k: v[0] for k, v in metrics.items()}, {k: v[1] for k, v in metrics.items()}, step=iterations)
+    return ScenarioResult(Path(out) / name, checkpoint, metrics)
 
 
-def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path, seeds: int, writer: RunWriter) -> dict[str, tuple[float, float]]:
+def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path | None, seeds: int, writer: RunWriter) -> dict[str, tuple[float, float]]:
     """The trained policies on held-out seeds (their modes, or draws with ``evaluation.explore``), the
     first episode recorded; then again with each rule of ``evaluation.without_rules`` off, with each
-    of ``evaluation.counts``, and with each of ``evaluation.baselines`` in place of its population.
+    of ``evaluation.counts``, and with each of ``evaluation.baselines`` in place of its population (a
+    learning one, or a scripted one whose policy it replaces). A scenario without learning populations
+    (``checkpoint`` None) plays its market as written.
     Every figure of :func:`_collect` as mean and 95% interval, the per-episode P&L Sharpe and
     terminal-inventory spread of every learning population, and the paired differences learned minus
     each baseline (:func:`_compare`)."""
-    from market.agents.scripted import build_policy
+    from market.agents.scripted import build_policy, population_limits
     from market.agents.trained import load_policy
     from market.simulation import run_market
     from market.training.configs import learning_modules
     from market.training.envs import make_market_env
 
-    trained = {module: load_policy(checkpoint, module=module, explore=scenario.evaluation.explore) for module in learning_modules(settings)}
+    modules = learning_modules(settings) if checkpoint is not None else []
+    trained = {module: load_policy(checkpoint, module=module, explore=scenario.evaluation.explore) for module in modules}
     per_metric: dict[str, list[float]] = {}
     jump_at = scenario.fundamental.jump_at if scenario.fundamental is not None else None
     episodes = seeds * scenario.evaluation.episodes
@@ -143,20 +171,21 @@ def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path, 
     for baseline in scenario.evaluation.baselines:  # the same seeds with a scripted strategy in a population's place
         own = baseline.population
         population = next(p for p in market.populations if p.name == own)
+        prefix = f"{STRATEGY_PREFIX}{baseline.name}/"
+        if not population.learner:  # a scripted population: the env builds the baseline from its config
+            swapped = [dict(p, policy=baseline.policy, params=dict(baseline.params)) if p["name"] == own else p for p in settings.env_config["populations"]]
+            play({"populations": swapped}, prefix)
+            continue
         others = {key: policy for key, policy in trained.items() if key != own and not key.startswith(f"{own}_")}
         scripted = build_policy(
-            baseline.policy, dict(baseline.params), window=market.window, population=own, max_qty=population.max_qty, max_offset=population.max_offset
+            baseline.policy, dict(baseline.params), window=market.window, population=own, **population_limits(population)
         )
-        play({}, f"{STRATEGY_PREFIX}{baseline.name}/", policies={**others, own: scripted})
-    learning = [p.name for p in scenario.populations]
-    return {**{key: _interval(values) for key, values in per_metric.items()}, **_compare(per_metric, scenario, learning)}
+        play({}, prefix, policies={**others, own: scripted})
+    compared = [p.name for p in scenario.populations] or sorted({b.population for b in scenario.evaluation.baselines})
+    return {**{key: _interval(values) for key, values in per_metric.items()}, **_compare(per_metric, scenario, compared)}
 
 
-STRATEGY_PREFIX = "strategy/"
-"""Metrics of a baseline strategy played in a learning population's place: ``strategy/<name>/<metric>``."""
-VERSUS_PREFIX = "vs/"
-"""Paired differences, learned minus a baseline on the same seeds: ``vs/<name>/<metric>``."""
-PAIRED_METRICS = ("pnl", "spread_capture", "mean_abs_inventory")
+PAIRED_METRICS = ("pnl", "spread_capture", "mean_abs_inventory", "quoted_spread")
 """Per-population figures compared seed by seed between the learned policy and each baseline."""
 
 
@@ -167,20 +196,22 @@ def _interval(values: list[float]) -> tuple[float, float]:
     return stats.mean_interval(values)
 
 
-def _compare(per_metric: dict[str, list[float]], scenario: ScenarioConfig, learning: list[str]) -> dict[str, tuple[float, float]]:
-    """Per strategy (the learned policy, unprefixed, and each baseline): every learning population's
-    P&L Sharpe over episodes (mean over standard deviation of the per-episode P&L) and the standard
-    deviation of its terminal inventory, both without an interval; and per baseline the paired
-    differences, learned minus baseline, of :data:`PAIRED_METRICS` for its population and of the
-    mid's change over the episode, with their 95% intervals."""
+def _compare(per_metric: dict[str, list[float]], scenario: ScenarioConfig, compared: list[str]) -> dict[str, tuple[float, float]]:
+    """Per strategy (the market as written, unprefixed, and each baseline) and compared population
+    (the learning ones, or those the baselines replace): the standard deviation of its per-episode P&L,
+    its P&L Sharpe over episodes (mean over that deviation) and the standard deviation of its terminal
+    inventory, without intervals; and per baseline the paired differences, as written minus baseline,
+    of :data:`PAIRED_METRICS` for its population and of the mid's change over the episode, with their
+    95% intervals."""
     figures: dict[str, tuple[float, float]] = {}
     prefixes = ["", *(f"{STRATEGY_PREFIX}{b.name}/" for b in scenario.evaluation.baselines)]
     for prefix in prefixes:
-        for population in learning:
+        for population in compared:
             pnl = np.asarray(per_metric.get(f"{prefix}{population}_pnl", []), dtype=np.float64)
             final = np.asarray(per_metric.get(f"{prefix}{population}_final_inventory", []), dtype=np.float64)
             if len(pnl) >= 2:
                 spread = float(np.std(pnl, ddof=1))
+                figures[f"{prefix}{population}_pnl_std"] = (spread, math.nan)
                 figures[f"{prefix}{population}_pnl_sharpe"] = (float(pnl.mean()) / spread if spread > 0 else math.nan, math.nan)
                 figures[f"{prefix}{population}_final_inventory_std"] = (float(np.std(final, ddof=1)), math.nan)
     for baseline in scenario.evaluation.baselines:
@@ -213,6 +244,8 @@ def _collect(per_metric: dict[str, list[float]], summary: Any, prefix: str, jump
     for name, per_population in (("pnl", summary.pnl), ("mean_abs_inventory", summary.mean_abs_inventory), ("final_inventory", summary.final_inventory)):
         for population, value in per_population.items():
             add(f"{population}_{name}", value)
+    for population, value in summary.quoted_spread.items():  # makers only; NaN in an episode they never quoted
+        add(f"{population}_quoted_spread", value)
     add("mid_change", summary.final_mid / summary.initial_mid - 1.0)
     add("volume", summary.volume)
     add("mean_spread", summary.mean_spread)

@@ -108,7 +108,7 @@ def test_simulate_records_a_run_whose_facts_the_facts_command_reads(tmp_path):
 def test_simulate_with_a_bad_clearing_is_one_line_and_writes_nothing(tmp_path):
     result = run("simulate", "--clearing", "auction", "--out", str(tmp_path))
     assert result.returncode == 1
-    assert result.stderr.strip() == "error: clearing: expected one of ['book', 'call', 'impact'], got 'auction'"
+    assert result.stderr.strip() == "error: clearing: expected one of ['book', 'call', 'impact', 'poisson'], got 'auction'"
     assert not any(tmp_path.iterdir())
 
 

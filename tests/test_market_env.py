@@ -160,11 +160,11 @@ def test_same_seed_same_everything_and_different_seed_differs():
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"populations": [{"name": "makers", "role": "dealer", "count": 2}]}, "populations.makers.role: expected one of ['maker', 'taker'], got 'dealer'"),
+        ({"populations": [{"name": "makers", "role": "dealer", "count": 2}]}, "populations.makers.role: expected one of ['maker', 'taker', 'executor'], got 'dealer'"),
         ({"populations": [{"name": "makers", "role": "maker", "count": -2}]}, "populations.makers.count: expected a positive integer, got -2"),
         ({"populations": [{"name": "makers", "role": "maker", "count": 2, "max_offset": "wide"}]}, "populations.makers.max_offset: expected a positive integer, got 'wide'"),
         ({"populations": [{"name": "makers", "role": "maker", "count": 2, "qty": 3}]}, "populations.makers.qty: unknown key with value 3 (did you mean 'max_qty'?)"),
-        ({"populations": [{"name": "makers", "role": "maker", "count": 2}], "clearing": "auction"}, "clearing: expected one of ['book', 'call', 'impact'], got 'auction'"),
+        ({"populations": [{"name": "makers", "role": "maker", "count": 2}], "clearing": "auction"}, "clearing: expected one of ['book', 'call', 'impact', 'poisson'], got 'auction'"),
         ({"populations": [{"name": "makers", "role": "maker", "count": 2, "policy": "noise"}]}, "populations.makers.policy: no policy object was given for 'noise'"),
     ],
 )

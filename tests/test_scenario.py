@@ -31,7 +31,7 @@ def write(tmp_path: Path, text: str) -> str:
     [
         ("count = 4", "count = -2", "populations.maker.count: expected a positive integer, got -2"),
         ("count = 4", "cuont = 4", "populations.maker.cuont: unknown key with value 4 (did you mean 'count'?)"),
-        ('clearing = "book"', 'clearing = "auction"', "market.clearing: expected one of ['book', 'call', 'impact'], got 'auction'"),
+        ('clearing = "book"', 'clearing = "auction"', "market.clearing: expected one of ['book', 'call', 'impact', 'poisson'], got 'auction'"),
         ("max_steps = 300", "max_step = 300", "market.max_step: unknown key with value 300 (did you mean 'max_steps'?)"),
         ('algo = "ppo"', 'algo = "ppx"', "training.algo: expected one of ['ppo', 'sac', 'dqn', 'appo'], got 'ppx'"),
         ("activity = 0.6", "activty = 0.6", "populations.noise.params.activty: unknown key"),
@@ -102,12 +102,14 @@ def test_without_rules_names_known_market_rules():
 @pytest.mark.parametrize(
     ("baseline", "message"),
     [
-        ('name = "x"\npopulation = "makers"\npolicy = "market_maker"', "evaluation.baselines.x.population: 'makers' is not a learning population (did you mean 'maker'?)"),
+        ('name = "x"\npopulation = "makers"\npolicy = "market_maker"', "evaluation.baselines.x.population: 'makers' is not a population of this market (did you mean 'maker'?)"),
         ('name = "x"\npopulation = "maker"\npolicy = "noise"', "evaluation.baselines.x.policy: 'noise' is not a maker policy"),
         ('name = "x"\npopulation = "maker"\npolicy = "market_maker"\nparams = { half_spread = 7.0 }', "half_spread"),
+        ('name = "learned"\npopulation = "maker"\npolicy = "market_maker"', "expected unique names, not the same as evaluation.label"),
+        ('name = "x"\npopulation = "noise"\npolicy = "market_maker"', "evaluation.baselines.x.policy: 'market_maker' is not a taker policy"),
     ],
 )
-def test_a_baseline_must_name_a_learning_population_and_a_policy_of_its_role(tmp_path, baseline, message):
+def test_a_baseline_must_name_a_population_and_a_policy_of_its_role(tmp_path, baseline, message):
     from market.scenario import resolve
 
     path = tmp_path / "with_baseline.toml"

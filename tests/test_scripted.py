@@ -27,6 +27,7 @@ from market.agents.scripted import (
     policy_role,
 )
 from market.envs.market_config import (
+    EXECUTOR_ACTION_DIM,
     MAKER_ACTION_DIM,
     MAKER_ASK_OFFSET,
     MAKER_BID_OFFSET,
@@ -57,7 +58,7 @@ def make_obs(window: int = WINDOW, *, returns: tuple[float, ...] = (), time_left
 
 
 def assert_in_space(action: np.ndarray, role: Role) -> None:
-    dim = TAKER_ACTION_DIM if role is Role.TAKER else MAKER_ACTION_DIM
+    dim = {Role.TAKER: TAKER_ACTION_DIM, Role.MAKER: MAKER_ACTION_DIM, Role.EXECUTOR: EXECUTOR_ACTION_DIM}[role]
     assert isinstance(action, np.ndarray)
     assert action.dtype == np.float32
     assert action.shape == (dim,)
@@ -92,18 +93,28 @@ AS_PARAMS = {"gamma": 0.01, "kappa": 0.5, "sigma": 0.0, "price": 10_000.0, "step
 """The Avellaneda-Stoikov maker has no defaults for its model's parameters; sigma estimated from the returns."""
 
 
+EXECUTOR_LIMITS = {"quantity": 100, "horizon": 20, "max_pace": 20.0}
+"""An executor's parent order, which executor baselines take from their population."""
+
+
 @pytest.mark.parametrize("name", sorted(SCRIPTED_POLICIES))
 def test_every_action_is_float32_in_the_roles_space(name, rng):
     params = {"shock": SHOCK_PARAMS, "avellaneda_stoikov": AS_PARAMS}.get(name, {})
-    policy = build_policy(name, params, window=WINDOW, max_qty=10, max_offset=10)
-    assert isinstance(policy, Policy)
     role = policy_role(name)
     assert role is SCRIPTED_POLICIES[name].role
-    for obs in varied_observations():
+    order = EXECUTOR_LIMITS if role is Role.EXECUTOR else {}
+    policy = build_policy(name, params, window=WINDOW, max_qty=10, max_offset=10, **order)
+    assert isinstance(policy, Policy)
+    observations = varied_observations()
+    if role is Role.EXECUTOR:  # executors see four features more: remaining, horizon left, schedule and price gaps
+        gen = np.random.default_rng(1)
+        observations = [np.concatenate([obs, gen.uniform(-1, 1, 4).astype(np.float32)]) for obs in observations]
+        observations += [np.concatenate([observations[0][:-4], np.array(extra, dtype=np.float32)]) for extra in ((1, 1, 0, 0), (0, 0, 0, 0), (0.5, 0.05, 0.4, 1.0))]
+    for obs in observations:
         assert_in_space(policy.act(obs, rng), role)
 
 
-def test_roles_are_maker_for_the_market_maker_and_taker_for_the_rest():
+def test_every_scripted_policy_names_its_role():
     assert {name: policy_role(name) for name in SCRIPTED_POLICIES} == {
         "noise": Role.TAKER,
         "market_maker": Role.MAKER,
@@ -111,6 +122,10 @@ def test_roles_are_maker_for_the_market_maker_and_taker_for_the_rest():
         "momentum": Role.TAKER,
         "value": Role.TAKER,
         "shock": Role.TAKER,
+        "twap": Role.EXECUTOR,
+        "passive": Role.EXECUTOR,
+        "all_at_once": Role.EXECUTOR,
+        "almgren_chriss": Role.EXECUTOR,
     }
 
 

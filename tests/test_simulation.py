@@ -230,13 +230,16 @@ def test_each_clearing_mode_trades_moves_the_price_and_conserves_the_ledger(tmp_
     assert np.all(np.isfinite([result.summary.facts[key] for key in (EXCESS_KURTOSIS, MEAN_ABS_ACF_1_10)]))
     if clearing is Clearing.IMPACT:
         assert set(trades[s.MAKER]) == {DEALER_ACCOUNT}
+    if clearing is Clearing.POISSON:  # the outside order flow is on one side of every fill
+        assert ((trades[s.MAKER] == DEALER_ACCOUNT) | (trades[s.TAKER] == DEALER_ACCOUNT)).all()
     if clearing is not Clearing.BOOK:
         assert reader.num_rows(s.BOOK) == 0, "nothing rests between steps in batch clearing"
-    # every lot an agent bought, another sold; in impact clearing the dealer is on the other side
+    # every lot an agent bought, another sold; in impact and poisson clearing the dealer may be on the other side
     final = steps[steps[s.STEP] == 299]
-    net_taker_buys = int(trades[s.QTY].where(trades[s.TAKER_SIDE] == s.BUY, -trades[s.QTY]).sum())
-    from_dealer = net_taker_buys if clearing is Clearing.IMPACT else 0
-    assert int(final[s.POSITION].sum()) == SMALL_AGENTS * INITIAL_INVENTORY + from_dealer
+    buys = trades[s.TAKER_SIDE] == s.BUY
+    dealer_sold = trades[s.QTY].where(buys, -trades[s.QTY]).where(trades[s.MAKER] == DEALER_ACCOUNT, 0).sum()
+    dealer_sold += trades[s.QTY].where(~buys, -trades[s.QTY]).where(trades[s.TAKER] == DEALER_ACCOUNT, 0).sum()
+    assert int(final[s.POSITION].sum()) == SMALL_AGENTS * INITIAL_INVENTORY + int(dealer_sold)
 
 
 def test_progress_is_called_after_every_step_with_the_total(tmp_path):
@@ -288,7 +291,7 @@ def test_value_traders_follow_a_given_fundamental(tmp_path):
         ({"noise": 2.5}, r"^noise: expected a non-negative integer, got 2\.5$"),
         ({"makers": 0, "takers": 0, "noise": 0, "momentum": 0, "value": 0}, r"^populations: expected at least one trader"),
         ({"steps": 0}, r"^steps: expected a positive integer, got 0$"),
-        ({"clearing": "auction"}, r"^clearing: expected one of \['book', 'call', 'impact'\], got 'auction'$"),
+        ({"clearing": "auction"}, r"^clearing: expected one of \['book', 'call', 'impact', 'poisson'\], got 'auction'$"),
     ],
 )
 def test_bad_simulation_settings_name_the_key(overrides, message):
@@ -297,13 +300,24 @@ def test_bad_simulation_settings_name_the_key(overrides, message):
         SimulationSpec(**settings)
 
 
-def test_run_market_refuses_a_population_without_a_policy_and_a_market_with_no_pettingzoo_agent():
+def test_run_market_refuses_a_population_without_a_policy():
     env, policies = small_market(steps=10)
     with pytest.raises(ConfigError, match=r"no policy for the population\(s\) \['value'\]"):
         run_market(env, {k: v for k, v in policies.items() if k != "value"}, seed=0)
-    driven = MarketConfig(populations=(PopulationConfig(name="bg", role="taker", count=2, policy="noise"),), max_steps=10)
-    with pytest.raises(ConfigError, match="needs at least one PettingZoo agent"):
-        run_market(MarketEnv(driven, {"bg": build_policy("noise", {}, window=10)}), {}, seed=0)
+
+
+def test_a_market_driven_wholly_inside_the_env_plays_to_max_steps():
+    driven = MarketConfig(
+        populations=(
+            PopulationConfig(name="bg", role="taker", count=4, policy="noise"),
+            PopulationConfig(name="mm", role="maker", count=1, policy="market_maker"),
+        ),
+        max_steps=12,
+    )
+    policies = {"bg": build_policy("noise", {}, window=10), "mm": build_policy("market_maker", {}, window=10)}
+    summary = run_market(MarketEnv(driven, policies), {}, seed=0)
+    assert summary.steps == 12 and summary.trades > 0
+    assert summary == run_market(MarketEnv(driven, policies), {}, seed=0)  # seeded: the same episode again
 
 
 def test_an_existing_run_name_is_refused_and_left_untouched(tmp_path):

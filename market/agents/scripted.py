@@ -15,6 +15,10 @@ name                      role       behaviour
 ``shock``                 taker      one full-size, fully aggressive order flow in a set window
 ========================  =========  ===========================================================
 
+The textbook baselines (:mod:`market.agents.baselines`) are registered beside them:
+``avellaneda_stoikov`` (maker), and the executors ``twap``, ``passive``, ``all_at_once`` and
+``almgren_chriss``.
+
 Every trader reads its features by name through
 :func:`~market.envs.market_config.observation_index` (indices computed once, in ``__init__``) and
 returns a ``float32`` action inside its role's space, with the encodings published in
@@ -55,6 +59,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from market.agents.baselines.avellaneda_stoikov import AvellanedaStoikovMaker
+from market.agents.baselines.execution import AllAtOnceExecutor, AlmgrenChrissExecutor, PassiveExecutor, TWAPExecutor
 from market.agents.policy import Policy
 from market.config import from_mapping, suggest
 from market.envs.market_config import (
@@ -513,6 +518,10 @@ SCRIPTED_POLICIES: dict[str, type] = {
     "value": ValueTrader,
     "shock": ShockTrader,
     "avellaneda_stoikov": AvellanedaStoikovMaker,
+    "twap": TWAPExecutor,
+    "passive": PassiveExecutor,
+    "all_at_once": AllAtOnceExecutor,
+    "almgren_chriss": AlmgrenChrissExecutor,
 }
 """Scripted trader classes by policy name, the name a scenario's population gives as ``policy``."""
 
@@ -544,8 +553,19 @@ def policy_role(name: str, *, population: str = "?") -> Role:
     return _policy_class(name, population).role
 
 
-POPULATION_LIMITS = ("max_qty", "max_offset")
-"""Parameters some policies take from their population (they quote in lots and ticks, not in fractions)."""
+POPULATION_LIMITS = ("max_qty", "max_offset", "min_offset", "quantity", "horizon", "max_pace")
+"""Parameters some policies take from their population: they quote in lots and ticks, not in fractions
+(``max_qty``, ``max_offset``, ``min_offset``), or work its parent order (``quantity``, ``horizon``,
+``max_pace``: executors only)."""
+
+
+def population_limits(population: Any) -> dict[str, Any]:
+    """A population's :data:`POPULATION_LIMITS` by name, for :func:`build_policy`'s keywords."""
+    limits = {key: getattr(population, key) for key in ("max_qty", "max_offset", "min_offset")}
+    order = getattr(population, "execution", None)
+    if order is not None:
+        limits.update(quantity=order.quantity, horizon=order.horizon, max_pace=order.pace_range)
+    return limits
 
 
 def build_policy(
@@ -554,8 +574,7 @@ def build_policy(
     *,
     window: int,
     population: str = "?",
-    max_qty: int | None = None,
-    max_offset: int | None = None,
+    **limits: Any,
 ) -> Policy:
     """Build the scripted trader called ``name`` from a table of parameters.
 
@@ -565,7 +584,7 @@ def build_policy(
             population's ``param_dict``.
         window: the market env's mid-return window.
         population: the population's name, for error messages.
-        max_qty, max_offset: the population's order limits, given to policies whose parameters include
+        **limits: the population's :data:`POPULATION_LIMITS` (:func:`population_limits`), given to policies whose parameters include
             them (the textbook makers quote in lots and ticks) unless ``params`` sets them; a value in
             ``params`` that differs from the population's is an error.
 
@@ -580,7 +599,10 @@ def build_policy(
     path = f"populations.{population}.params"
     fields = {f.name for f in dataclasses.fields(cls.params_class)}
     params = dict(params)
-    for key, value in (("max_qty", max_qty), ("max_offset", max_offset)):
+    unknown = set(limits) - set(POPULATION_LIMITS)
+    if unknown:
+        raise TypeError(f"build_policy: unknown population limits {sorted(unknown)}; known: {POPULATION_LIMITS}")
+    for key, value in limits.items():
         if key not in fields or value is None:
             continue
         if key in params and params[key] != value:

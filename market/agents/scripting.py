@@ -24,6 +24,7 @@ from market.envs.market_config import (
     TAKER_AGGRESSION,
     TAKER_SIZE,
     Role,
+    executor_observation_names,
     observation_index,
     observation_names,
 )
@@ -59,11 +60,12 @@ def check_number(params: Any, key: str, low: float, high: float, *, low_open: bo
     object.__setattr__(params, key, float(value))
 
 
-def check_integer(params: Any, key: str, low: int) -> None:
-    """Check that ``params.<key>`` is an integer >= ``low`` and store it as an ``int``."""
+def check_integer(params: Any, key: str, low: int, high: int | None = None) -> None:
+    """Check that ``params.<key>`` is an integer >= ``low`` (and <= ``high``) and store it as an ``int``."""
     value = getattr(params, key)
-    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low):
-        raise ParamError(key, f"an integer >= {low}", value)
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
+    if not ok:
+        raise ParamError(key, f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]", value)
     object.__setattr__(params, key, int(value))
 
 
@@ -122,7 +124,8 @@ class ScriptedTrader:
             raise TypeError(f"{type(self).__name__} needs {self.params_class.__name__}, got {type(params).__name__}")
         self.params = params
         self.window = check_window(window)
-        self._n_features = len(observation_names(self.window))
+        names = executor_observation_names if self.role is Role.EXECUTOR else observation_names
+        self._n_features = len(names(self.window))
 
     def _check(self, obs: np.ndarray) -> None:
         """Refuse an observation from an env with another window (it would be read wrongly)."""

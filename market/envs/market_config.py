@@ -16,9 +16,10 @@ from types import MappingProxyType
 from typing import Any
 
 from market import limits
+from market.envs.execution import EXECUTION_FEATURES, ExecutionConfig, ParentSide
 from market.envs.rewards import MARKET_REWARDS
 from market.errors import ConfigError
-from market.exchange.clearing import BookClearing, CallClearing, ClearingMode, ImpactClearing
+from market.exchange.clearing import BookClearing, CallClearing, ClearingMode, ImpactClearing, PoissonClearing
 from market.exchange.ledger import FeeConfig
 
 
@@ -27,6 +28,7 @@ class Role(StrEnum):
 
     MAKER = "maker"  # quotes a bid and an ask around the mid, replacing its previous quotes
     TAKER = "taker"  # sends one signed order, passive or crossing the spread
+    EXECUTOR = "executor"  # works a parent order (buy or sell Q lots within T steps) through child orders
 
 
 class Clearing(StrEnum):
@@ -35,6 +37,7 @@ class Clearing(StrEnum):
     BOOK = "book"  # continuous limit order book, orders in shuffled arrival order
     CALL = "call"  # one uniform-price call auction over all orders of the step
     IMPACT = "impact"  # no book: net order flow moves the price; a dealer takes the other side
+    POISSON = "poisson"  # the textbook setting: an exogenous mid; quotes fill as Poisson events
 
 
 class ImpactModel(StrEnum):
@@ -57,10 +60,19 @@ TAKER_SIZE, TAKER_AGGRESSION = 0, 1
 MAKER_ACTION_DIM = 3
 """Maker action, each in [-1, 1]: ``[bid_offset, ask_offset, size]``.
 
-Offsets map linearly from [-1, 1] to [1, max_offset] ticks away from the mid; ``size`` maps from
+Offsets map linearly from [-1, 1] to [min_offset, max_offset] ticks away from the mid (min_offset is 1
+unless the population sets it); ``size`` maps from
 [-1, 1] to [0, max_qty] lots per side (0 withdraws). New quotes replace the previous ones.
 """
 MAKER_BID_OFFSET, MAKER_ASK_OFFSET, MAKER_SIZE = 0, 1, 2
+
+EXECUTOR_ACTION_DIM = 2
+"""Executor action, each in [-1, 1]: ``[size, aggressiveness]`` (see :mod:`market.envs.execution`).
+
+``size``: the child order's lots as a multiple ``max_pace ** size`` of the even pace of what is left
+(0 keeps a straight line). ``aggressiveness``: the limit price's offset from the mid as the taker's.
+"""
+EXECUTOR_SIZE, EXECUTOR_AGGRESSION = 0, 1
 
 OBS_BOUND = 10.0
 """Every observation feature is clipped to [-OBS_BOUND, OBS_BOUND]."""
@@ -91,8 +103,14 @@ def observation_names(window: int) -> tuple[str, ...]:
 
 
 def observation_index(name: str, window: int) -> int:
-    """Index of one named feature in the observation."""
-    return observation_names(window).index(name)
+    """Index of one named feature in the observation (an executor's own features included)."""
+    names = observation_names(window)
+    return names.index(name) if name in names else len(names) + EXECUTION_FEATURES.index(name)
+
+
+def executor_observation_names(window: int) -> tuple[str, ...]:
+    """Names of an executor's observation features: the shared ones, then :data:`~market.envs.execution.EXECUTION_FEATURES`."""
+    return (*observation_names(window), *EXECUTION_FEATURES)
 
 
 # ---------------------------------------------------------------------------- configs
@@ -115,7 +133,7 @@ class PopulationConfig:
 
     Attributes:
         name: population name, the prefix of its agents' names.
-        role: maker or taker.
+        role: maker, taker or executor.
         count: number of agents.
         policy: None for agents driven from outside (a learner); otherwise the name of the policy
             that drives them inside the env (a scripted trader, or a frozen trained policy). The
@@ -124,7 +142,15 @@ class PopulationConfig:
         params: parameters of that policy, as (key, value) pairs.
         max_qty: largest order or quote size in lots.
         max_offset: largest price offset from the mid in ticks.
-        inventory_penalty: reward penalty per unit of |inventory value| / starting equity (makers).
+        min_offset: a maker's nearest quote to the mid in ticks (1: one tick away). Zero or less lets
+            quotes reach the mid or go through it, which only ``poisson`` clearing allows (there a
+            quote through the mid is hit at a higher rate, as the textbook model has it).
+        inventory_penalty: reward penalty per unit of the value of ``|inventory - starting inventory|``
+            over the starting equity: what the agent pays for the risk it took on (makers).
+        initial_inventory: the agents' starting inventory in lots, or None for the market's
+            ``initial_inventory``. Makers usually start flat (0); a population that starts long or
+            short is measured against what it started with (observation, penalty, P&L).
+        execution: each agent's parent order, for an executor population (required there, and only there).
     """
 
     name: str
@@ -134,7 +160,10 @@ class PopulationConfig:
     params: tuple[tuple[str, Any], ...] = ()
     max_qty: int = 10
     max_offset: int = 10
+    min_offset: int = 1
     inventory_penalty: float = 0.0
+    initial_inventory: int | None = None
+    execution: ExecutionConfig | None = None
 
     def __post_init__(self) -> None:
         key = f"populations.{self.name}"
@@ -147,11 +176,26 @@ class PopulationConfig:
         _require(_is_int(self.max_qty) and self.max_qty > 0, f"{key}.max_qty", "a positive integer", self.max_qty)
         _require(_is_int(self.max_offset) and self.max_offset > 0, f"{key}.max_offset", "a positive integer", self.max_offset)
         _require(
+            _is_int(self.min_offset) and -self.max_offset <= self.min_offset < self.max_offset,
+            f"{key}.min_offset",
+            f"an integer in [-max_offset, max_offset) = [{-self.max_offset}, {self.max_offset})",
+            self.min_offset,
+        )
+        _require(
             _is_number(self.inventory_penalty) and self.inventory_penalty >= 0,
             f"{key}.inventory_penalty",
             "a number >= 0",
             self.inventory_penalty,
         )
+        _require(
+            self.initial_inventory is None or (_is_int(self.initial_inventory) and self.initial_inventory >= 0),
+            f"{key}.initial_inventory",
+            "a non-negative integer number of lots (or leave it out for the market's)",
+            self.initial_inventory,
+        )
+        if (self.role is Role.EXECUTOR) != (self.execution is not None):
+            expected = "a parent order (side, quantity, horizon)" if self.role is Role.EXECUTOR else "no parent order (only executors have one)"
+            raise ConfigError(f"{key}.execution: expected {expected}, got {self.execution!r}")
 
     @property
     def learner(self) -> bool:
@@ -183,6 +227,51 @@ class ImpactConfig:
         _require(self.model in tuple(ImpactModel), "impact.model", f"one of {[m.value for m in ImpactModel]}", self.model)
         object.__setattr__(self, "model", ImpactModel(self.model))
         _require(_is_number(self.coefficient) and self.coefficient >= 0, "impact.coefficient", "a number >= 0", self.coefficient)
+
+
+class MidProcess(StrEnum):
+    """The exogenous mid of ``poisson`` clearing: an arithmetic random walk with steps of ``sigma * sqrt(dt)``."""
+
+    BINOMIAL = "binomial"  # up or down by sigma * sqrt(dt), each with probability 1/2 (Avellaneda-Stoikov's simulation)
+    NORMAL = "normal"  # a normal step of standard deviation sigma * sqrt(dt) (arithmetic Brownian motion)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PoissonConfig:
+    """Poisson clearing, the setting of Avellaneda and Stoikov (2008), in ticks and model time.
+
+    The mid moves by itself (``mid``: binomial or normal steps of ``sigma * sqrt(dt)`` ticks), whatever
+    the agents do. An order ``delta`` ticks from the mid (below it for a bid, above it for an ask,
+    negative through the mid) is hit by outside market orders at the rate
+    ``intensity * exp(-kappa * delta)`` per unit of model time: within a step of ``dt`` it fills
+    ``fill_size`` lots (at most its size) with probability ``min(1, intensity * exp(-kappa * delta) * dt)``,
+    at its own price, independently of every other order. The other side of every fill is the outside
+    order flow (the dealer account). Nothing rests between steps.
+
+    Attributes:
+        sigma: the mid's volatility in ticks per square root of model time.
+        intensity: ``A``, market orders per unit of model time reaching a quote at the mid.
+        kappa: decay of the fill rate with distance, per tick.
+        dt: model time per step (the episode lasts ``max_steps * dt``).
+        fill_size: lots one outside market order takes.
+        mid: the mid's steps, ``binomial`` or ``normal``.
+    """
+
+    sigma: float = 200.0
+    intensity: float = 140.0
+    kappa: float = 0.015
+    dt: float = 0.005
+    fill_size: int = 1
+    mid: MidProcess = MidProcess.BINOMIAL
+
+    def __post_init__(self) -> None:
+        for key in ("sigma", "intensity", "kappa", "dt"):
+            value = getattr(self, key)
+            low_ok = value >= 0 if key == "sigma" else value > 0
+            _require(_is_number(value) and low_ok, f"poisson.{key}", "a number >= 0" if key == "sigma" else "a number > 0", value)
+        _require(_is_int(self.fill_size) and self.fill_size > 0, "poisson.fill_size", "a positive integer number of lots", self.fill_size)
+        _require(self.mid in tuple(MidProcess), "poisson.mid", f"one of {[m.value for m in MidProcess]}", self.mid)
+        object.__setattr__(self, "mid", MidProcess(self.mid))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -236,7 +325,7 @@ class MarketConfig:
 
     Attributes:
         populations: every group of agents, learners and scripted alike.
-        clearing: book, call or impact.
+        clearing: book, call, impact or poisson.
         initial_price: the starting reference price in ticks.
         initial_cash: each agent's starting cash in ticks x lots.
         initial_inventory: each agent's starting inventory in lots.
@@ -244,6 +333,7 @@ class MarketConfig:
         credit: how far below zero an agent's cash may go.
         fees: maker and taker fees in bps.
         impact: the impact model for ``impact`` clearing.
+        poisson: the exogenous mid and the fill rates of ``poisson`` clearing.
         window: mid returns in the observation.
         max_steps: steps per episode (truncation).
         fundamental: per-step fundamental values in ticks (for example from a price file or a
@@ -265,6 +355,7 @@ class MarketConfig:
     credit: int = 0
     fees: FeeConfig = field(default_factory=FeeConfig)
     impact: ImpactConfig = field(default_factory=ImpactConfig)
+    poisson: PoissonConfig = field(default_factory=PoissonConfig)
     window: int = 10
     max_steps: int = 500
     fundamental: tuple[float, ...] = ()
@@ -291,6 +382,21 @@ class MarketConfig:
             value = getattr(self, key)
             _require(_is_int(value) and value >= 0, key, "a non-negative integer", value)
         _require(self.starting_equity > 0, "initial_cash", "a starting equity (cash + inventory x price) above 0", self.initial_cash)
+        for population in self.populations:
+            _require(
+                population.min_offset >= 1 or self.clearing is Clearing.POISSON,
+                f"populations.{population.name}.min_offset",
+                "at least 1 tick (quotes at or through the mid need poisson clearing)",
+                population.min_offset,
+            )
+            if population.execution is not None:
+                self._check_parent_order(population)
+            _require(
+                self.starting_equity_of(population) > 0,
+                f"populations.{population.name}.initial_inventory",
+                "a starting equity (initial_cash + inventory x price) above 0",
+                population.initial_inventory,
+            )
         _require(
             all(_is_number(v) and v > 0 for v in self.fundamental),
             "fundamental",
@@ -301,10 +407,30 @@ class MarketConfig:
         breaker = self.rules.circuit_breaker
         _require(breaker is None or breaker.window <= self.window, "rules.circuit_breaker.window", f"at most window ({self.window})", breaker and breaker.window)
 
+    def _check_parent_order(self, population: PopulationConfig) -> None:
+        """An executor's parent order fits the episode and the account that must carry it."""
+        order, key = population.execution, f"populations.{population.name}.execution"
+        assert order is not None
+        _require(order.horizon <= self.max_steps, f"{key}.horizon", f"at most max_steps ({self.max_steps:,})", order.horizon)
+        if order.side is ParentSide.BUY:
+            can = (self.initial_cash + self.credit) // self.initial_price
+            _require(order.quantity <= can, f"{key}.quantity", f"lots the account can carry: at most {can:,} (initial_cash + credit at the initial price)", order.quantity)
+        else:
+            can = self.starting_inventory_of(population) + (0 if self.rules.short_sale_ban else self.max_short)
+            _require(order.quantity <= can, f"{key}.quantity", f"lots the account can sell: at most {can:,} (starting inventory + max_short)", order.quantity)
+
     @property
     def starting_equity(self) -> int:
-        """Each agent's equity at the start: cash plus inventory at the initial price."""
+        """The equity at the start of an agent with the market's ``initial_inventory``: cash plus inventory at the initial price."""
         return self.initial_cash + self.initial_inventory * self.initial_price
+
+    def starting_inventory_of(self, population: PopulationConfig) -> int:
+        """The starting inventory of ``population``'s agents: its own, else the market's."""
+        return self.initial_inventory if population.initial_inventory is None else population.initial_inventory
+
+    def starting_equity_of(self, population: PopulationConfig) -> int:
+        """The starting equity of ``population``'s agents: cash plus their starting inventory at the initial price."""
+        return self.initial_cash + self.starting_inventory_of(population) * self.initial_price
 
 
 CLEARING_MODES: Mapping[Clearing, Callable[[MarketConfig], ClearingMode]] = MappingProxyType(
@@ -312,6 +438,15 @@ CLEARING_MODES: Mapping[Clearing, Callable[[MarketConfig], ClearingMode]] = Mapp
         Clearing.BOOK: lambda config: BookClearing(),
         Clearing.CALL: lambda config: CallClearing(),
         Clearing.IMPACT: lambda config: ImpactClearing(model=config.impact.model, coefficient=config.impact.coefficient),
+        Clearing.POISSON: lambda config: PoissonClearing(
+            initial_mid=float(config.initial_price),
+            sigma=config.poisson.sigma,
+            intensity=config.poisson.intensity,
+            kappa=config.poisson.kappa,
+            dt=config.poisson.dt,
+            fill_size=config.poisson.fill_size,
+            normal=config.poisson.mid is MidProcess.NORMAL,
+        ),
     }
 )
 """The clearing mode of each ``clearing`` setting, built from the market's config: the market env holds

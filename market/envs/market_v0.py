@@ -21,8 +21,12 @@ from pettingzoo.utils.conversions import parallel_to_aec
 
 from market.config import from_mapping
 from market.envs import rewards
+from market.envs.execution import ExecutionDesk
 from market.envs.market_config import (
     CLEARING_MODES,
+    EXECUTOR_ACTION_DIM,
+    EXECUTOR_AGGRESSION,
+    EXECUTOR_SIZE,
     MAKER_ACTION_DIM,
     MAKER_ASK_OFFSET,
     MAKER_BID_OFFSET,
@@ -34,6 +38,7 @@ from market.envs.market_config import (
     MarketConfig,
     PopulationConfig,
     Role,
+    executor_observation_names,
     observation_names,
 )
 from market.envs.policy import Policy
@@ -64,7 +69,8 @@ class MarketEnv(ParallelEnv):
     imbalance, fundamental gap, own inventory, cash and equity change, time left.
 
     Rewards: change in marked-to-market equity over the starting equity, in percent; makers pay
-    ``inventory_penalty`` times their inventory's value over the starting equity, in percent.
+    ``inventory_penalty`` times the value of their inventory change since the start (what they
+    started with is not theirs to answer for) over the starting equity, in percent.
     Inventory is marked at the mid of the book without the agent's own orders, so that no agent
     can raise the value of what it holds with its own quotes.
 
@@ -112,20 +118,26 @@ class MarketEnv(ParallelEnv):
         self._max_qty = np.array([p.max_qty for p in pops], dtype=np.float64)
         self._max_offset = np.array([p.max_offset for p in pops], dtype=np.float64)
         self._penalty = np.array([p.inventory_penalty for p in pops], dtype=np.float64)
-        # what decoding an agent's action needs: is it a taker, its action length, max_qty, max_offset
-        self._codec = {
-            agent: (p.role is Role.TAKER, TAKER_ACTION_DIM if p.role is Role.TAKER else MAKER_ACTION_DIM, p.max_qty, p.max_offset)
-            for agent, p in zip(self._all, pops)
-        }
+        self._start_inventory = np.array([config.starting_inventory_of(p) for p in pops], dtype=np.float64)
+        self._start_equity = np.array([config.starting_equity_of(p) for p in pops], dtype=np.float64)
+        # what decoding an agent's action needs: its role, its action length, max_qty, max_offset, min_offset
+        dims = {Role.TAKER: TAKER_ACTION_DIM, Role.MAKER: MAKER_ACTION_DIM, Role.EXECUTOR: EXECUTOR_ACTION_DIM}
+        self._codec = {agent: (p.role, dims[p.role], p.max_qty, p.max_offset, p.min_offset) for agent, p in zip(self._all, pops)}
+        # executors: their parent orders, worked by one desk
+        executors = [(i, p) for i, p in enumerate(pops) if p.role is Role.EXECUTOR]
+        self._desk = (
+            ExecutionDesk([i for i, _ in executors], [p.execution for _, p in executors], [p.max_offset for _, p in executors], [self._start_inventory[i] for i, _ in executors])
+            if executors
+            else None
+        )
 
-        # spaces: built once per role, shared by every agent of that role
+        # spaces: built once per role, shared by every agent of that role; executors see four features more
         self.feature_names = observation_names(config.window)
-        obs_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (len(self.feature_names),), np.float32)
-        role_obs = {role: obs_space if role is Role.TAKER else spaces.Box(-OBS_BOUND, OBS_BOUND, obs_space.shape, np.float32) for role in Role}
-        role_act = {
-            Role.TAKER: spaces.Box(-1.0, 1.0, (TAKER_ACTION_DIM,), np.float32),
-            Role.MAKER: spaces.Box(-1.0, 1.0, (MAKER_ACTION_DIM,), np.float32),
-        }
+        self._width = len(self.feature_names)
+        self._full_width = len(executor_observation_names(config.window)) if self._desk is not None else self._width
+        role_obs = {role: spaces.Box(-OBS_BOUND, OBS_BOUND, (self._width,), np.float32) for role in Role}
+        role_obs[Role.EXECUTOR] = spaces.Box(-OBS_BOUND, OBS_BOUND, (len(executor_observation_names(config.window)),), np.float32)
+        role_act = {role: spaces.Box(-1.0, 1.0, (dim,), np.float32) for role, dim in dims.items()}
         self._obs_spaces = {a: role_obs[self.population_of[a].role] for a in self._all}
         self._act_spaces = {a: role_act[self.population_of[a].role] for a in self._all}
 
@@ -134,6 +146,7 @@ class MarketEnv(ParallelEnv):
         self.exchange: Exchange | None = None
         self.last_fills: list[Fill] = []
         self.last_actions: dict[str, Any] = {}
+        self.last_orders: dict[str, list[Order]] = {}
 
     # ------------------------------------------------------------------ PettingZoo API
     def observation_space(self, agent: str) -> spaces.Box:
@@ -163,7 +176,8 @@ class MarketEnv(ParallelEnv):
         self.exchange = Exchange(fees=fees, check=self.check)
         limits = AccountLimits(cash_floor=-config.credit, max_short=0 if rules.short_sale_ban else config.max_short)
         for agent in self._all:
-            self.exchange.open_account(agent, cash=config.initial_cash, inventory=config.initial_inventory, limits=limits)
+            inventory = config.starting_inventory_of(self.population_of[agent])
+            self.exchange.open_account(agent, cash=config.initial_cash, inventory=inventory, limits=limits)
         self.clearing.open(self.exchange, self._all, clearing_rng)
         self._accounts = [self.exchange.ledger.account(a) for a in self._all]
 
@@ -176,12 +190,16 @@ class MarketEnv(ParallelEnv):
         self._mid = float(config.initial_price)
         self._last_trade = self._mid
         self._mids = np.full(config.window + 1, self._mid)
-        self._equity = np.full(len(self._all), float(config.starting_equity))
+        self._equity = self._start_equity.copy()
+        if self._desk is not None:
+            self._desk.start(self._mid)
         self._rewards = np.zeros(len(self._all))
         self.last_fills = []
         self.last_actions = {}
-        self._obs = self._observe(*self._balances())
-        return {a: self._obs[self._index[a]] for a in self.agents}, {a: {} for a in self.agents}
+        self.last_orders = {}
+        self._cash, self._inventory = self._balances()
+        self._obs = self._observe(self._cash, self._inventory)
+        return {a: self._own(self._obs, self._index[a]) for a in self.agents}, {a: {} for a in self.agents}
 
     def step(
         self, actions: Mapping[str, Any]
@@ -207,11 +225,13 @@ class MarketEnv(ParallelEnv):
                 acted[agent] = action
                 orders[agent] = decode(agent, action, reference)
         obs = self._obs
+        own = self._own
         for agent, i, policy, rng in self._driven_plan:
-            action = policy.act(obs[i], rng)
+            action = policy.act(own(obs, i), rng)
             acted[agent] = action
             orders[agent] = decode(agent, action, reference)
         self.last_actions = acted
+        self.last_orders = orders
 
         # 2. arrival order, shuffled with the env's own stream; then the exchange clears, unless halted
         participants = list(orders)
@@ -240,7 +260,12 @@ class MarketEnv(ParallelEnv):
         previous = self._equity
         cash, inventory = self._balances()
         self._equity = cash + inventory * self.clearing.marks(self.exchange, self._index, self._mid, self._last_trade)
-        reward = self._reward_of(previous, self._equity, inventory, self._mid, float(self.config.starting_equity), self._penalty)
+        reward = self._reward_of(previous, self._equity, inventory - self._start_inventory, self._mid, self._start_equity, self._penalty)
+        desk = self._desk
+        if desk is not None:  # executors: their execution P&L against the arrival mid instead
+            desk.close_horizon(self._step - 1, inventory, float(reference))
+            reward[desk.rows] = desk.rewards(cash - self._cash, inventory - self._inventory, self._step - 1)
+        self._cash, self._inventory = cash, inventory
         self._rewards = reward
         bankrupt = (self._equity <= 0).tolist()
         if any(bankrupt):
@@ -256,9 +281,10 @@ class MarketEnv(ParallelEnv):
         equity = self._equity.tolist()
         observations, rewards, terminations, truncations, infos = {}, {}, {}, {}, {}
         index, accounts = self._index, self._accounts
+        narrow = self._full_width != self._width
         for agent in live:
             i = index[agent]
-            observations[agent] = rows[i]
+            observations[agent] = rows[i] if not narrow or i in self._desk.slot else rows[i][: self._width]
             rewards[agent] = rewards_now[i]
             terminations[agent] = bankrupt[i]
             truncations[agent] = truncated
@@ -308,6 +334,16 @@ class MarketEnv(ParallelEnv):
         """Every agent with an account: learners first, then the internally driven ones."""
         return list(self._all)
 
+    @property
+    def starting_inventory(self) -> np.ndarray:
+        """Every agent's starting inventory in lots, in :attr:`all_agents` order."""
+        return self._start_inventory.copy()
+
+    @property
+    def starting_equity(self) -> np.ndarray:
+        """Every agent's starting equity in ticks x lots, in :attr:`all_agents` order."""
+        return self._start_equity.copy()
+
     def account_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Cash, inventory, equity and last reward of every agent, in :attr:`all_agents` order.
 
@@ -320,7 +356,7 @@ class MarketEnv(ParallelEnv):
     # ------------------------------------------------------------------ internals
     def _decode(self, agent: str, action: Any, reference: int) -> list[Order]:
         """Turn one action into orders, after checking it lies in the agent's action space."""
-        taker, dim, max_qty, max_offset = self._codec[agent]
+        role, dim, max_qty, max_offset, min_offset = self._codec[agent]
         # the action as float32 values, as Python floats (a float32 array of the right shape is read directly)
         if type(action) is np.ndarray and action.dtype is _FLOAT32 and action.shape == (dim,):
             values = action.tolist()
@@ -333,7 +369,18 @@ class MarketEnv(ParallelEnv):
         if values is None or not all([-1.0 <= v <= 1.0 for v in values]):
             raise ActionError(f"action for {agent}: expected {dim} numbers in [-1, 1], got {action!r} (an action is an array of shape ({dim},))")
         tick = self._tick
-        if taker:
+        if role is Role.EXECUTOR:
+            i = self._index[agent]
+            inventory = float(self._accounts[i].inventory)
+            resting = self.clearing.resting_qty(self.exchange, agent)
+            child = self._desk.child(
+                i, values[EXECUTOR_SIZE], values[EXECUTOR_AGGRESSION], reference=reference, step=self._step, inventory=inventory, resting=resting, max_offset=max_offset, tick=tick
+            )
+            if child is None:
+                return []
+            sign, price, qty = child
+            return [(Side.BUY if sign > 0 else Side.SELL, price, qty)]
+        if role is Role.TAKER:
             size = round(values[TAKER_SIZE] * max_qty)
             if size == 0:
                 return []
@@ -344,9 +391,9 @@ class MarketEnv(ParallelEnv):
         qty = round((values[MAKER_SIZE] + 1.0) / 2.0 * max_qty)
         if qty == 0:
             return []
-        span = max_offset - 1
-        bid_offset = 1 + round((values[MAKER_BID_OFFSET] + 1.0) / 2.0 * span)
-        ask_offset = 1 + round((values[MAKER_ASK_OFFSET] + 1.0) / 2.0 * span)
+        span = max_offset - min_offset
+        bid_offset = min_offset + round((values[MAKER_BID_OFFSET] + 1.0) / 2.0 * span)
+        ask_offset = min_offset + round((values[MAKER_ASK_OFFSET] + 1.0) / 2.0 * span)
         bid = max(tick, (reference - bid_offset) // tick * tick)
         ask = -(-(reference + ask_offset) // tick) * tick
         return [(Side.BUY, bid, qty), (Side.SELL, ask, qty)]
@@ -379,7 +426,7 @@ class MarketEnv(ParallelEnv):
         config = self.config
         n = len(self._all)
         window = config.window
-        obs = np.empty((n, window + 9), dtype=np.float64)
+        obs = np.empty((n, self._full_width), dtype=np.float64)
         # market features, shared by all
         obs[:, :window] = np.diff(np.log(self._mids))[::-1] * _PERCENT
         book = self.exchange.book
@@ -392,15 +439,25 @@ class MarketEnv(ParallelEnv):
         gap = math.log(self._fundamental() / self._mid) * _PERCENT if config.fundamental else 0.0
         obs[:, window + 1 : window + 5] = (math.log1p(bid_qty), math.log1p(ask_qty), imbalance, gap)
         # own account
-        start = float(config.starting_equity)
-        obs[:, window + 5] = (inventory - config.initial_inventory) / self._max_qty
+        start = self._start_equity
+        obs[:, window + 5] = (inventory - self._start_inventory) / self._max_qty
         obs[:, window + 6] = (cash - config.initial_cash) / start * _PERCENT
         obs[:, window + 7] = (self._equity - start) / start * _PERCENT
         obs[:, window + 8] = 1.0 - self._step / config.max_steps
+        desk = self._desk
+        if desk is not None:  # the executors' own four; the other rows' extra columns are never read
+            obs[:, window + 9 :] = 0.0
+            obs[desk.rows, window + 9 :] = desk.features(self._step, inventory, cash, float(config.initial_cash))
         # clipped to the observation space (np.clip's checks cost more than the two bounds)
         np.minimum(obs, OBS_BOUND, out=obs)
         np.maximum(obs, -OBS_BOUND, out=obs)
         return obs.astype(np.float32)
+
+    def _own(self, obs: np.ndarray, i: int) -> np.ndarray:
+        """Agent ``i``'s observation from the matrix of all: its row, without the executor columns unless it executes."""
+        if self._full_width == self._width or i in self._desk.slot:
+            return obs[i]
+        return obs[i, : self._width]
 
     def _fundamental(self) -> float:
         values = self.config.fundamental

@@ -196,8 +196,8 @@ def drawdown_penalty(drawdown_before: Any, drawdown_after: Any, weight: float, x
 
 
 # ---------------------------------------------------------------------------- the market env
-MarketReward = Callable[[np.ndarray, np.ndarray, np.ndarray, float, float, np.ndarray], np.ndarray]
-"""A market reward: ``(equity_before, equity_after, inventory, mid, starting_equity, inventory_penalty)``,
+MarketReward = Callable[[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray], np.ndarray]
+"""A market reward: ``(equity_before, equity_after, inventory_change, mid, starting_equity, inventory_penalty)``,
 each array with one entry per agent (in the env's agent order), to every agent's reward."""
 
 _PERCENT: Final = 100.0
@@ -206,29 +206,30 @@ _PERCENT: Final = 100.0
 def equity_change(
     equity_before: np.ndarray,
     equity_after: np.ndarray,
-    inventory: np.ndarray,
+    inventory_change: np.ndarray,
     mid: float,
-    starting_equity: float,
+    starting_equity: np.ndarray,
     inventory_penalty: np.ndarray,
 ) -> np.ndarray:
     """The change in marked-to-market equity over the starting equity, in percent, less an inventory penalty.
 
-    The penalty is ``inventory_penalty`` (per agent, 0 for most) times the value of the inventory at the
-    mid over the starting equity, in percent: a maker pays for the risk it carries.
+    The penalty is ``inventory_penalty`` (per agent, 0 for most) times the value at the mid of the
+    inventory taken on since the start over the starting equity, in percent: a maker pays for the risk
+    it added, not for what it was given.
 
     Args:
         equity_before: every agent's equity after the previous step.
         equity_after: every agent's equity after this step.
-        inventory: every agent's inventory in lots.
+        inventory_change: every agent's inventory minus its starting inventory, in lots.
         mid: the mid after this step, in ticks.
-        starting_equity: each agent's equity at the start, in ticks x lots.
+        starting_equity: every agent's equity at the start, in ticks x lots.
         inventory_penalty: each agent's penalty weight.
 
     Returns:
         Every agent's reward.
     """
     reward = (equity_after - equity_before) / starting_equity * _PERCENT
-    reward -= inventory_penalty * np.abs(inventory * mid) / starting_equity * _PERCENT
+    reward -= inventory_penalty * np.abs(inventory_change * mid) / starting_equity * _PERCENT
     return reward
 
 

@@ -6,7 +6,7 @@ as the continuous book, with the same limit checks: each order is checked as if 
 reservation counts against later orders of the same agent), the batch clears, and every reservation
 is released, since unfilled orders of a batch expire.
 
-The clearing modes (:class:`ClearingMode`: :class:`BookClearing`, :class:`CallClearing`,
+The clearing modes (:class:`ClearingMode`: :class:`BookClearing`, :class:`CallClearing`, :class:`PoissonClearing`,
 :class:`ImpactClearing`) are what the market env holds, one per env, chosen once from its config:
 each clears a step's orders, moves the mid and marks inventories, so the env has no branch on the mode.
 """
@@ -215,7 +215,7 @@ class ClearingMode(Protocol):
     for modes that draw (an exogenous mid, random fills). The env calls, each step: :meth:`clear` (unless
     a circuit breaker halts trading), then :meth:`new_mid`, then :meth:`marks` to value inventories.
 
-    A new mode is one class with these five methods plus its entry in the env's registry
+    A new mode is one class with these six methods plus its entry in the env's registry
     (:data:`market.envs.market_config.CLEARING_MODES`).
     """
 
@@ -233,6 +233,9 @@ class ClearingMode(Protocol):
 
     def withdraw(self, exchange: Exchange, agent: str) -> None:
         """Take a leaving (bankrupt) agent's orders out of the market."""
+
+    def resting_qty(self, exchange: Exchange, agent: str) -> int:
+        """Lots of the agent's earlier orders still resting (they may fill before its next turn cancels them)."""
 
 
 class BookClearing:
@@ -286,6 +289,11 @@ class BookClearing:
             exchange.cancel(agent, order_id)
         self._resting[agent] = []
 
+    def resting_qty(self, exchange: Exchange, agent: str) -> int:
+        """The unfilled lots of the agent's orders resting in the book."""
+        order = exchange.book.order
+        return sum(view.remaining for view in map(order, self._resting[agent]) if view is not None)
+
 
 class _BatchClearing:
     """What the batch modes share: the step's orders clear at once and nothing rests."""
@@ -315,6 +323,10 @@ class _BatchClearing:
 
     def withdraw(self, exchange: Exchange, agent: str) -> None:
         """Nothing rests, so nothing to withdraw."""
+
+    def resting_qty(self, exchange: Exchange, agent: str) -> int:
+        """Nothing rests between steps."""
+        return 0
 
 
 class CallClearing(_BatchClearing):
@@ -354,3 +366,96 @@ class ImpactClearing(_BatchClearing):
     def new_mid(self, exchange: Exchange, fills: Sequence[Fill], mid: float) -> float:
         """The impact price of the step's flow (the reference itself when no flow was marketable)."""
         return float(self._price) if self._price is not None else mid
+
+
+class PoissonClearing:
+    """The textbook setting of Avellaneda and Stoikov (2008): an exogenous mid, and quotes filled by Poisson arrivals.
+
+    The mid follows its own random walk (:meth:`new_mid`), whatever the agents do. Each step, every
+    accepted order ``delta`` ticks from the mid on its own side (below it for a bid, above it for an
+    ask; negative through the mid) is hit by an outside market order with probability
+    ``min(1, intensity * exp(-kappa * delta) * dt)`` and fills ``fill_size`` lots (at most its size) at
+    its own price: the model's rate for every order, so a quote through the mid is hit more often, and
+    a taker's crossing order fills as surely as its price is aggressive. Orders fill independently of
+    one another (each agent faces the model's order flow alone), and the dealer account is the other
+    side of every fill: the agent is the maker of a fill when its order lay on its own side of the mid,
+    the taker otherwise. Nothing rests.
+
+    Two random streams, both branches of the stream the env hands to :meth:`open`: one moves the mid,
+    one draws the fills, so the mid's path depends on the seed alone, not on what the agents quote,
+    and strategies compared on one seed see the same prices.
+
+    Args:
+        initial_mid: the mid at the start of every episode, in ticks.
+        sigma: the mid's volatility in ticks per square root of model time.
+        intensity: ``A``, the rate of outside market orders reaching a quote at the mid, per unit of model time.
+        kappa: decay of that rate with the distance from the mid, per tick.
+        dt: model time per step.
+        fill_size: lots one outside market order takes.
+        normal: normal steps of standard deviation ``sigma * sqrt(dt)`` instead of the paper's
+            binomial steps of exactly that size.
+    """
+
+    def __init__(
+        self, *, initial_mid: float, sigma: float, intensity: float, kappa: float, dt: float, fill_size: int, normal: bool = False
+    ) -> None:
+        self.initial_mid, self.intensity, self.kappa, self.dt, self.fill_size, self.normal = (
+            initial_mid, intensity, kappa, dt, fill_size, normal
+        )
+        self.step_size = sigma * math.sqrt(dt)
+
+    def open(self, exchange: Exchange, agents: Sequence[str], rng: np.random.Generator) -> None:
+        """Open the dealer's account, start the mid at ``initial_mid`` and branch the mid's and the fills' streams."""
+        exchange.open_account(DEALER_ACCOUNT, cash=_DEALER_CASH, inventory=_DEALER_INVENTORY)
+        self._mid_rng, self._fill_rng = rng.spawn(2)
+        self._mid = self.initial_mid
+
+    def fill_probability(self, delta: float) -> float:
+        """The chance that an order ``delta`` ticks from the mid (negative: through it) is hit within one step."""
+        rate = self.intensity * math.exp(min(-self.kappa * delta, 700.0)) * self.dt
+        return min(1.0, rate)
+
+    def clear(self, exchange: Exchange, arrival: Sequence[str], orders: Mapping[str, list[Order]], reference: int) -> ClearingOutcome:
+        """Check every order of the step (in arrival order), then fill each with its own draw."""
+        batch = [BatchOrder(agent, side, price, qty) for agent in arrival for side, price, qty in orders[agent]]
+        accepted, refused = _accept(exchange, batch)
+        draws = self._fill_rng.random(len(accepted)).tolist()
+        mid, settle = self._mid, exchange.ledger.settle
+        fills: list[Fill] = []
+        for order, draw in zip(accepted, draws):
+            buy = order.side is Side.BUY
+            delta = mid - order.price if buy else order.price - mid
+            if draw >= self.fill_probability(delta):
+                continue
+            flow_id = exchange.book.new_order_id()
+            qty = min(self.fill_size, order.qty)
+            buyer, seller = (order.agent, DEALER_ACCOUNT) if buy else (DEALER_ACCOUNT, order.agent)
+            if delta > 0.0:  # a quote on its own side of the mid, hit by an outside market order
+                settle(buyer, seller, order.price, qty, buyer_is_maker=buy)
+                fills.append(Fill(order.price, qty, order.agent, DEALER_ACCOUNT, order.order_id, flow_id, Side.SELL if buy else Side.BUY))
+            else:  # at or through the mid: the agent takes from the flow
+                settle(buyer, seller, order.price, qty, buyer_is_maker=not buy)
+                fills.append(Fill(order.price, qty, DEALER_ACCOUNT, order.agent, flow_id, order.order_id, order.side))
+        _release_all(exchange, accepted)
+        rejected: dict[str, list[str]] = {}
+        for agent, reject in refused:
+            rejected.setdefault(agent, []).append(reject.reason.value)
+        return ClearingOutcome(fills, rejected)
+
+    def new_mid(self, exchange: Exchange, fills: Sequence[Fill], mid: float) -> float:
+        """One step of the mid's own random walk (never below one tick), whatever traded."""
+        rng = self._mid_rng
+        step = rng.standard_normal() * self.step_size if self.normal else (self.step_size if rng.random() < 0.5 else -self.step_size)
+        self._mid = max(1.0, self._mid + step)
+        return self._mid
+
+    def marks(self, exchange: Exchange, index: Mapping[str, int], mid: float, last_trade: float) -> np.ndarray | float:
+        """Everyone at the exogenous mid."""
+        return self._mid
+
+    def withdraw(self, exchange: Exchange, agent: str) -> None:
+        """Nothing rests, so nothing to withdraw."""
+
+    def resting_qty(self, exchange: Exchange, agent: str) -> int:
+        """Nothing rests between steps."""
+        return 0

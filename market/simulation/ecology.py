@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from market.agents.policy import Policy
-from market.agents.scripted import build_policy
+from market.agents.scripted import build_policy, population_limits
 from market.data import synthetic
 from market.data.loading import CLOSE
 from market.envs.market_config import Clearing, ImpactConfig, MarketConfig, PopulationConfig, Role
@@ -322,7 +322,7 @@ def scripted_market(
         tick_value=TICK_VALUE,
     )
     policies = {
-        p.name: build_policy(ECOLOGY[p.name].policy, dict(ECOLOGY[p.name].params), window=WINDOW, population=p.name, max_qty=p.max_qty, max_offset=p.max_offset)
+        p.name: build_policy(ECOLOGY[p.name].policy, dict(ECOLOGY[p.name].params), window=WINDOW, population=p.name, **population_limits(p))
         for p in populations
     }
     return config, policies

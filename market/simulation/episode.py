@@ -76,7 +76,8 @@ def play_episode(
     """Play one episode of a market env to its end, acting for its PettingZoo agents.
 
     The episode ends when no PettingZoo agent is left: at ``max_steps`` (truncation), or earlier
-    if they all went bankrupt.
+    if they all went bankrupt. A market whose populations are all driven inside the env (every one
+    scripted) plays to ``max_steps``.
 
     Args:
         env: the market.
@@ -87,23 +88,22 @@ def play_episode(
         progress: called as ``progress(steps_done, max_steps)`` after every step, after the observers.
 
     Raises:
-        ConfigError: a PettingZoo population without a policy, or no PettingZoo agent at all.
+        ConfigError: a PettingZoo population without a policy.
     """
     # 0. every population driven from outside has a policy, and there is someone to act for
     learners = [p for p in env.config.populations if p.learner]
     missing = [p.name for p in learners if p.name not in policies and not all(a in policies for a in p.agent_names())]
     if missing:
         raise ConfigError(f"policies: no policy for the population(s) {missing} driven from outside the env")
-    if not env.possible_agents:
-        raise ConfigError("populations: every population is driven inside the env; run_market needs at least one PettingZoo agent")
-
     observations, _ = env.reset(seed=seed)
     streams = policy_streams(seed, env.possible_agents)
     policy_of = {agent: policies.get(agent) or policies[env.population_of[agent].name] for agent in env.possible_agents}
     for observer in observers:
         observer.start(env)
     total = env.config.max_steps
-    while env.agents:
+    # a market with PettingZoo agents ends when none is left; one driven wholly inside the env, at max_steps
+    driven_only = not env.possible_agents
+    while env.agents or (driven_only and env.step_count < total):
         # 1. every live PettingZoo agent acts on its own observation with its own stream
         actions = {agent: policy_of[agent].act(observations[agent], streams[agent]) for agent in env.agents}
         observations, _, _, _, _ = env.step(actions)

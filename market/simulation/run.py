@@ -63,7 +63,7 @@ def run_market(
         The run's summary.
 
     Raises:
-        ConfigError: a PettingZoo population without a policy, no PettingZoo agent at all, or a
+        ConfigError: a PettingZoo population without a policy, or a
             negative ``book_levels``.
     """
     collector = SummaryCollector()

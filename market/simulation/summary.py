@@ -17,6 +17,7 @@ import numpy as np
 
 from market import stats
 from market.data.facts import MIN_RETURNS, stylized_facts
+from market.envs.market_config import Role
 from market.envs.market_v0 import MarketEnv
 from market.exchange.types import Side
 
@@ -80,6 +81,9 @@ class MarketRunSummary:
             ``|inventory - starting inventory|`` after each step, in lots: how much risk it carried.
         final_inventory: per population, the mean over its agents of the inventory left at the end
             minus the starting inventory, in lots.
+        quoted_spread: per maker population, the mean over its agents of their own quoted spread (ask
+            minus bid, in ticks) over the steps they quoted both sides; NaN for one that never did.
+            Unlike ``mean_spread`` it needs no book: it is what the makers asked.
     """
 
     steps: int
@@ -99,6 +103,7 @@ class MarketRunSummary:
     pnl: Mapping[str, float] = field(default_factory=dict)
     mean_abs_inventory: Mapping[str, float] = field(default_factory=dict)
     final_inventory: Mapping[str, float] = field(default_factory=dict)
+    quoted_spread: Mapping[str, float] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
         """The summary as manifest metrics: headline numbers and facts at the top, returns nested."""
@@ -132,8 +137,11 @@ class SummaryCollector:
         self._taker_buys: list[bool] = []
         self._mids_before: list[float] = []
         # every agent's |inventory - start|, summed over the steps
-        self._inventory_start = float(env.config.initial_inventory)
+        self._inventory_start = env.starting_inventory
         self._abs_inventory = np.zeros(len(env.all_agents))
+        # each agent's quoted spread (ask - bid) summed over the steps it quoted both sides, and those steps
+        self._quoted = np.zeros(len(env.all_agents))
+        self._quoting_steps = np.zeros(len(env.all_agents))
 
     def observe(self, step: int, env: MarketEnv) -> None:
         """Keep the step's mid, volume, spread and depth, and the makers' fills against the mid before it."""
@@ -156,6 +164,12 @@ class SummaryCollector:
         if bid is not None and ask is not None:
             self._spreads.append(ask[0] - bid[0])
         self._trades += len(fills)
+        index = self._maker_index
+        for agent, orders in env.last_orders.items():
+            if len(orders) == 2 and orders[0][0] is not orders[1][0]:  # a two-sided quote
+                i = index[agent]
+                self._quoted[i] += abs(orders[1][1] - orders[0][1])
+                self._quoting_steps[i] += 1
         self._abs_inventory += np.abs(env.account_arrays()[1] - self._inventory_start)
         if env.agents:  # a step is halted when the env was halted as it began
             self._halted_steps += env.halted
@@ -169,12 +183,14 @@ class SummaryCollector:
         """The episode's figures: returns by population, spread capture, the mid's drawdown and facts."""
         env, config = self._env, self._env.config
         agents = env.all_agents
-        # 1. returns by population, marked at the final mid
-        start = float(config.starting_equity)
-        mean_return = {
-            p.name: float(np.mean([self._equity[agents.index(a)] / start - 1.0 for a in p.agent_names()]))
-            for p in config.populations
-        }
+        index = self._maker_index
+
+        def by_population(values: np.ndarray) -> dict[str, float]:
+            return {p.name: float(np.mean([values[index[a]] for a in p.agent_names()])) for p in config.populations}
+
+        # 1. returns by population, marked at the final mid, against each agent's own starting equity
+        start = env.starting_equity
+        mean_return = by_population(self._equity / start - 1.0)
         # 2. spread capture: each maker's edge against the mid before its fills, summed in fill order
         captured = np.zeros(len(agents))
         edges = stats.maker_edges(self._prices, self._qtys, self._taker_buys, self._mids_before)
@@ -183,13 +199,17 @@ class SummaryCollector:
             p.name: float(np.mean([captured[self._maker_index[a]] for a in p.agent_names()])) for p in config.populations
         }
         # 3. money and inventory by population: P&L, the inventory carried and the inventory left
-        def by_population(values: np.ndarray) -> dict[str, float]:
-            return {p.name: float(np.mean([values[agents.index(a)] for a in p.agent_names()])) for p in config.populations}
-
         steps = max(1, len(self._volumes))
         pnl = by_population(self._equity - start)
         mean_abs_inventory = by_population(self._abs_inventory / steps)
         final_inventory = by_population(self._inventory - self._inventory_start)
+        quoting = self._quoting_steps
+        quoted = np.divide(self._quoted, quoting, out=np.full(len(quoting), np.nan), where=quoting > 0)
+        quoted_spread = {  # makers, over the agents that quoted both sides at least once
+            p.name: float(np.nanmean(values)) if np.isfinite(values := quoted[[index[a] for a in p.agent_names()]]).any() else float("nan")
+            for p in config.populations
+            if p.role is Role.MAKER
+        }
         # 4. the mid: its distance from the fundamental, its drawdown, and its returns' stylized facts
         path = np.asarray(self._mids)
         fundamental = np.asarray(config.fundamental[1 : len(path)], dtype=np.float64)  # the value after each step
@@ -215,4 +235,5 @@ class SummaryCollector:
             pnl=pnl,
             mean_abs_inventory=mean_abs_inventory,
             final_inventory=final_inventory,
+            quoted_spread=quoted_spread,
         )

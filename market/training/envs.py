@@ -19,7 +19,7 @@ from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
 from ray.tune.registry import register_env
 
 from market.agents.policy import Policy
-from market.agents.scripted import build_policy
+from market.agents.scripted import build_policy, population_limits
 from market.config import from_mapping
 from market.envs.market_config import MarketConfig
 from market.envs.market_v0 import MarketEnv
@@ -53,7 +53,7 @@ def market_policies(config: MarketConfig) -> dict[str, Policy]:
         else:
             policies[population.name] = build_policy(
                 population.policy, population.param_dict, window=config.window, population=population.name,  # type: ignore[arg-type]
-                max_qty=population.max_qty, max_offset=population.max_offset,
+                **population_limits(population),
             )
     return policies
 

@@ -74,7 +74,15 @@ def optimal_spread(*, gamma: float, sigma: float, time_left: float, kappa: float
 
 
 def optimal_quotes(
-    mid: float, inventory: float, *, gamma: float, sigma: float, time_left: float, kappa: float, symmetric: bool = False
+    mid: float,
+    inventory: float,
+    *,
+    gamma: float,
+    sigma: float,
+    time_left: float,
+    kappa: float,
+    symmetric: bool = False,
+    time_spread: bool = True,
 ) -> tuple[float, float]:
     """The bid and ask: half the optimal spread either side of the reservation price (or of the mid).
 
@@ -86,11 +94,13 @@ def optimal_quotes(
         time_left: ``T - t`` in model time.
         kappa: decay of the fill intensity with distance.
         symmetric: the paper's benchmark: the same spread centred on the mid, whatever the inventory.
+        time_spread: include the inventory-risk term ``gamma * sigma**2 * (T - t)`` in the spread
+            (eq. 30); without it the spread is the arrival term alone (see :class:`AvellanedaStoikovParams`).
 
     Returns:
         ``(bid, ask)``.
     """
-    half = optimal_spread(gamma=gamma, sigma=sigma, time_left=time_left, kappa=kappa) / 2.0
+    half = optimal_spread(gamma=gamma, sigma=sigma, time_left=time_left if time_spread else 0.0, kappa=kappa) / 2.0
     centre = mid if symmetric else reservation_price(mid, inventory, gamma=gamma, sigma=sigma, time_left=time_left)
     return centre - half, centre + half
 
@@ -112,8 +122,14 @@ class AvellanedaStoikovParams:
         max_qty: the population's ``max_qty``: lots per side at full size, and the unit of the
             observation's inventory.
         max_offset: the population's ``max_offset``: the farthest quote from the mid, in ticks.
+        min_offset: the population's ``min_offset``: the nearest quote to the mid, in ticks (0 or less
+            reaches the mid or goes through it, in ``poisson`` clearing only).
         size: lots quoted on each side.
         symmetric: quote around the mid instead of the reservation price (the paper's benchmark).
+        time_spread: include ``gamma * sigma**2 * (T - t)`` in the spread, as eq. 30 has it. The paper's
+            own simulations report the arrival term alone as the spread (1.29 at gamma 0.1, 1.33 at
+            0.01, 1.15 at 0.5) and their symmetric strategy's profits fit a spread of that size, so
+            the ``avellaneda_stoikov`` scenario, which replays them, sets this to false.
     """
 
     gamma: float
@@ -124,8 +140,10 @@ class AvellanedaStoikovParams:
     steps: int = 0
     max_qty: int
     max_offset: int
+    min_offset: int = 1
     size: int = 1
     symmetric: bool = False
+    time_spread: bool = True
 
     def __post_init__(self) -> None:
         check_number(self, "gamma", 0.0, math.inf, low_open=True, high_open=True)
@@ -139,11 +157,13 @@ class AvellanedaStoikovParams:
             raise ParamError(key, "a value above 0 when sigma is estimated (sigma = 0): the price in ticks and the episode's steps", value)
         check_integer(self, "max_qty", 1)
         check_integer(self, "max_offset", 2)
+        check_integer(self, "min_offset", -self.max_offset, self.max_offset - 1)
         check_integer(self, "size", 0)
         if self.size > self.max_qty:
             raise ParamError("size", f"at most max_qty ({self.max_qty}) lots", self.size)
-        if not isinstance(self.symmetric, bool):
-            raise ParamError("symmetric", "true or false", self.symmetric)
+        for key in ("symmetric", "time_spread"):
+            if not isinstance(getattr(self, key), bool):
+                raise ParamError(key, "true or false", getattr(self, key))
 
 
 class AvellanedaStoikovMaker(ScriptedTrader):
@@ -155,11 +175,12 @@ class AvellanedaStoikovMaker(ScriptedTrader):
     ticks, over the square root of one step's model time), and quotes ``size`` lots at the bid and ask
     of :func:`optimal_quotes` around the current mid.
 
-    The market env quotes whole ticks at 1 to ``max_offset`` ticks from the mid: each quote's distance
-    is clipped into that range, so a reservation price beyond the mid (a large inventory) still leaves
-    the bid at least one tick below the mid and the ask one tick above, where the closed form would
-    cross it; and a spread wider than ``2 * max_offset`` is cut. Choose ``max_offset`` well beyond half
-    the spread to leave the strategy as the paper has it.
+    The market env quotes whole ticks at ``min_offset`` (1 by default) to ``max_offset`` ticks from the
+    mid: each quote's distance is clipped into that range, so with the default a reservation price
+    beyond the mid (a large inventory) still leaves the bid at least one tick below the mid and the ask
+    one tick above, where the closed form would cross it; and a spread wider than ``2 * max_offset`` is
+    cut. Choose ``max_offset`` well beyond half the spread, and in ``poisson`` clearing a negative
+    ``min_offset``, to leave the strategy as the paper has it.
 
     Args:
         params: its :class:`AvellanedaStoikovParams`.
@@ -190,7 +211,7 @@ class AvellanedaStoikovMaker(ScriptedTrader):
         inventory = float(obs[self._inventory]) * p.max_qty
         time_left = max(0.0, float(obs[self._time_left])) * p.horizon
         bid, ask = optimal_quotes(
-            0.0, inventory, gamma=p.gamma, sigma=self.sigma(obs), time_left=time_left, kappa=p.kappa, symmetric=p.symmetric
+            0.0, inventory, gamma=p.gamma, sigma=self.sigma(obs), time_left=time_left, kappa=p.kappa, symmetric=p.symmetric, time_spread=p.time_spread
         )
         return -bid, ask
 
@@ -208,9 +229,9 @@ class AvellanedaStoikovMaker(ScriptedTrader):
         p = self.params
         below, above = self.quote_distances(obs)
         action = np.empty(MAKER_ACTION_DIM, dtype=np.float32)
-        span = p.max_offset - 1
-        # distance d ticks (clipped to [1, max_offset]) is encoded as 2 * (d - 1) / (max_offset - 1) - 1
-        action[MAKER_BID_OFFSET] = 2.0 * (min(max(below, 1.0), p.max_offset) - 1.0) / span - 1.0
-        action[MAKER_ASK_OFFSET] = 2.0 * (min(max(above, 1.0), p.max_offset) - 1.0) / span - 1.0
+        low, high = float(p.min_offset), float(p.max_offset)
+        # distance d ticks (clipped to [min_offset, max_offset]) is encoded as 2 * (d - min_offset) / (max_offset - min_offset) - 1
+        action[MAKER_BID_OFFSET] = 2.0 * (min(max(below, low), high) - low) / (high - low) - 1.0
+        action[MAKER_ASK_OFFSET] = 2.0 * (min(max(above, low), high) - low) / (high - low) - 1.0
         action[MAKER_SIZE] = 2.0 * p.size / p.max_qty - 1.0
         return action

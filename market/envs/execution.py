@@ -1,0 +1,203 @@
+"""The executor role of the market env: a parent order worked through child orders within a horizon.
+
+An executor population's agents each get one parent order (:class:`ExecutionConfig`): buy or sell
+``quantity`` lots within ``horizon`` steps from the start. Each step, within the horizon, its action
+``[size, aggressiveness]`` in [-1, 1] becomes one child order:
+
+* ``size`` sets the child's lots as a multiple of the *even pace* of what is left: with ``R`` lots to go
+  and ``n`` steps left, the pace is ``R / n`` lots a step and the child is
+  ``floor(max_pace ** size * R / n + 1/2)`` lots. ``size = 0`` keeps the straight-line pace (TWAP),
+  ``size = 1`` trades ``max_pace`` times it (all of it at once with the default ``max_pace = horizon``),
+  ``size = -1`` trades ``1 / max_pace`` of it (nothing, once the pace is below ``max_pace / 2`` lots).
+* ``aggressiveness`` sets the limit price as the taker's does: ``round(aggressiveness * max_offset)`` ticks
+  from the mid toward the other side (positive crosses the spread, negative rests passively).
+
+Over-execution is impossible by construction: a child never exceeds the lots left less the lots still
+resting from earlier children (which may yet fill before this step's turn cancels them). At the last
+step of the horizon the env sends the whole remainder as a sweep, ``sweep_offset`` ticks through the mid;
+whatever even that leaves unfilled is charged, in the reward and the shortfall, as if it had filled at
+the sweep's limit price (and fill completion reports it as unfilled). After the horizon the executor
+sends nothing.
+
+The reward, per step, is the execution P&L against the arrival mid ``S0`` (the mid at the start), in
+basis points of the parent order's value: ``(change in cash + S0 * change in inventory) / (quantity * S0)
+* 1e4``. It counts fees and taxes (they are in the cash), and for a fully executed order its sum over
+the episode is minus the implementation shortfall. Four features join the executor's observation
+(:data:`EXECUTION_FEATURES`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from market.errors import ConfigError
+
+__all__ = ["EXECUTION_FEATURES", "BPS", "ExecutionConfig", "ExecutionDesk", "ParentSide"]
+
+BPS = 1e4
+"""Basis points per unit."""
+
+EXECUTION_FEATURES = ("remaining", "horizon_left", "schedule_gap", "price_gap")
+"""The features an executor's observation adds after the shared ones, by index:
+
+``remaining``: lots left over the parent quantity, in [0, 1]. ``horizon_left``: steps left in the
+horizon over the horizon, in [0, 1] (0 after it). ``schedule_gap``: the share executed minus the share
+a straight line would have executed by now (positive: ahead of schedule). ``price_gap``: the average
+execution price against the arrival mid, in percent, signed so that positive is worse (paid more when
+buying, received less when selling); 0 before the first fill."""
+
+
+class ParentSide(StrEnum):
+    """Which way the parent order trades."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+def _require(condition: bool, key: str, expected: str, value: Any) -> None:
+    if not condition:
+        raise ConfigError(f"{key}: expected {expected}, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionConfig:
+    """The parent order of each agent of an executor population.
+
+    Attributes:
+        side: ``buy`` or ``sell``.
+        quantity: lots to trade, at least 1.
+        horizon: steps to trade them in, from the start of the episode, at least 1 (and at most the
+            market's ``max_steps``).
+        max_pace: the largest child as a multiple of the even pace (the ``size`` action's range);
+            None for ``horizon`` (``size = 1`` then sends everything left).
+        sweep_offset: how far through the mid, in ticks, the last step's sweep of the remainder may go;
+            None for ten times the population's ``max_offset``.
+    """
+
+    side: ParentSide
+    quantity: int
+    horizon: int
+    max_pace: float | None = None
+    sweep_offset: int | None = None
+
+    def __post_init__(self) -> None:
+        _require(self.side in tuple(ParentSide), "execution.side", f"one of {[s.value for s in ParentSide]}", self.side)
+        object.__setattr__(self, "side", ParentSide(self.side))
+        _require(type(self.quantity) is int and self.quantity >= 1, "execution.quantity", "a positive integer number of lots", self.quantity)
+        _require(type(self.horizon) is int and self.horizon >= 1, "execution.horizon", "a positive integer number of steps (T >= 1)", self.horizon)
+        pace = self.max_pace
+        _require(pace is None or (type(pace) in (int, float) and math.isfinite(pace) and pace > 1), "execution.max_pace", "a number above 1", pace)
+        sweep = self.sweep_offset
+        _require(sweep is None or (type(sweep) is int and sweep >= 1), "execution.sweep_offset", "a positive integer number of ticks", sweep)
+
+    @property
+    def sign(self) -> int:
+        """+1 for a buy, -1 for a sell."""
+        return 1 if self.side is ParentSide.BUY else -1
+
+    @property
+    def pace_range(self) -> float:
+        """``max_pace``, or the horizon when it is not set."""
+        return float(self.max_pace) if self.max_pace is not None else float(max(self.horizon, 2))
+
+
+class ExecutionDesk:
+    """The parent orders of every executor in one market env: child orders, rewards and features.
+
+    The env holds one desk; :meth:`start` opens each episode. Rows are the executors' indices among all
+    the env's agents; arrays are indexed by executor (in the order given).
+
+    Args:
+        rows: each executor's row in the env's agent order.
+        configs: each executor's parent order.
+        max_offsets: each executor's population ``max_offset``.
+        start_inventory: each executor's starting inventory.
+    """
+
+    def __init__(self, rows: list[int], configs: list[ExecutionConfig], max_offsets: list[int], start_inventory: list[float]) -> None:
+        self.rows = np.asarray(rows, dtype=np.intp)
+        self.configs = configs
+        self.slot = {row: k for k, row in enumerate(rows)}
+        self.quantity = np.array([c.quantity for c in configs], dtype=np.float64)
+        self.horizon = np.array([c.horizon for c in configs], dtype=np.int64)
+        self.sign = np.array([c.sign for c in configs], dtype=np.float64)
+        self.log_pace = np.array([math.log(c.pace_range) for c in configs], dtype=np.float64)
+        self.sweep = [c.sweep_offset if c.sweep_offset is not None else 10 * m for c, m in zip(configs, max_offsets)]
+        self.start_inventory = np.asarray(start_inventory, dtype=np.float64)
+
+    def start(self, arrival_mid: float) -> None:
+        """A new episode: every parent order arrives now, at ``arrival_mid``; nothing is charged yet."""
+        self.arrival = float(arrival_mid)
+        self.charged = np.zeros(len(self.rows))  # lots the last sweep left unfilled, charged at its limit
+        self.charge_price = np.zeros(len(self.rows))
+
+    def executed(self, inventory: np.ndarray) -> np.ndarray:
+        """Lots executed so far by each executor (its inventory moved its own way), from all agents' inventories."""
+        return (inventory[self.rows] - self.start_inventory) * self.sign
+
+    def child(self, row: int, size: float, aggression: float, *, reference: int, step: int, inventory: float, resting: int, max_offset: int, tick: int) -> tuple[int, int, int] | None:
+        """The child order of one executor this step, as ``(sign, limit price, lots)``, or None.
+
+        Args:
+            row: the executor's row among the env's agents.
+            size, aggression: its action.
+            reference: the mid in ticks, rounded.
+            step: the step about to be played (0 first).
+            inventory: its inventory now.
+            resting: lots of its earlier children still resting in the book.
+            max_offset: its population's ``max_offset``.
+            tick: the market's tick size.
+        """
+        k = self.slot[row]
+        config = self.configs[k]
+        steps_left = config.horizon - step
+        if steps_left <= 0:
+            return None
+        sign = config.sign
+        left = config.quantity - (inventory - self.start_inventory[k]) * sign
+        room = int(left) - resting
+        if room <= 0:
+            return None
+        if steps_left == 1:  # the last step: sweep the remainder through the mid
+            qty, offset = room, self.sweep[k]
+        else:
+            qty = min(room, math.floor(math.exp(self.log_pace[k] * size) * left / steps_left + 0.5))
+            offset = round(aggression * max_offset)
+        if qty <= 0:
+            return None
+        if sign > 0:
+            return sign, max(tick, (reference + offset) // tick * tick), qty
+        return sign, max(tick, -(-(reference - offset) // tick) * tick), qty
+
+    def close_horizon(self, step: int, inventory: np.ndarray, reference: float) -> None:
+        """After step ``step``: an executor whose horizon ended with lots unfilled is charged for them at its sweep's limit."""
+        for k, config in enumerate(self.configs):
+            if config.horizon - 1 == step:
+                left = config.quantity - (inventory[self.rows[k]] - self.start_inventory[k]) * config.sign
+                if left > 0:
+                    self.charged[k] = left
+                    self.charge_price[k] = reference + config.sign * self.sweep[k]
+
+    def rewards(self, cash_change: np.ndarray, inventory_change: np.ndarray, step: int) -> np.ndarray:
+        """Each executor's reward for the step just played: its execution P&L against the arrival mid in bps
+        of its parent order, less, at the end of its horizon, the charge for lots left unfilled."""
+        s0 = self.arrival
+        saving = cash_change[self.rows] + s0 * inventory_change[self.rows]
+        ended = self.horizon - 1 == step
+        saving -= np.where(ended, self.charged * (self.charge_price - s0) * self.sign, 0.0)
+        return saving / (self.quantity * s0) * BPS
+
+    def features(self, step: int, inventory: np.ndarray, cash: np.ndarray, start_cash: float) -> np.ndarray:
+        """The executors' extra observation features (:data:`EXECUTION_FEATURES`), shape ``(executors, 4)``."""
+        executed = self.executed(inventory)
+        share = executed / self.quantity
+        elapsed = np.minimum(step, self.horizon) / self.horizon
+        spent = (start_cash - cash[self.rows]) * self.sign  # cash paid for a buy, received (negative) for a sell
+        average = np.divide(spent, executed, out=np.full(len(self.rows), self.arrival), where=executed > 0)
+        price_gap = (average / self.arrival - 1.0) * self.sign * 100.0
+        return np.column_stack((1.0 - share, 1.0 - elapsed, share - elapsed, price_gap))
