@@ -90,11 +90,13 @@ def varied_observations() -> list[np.ndarray]:
 
 AS_PARAMS = {"gamma": 0.01, "kappa": 0.5, "sigma": 0.0, "price": 10_000.0, "steps": MAX_STEPS}
 """The Avellaneda-Stoikov maker has no defaults for its model's parameters; sigma estimated from the returns."""
+CJ_PARAMS = {"phi": 0.01, "alpha": 0.5, "kappa": 0.5, "intensity": 50.0, "max_inventory": 5}
+"""Nor has the Cartea-Jaimungal maker."""
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTED_POLICIES))
 def test_every_action_is_float32_in_the_roles_space(name, rng):
-    params = {"shock": SHOCK_PARAMS, "avellaneda_stoikov": AS_PARAMS}.get(name, {})
+    params = {"shock": SHOCK_PARAMS, "avellaneda_stoikov": AS_PARAMS, "cartea_jaimungal": CJ_PARAMS}.get(name, {})
     policy = build_policy(name, params, window=WINDOW, max_qty=10, max_offset=10)
     assert isinstance(policy, Policy)
     role = policy_role(name)
@@ -108,6 +110,7 @@ def test_roles_are_maker_for_the_market_maker_and_taker_for_the_rest():
         "noise": Role.TAKER,
         "market_maker": Role.MAKER,
         "avellaneda_stoikov": Role.MAKER,
+        "cartea_jaimungal": Role.MAKER,
         "momentum": Role.TAKER,
         "value": Role.TAKER,
         "shock": Role.TAKER,
