@@ -91,6 +91,8 @@ def varied_observations() -> list[np.ndarray]:
 
 AS_PARAMS = {"gamma": 0.01, "kappa": 0.5, "sigma": 0.0, "price": 10_000.0, "steps": MAX_STEPS}
 """The Avellaneda-Stoikov maker has no defaults for its model's parameters; sigma estimated from the returns."""
+CJ_PARAMS = {"phi": 0.01, "alpha": 0.5, "kappa": 0.5, "intensity": 50.0, "max_inventory": 5}
+"""Nor has the Cartea-Jaimungal maker."""
 
 
 EXECUTOR_LIMITS = {"quantity": 100, "horizon": 20, "max_pace": 20.0}
@@ -99,7 +101,7 @@ EXECUTOR_LIMITS = {"quantity": 100, "horizon": 20, "max_pace": 20.0}
 
 @pytest.mark.parametrize("name", sorted(SCRIPTED_POLICIES))
 def test_every_action_is_float32_in_the_roles_space(name, rng):
-    params = {"shock": SHOCK_PARAMS, "avellaneda_stoikov": AS_PARAMS}.get(name, {})
+    params = {"shock": SHOCK_PARAMS, "avellaneda_stoikov": AS_PARAMS, "cartea_jaimungal": CJ_PARAMS}.get(name, {})
     role = policy_role(name)
     assert role is SCRIPTED_POLICIES[name].role
     order = EXECUTOR_LIMITS if role is Role.EXECUTOR else {}
@@ -119,6 +121,7 @@ def test_every_scripted_policy_names_its_role():
         "noise": Role.TAKER,
         "market_maker": Role.MAKER,
         "avellaneda_stoikov": Role.MAKER,
+        "cartea_jaimungal": Role.MAKER,
         "momentum": Role.TAKER,
         "value": Role.TAKER,
         "shock": Role.TAKER,

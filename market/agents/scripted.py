@@ -34,8 +34,10 @@ encodings' units, so one parameter set works for any ``max_qty`` and ``max_offse
 All randomness comes from the ``rng`` passed to ``act``; nothing here holds random state.
 
 Each trader class names its role and its parameter class (``role``, ``params_class``);
-:data:`SCRIPTED_POLICIES` maps policy names to classes, and :func:`build_policy` builds one from a
-scenario's ``params`` table, naming ``populations.<population>.params.<key>`` in any error.
+:data:`SCRIPTED_POLICIES` maps policy names to classes (these five, and the textbook makers of
+:mod:`market.agents.baselines`: ``avellaneda_stoikov`` and ``cartea_jaimungal``), and
+:func:`build_policy` builds one from a scenario's ``params`` table, naming
+``populations.<population>.params.<key>`` in any error.
 
 >>> import numpy as np
 >>> from market.envs.market_config import observation_index, observation_names
@@ -59,6 +61,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from market.agents.baselines.avellaneda_stoikov import AvellanedaStoikovMaker
+from market.agents.baselines.cartea_jaimungal import CarteaJaimungalMaker
 from market.agents.baselines.execution import AllAtOnceExecutor, AlmgrenChrissExecutor, PassiveExecutor, TWAPExecutor
 from market.agents.policy import Policy
 from market.config import from_mapping, suggest
@@ -518,6 +521,7 @@ SCRIPTED_POLICIES: dict[str, type] = {
     "value": ValueTrader,
     "shock": ShockTrader,
     "avellaneda_stoikov": AvellanedaStoikovMaker,
+    "cartea_jaimungal": CarteaJaimungalMaker,
     "twap": TWAPExecutor,
     "passive": PassiveExecutor,
     "all_at_once": AllAtOnceExecutor,

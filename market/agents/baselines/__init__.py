@@ -4,11 +4,15 @@
   reversion, random), built by name with :func:`make_baseline`.
 * :mod:`~market.agents.baselines.avellaneda_stoikov`: the Avellaneda-Stoikov (2008) market maker, a
   maker policy for the market env (scripted policy ``avellaneda_stoikov``).
+* :mod:`~market.agents.baselines.cartea_jaimungal`: the Cartea-Jaimungal (2015, section 10.2) market
+  maker with running and terminal inventory penalties and an inventory cap, a maker policy for the
+  market env (scripted policy ``cartea_jaimungal``).
 """
 
 from __future__ import annotations
 
 from market.agents.baselines.avellaneda_stoikov import AvellanedaStoikovMaker, AvellanedaStoikovParams
+from market.agents.baselines.cartea_jaimungal import CarteaJaimungalMaker, CarteaJaimungalParams
 from market.agents.baselines.trading import (
     BASELINES,
     BUY_AND_HOLD,
@@ -31,6 +35,8 @@ __all__ = [
     "AvellanedaStoikovMaker",
     "AvellanedaStoikovParams",
     "BuyAndHold",
+    "CarteaJaimungalMaker",
+    "CarteaJaimungalParams",
     "MeanReversion",
     "RandomPolicy",
     "SMACrossover",
