@@ -355,8 +355,8 @@ def run_command(
         if not rows or not key.startswith((STRATEGY_PREFIX, VERSUS_PREFIX)):  # with a comparison, the strategies are in its table
             table.add_row(key, f"{mean:.4g}", f"+/- {half:.3g}")
     console.print(table)
-    if rows:
-        console.print(_comparison_table(rows, loaded))
+    for comparison in _comparison_tables(rows, loaded):
+        console.print(comparison)
     console.print(f"run record: {result.run_path}", soft_wrap=True)
     console.print(f"open it: {sys.argv[0]} dashboard --runs {out}   (then http://127.0.0.1:8501/?run={result.run_path.name})", soft_wrap=True)
 
@@ -400,30 +400,32 @@ def tune(
     console.print(f"written: {result.path}", soft_wrap=True)
 
 
-def _comparison_table(rows, scenario) -> Table:
+def _comparison_tables(rows, scenario) -> list[Table]:
     """The strategies of a scenario's evaluation side by side (:func:`market.comparison.comparison_rows`),
-    with the published figures under each strategy where the scenario gives a reference."""
+    one table per role, with the published figures under each strategy where the scenario gives a reference."""
     import math
 
-    from market.comparison import COLUMNS
+    from market.comparison import VERSUS, columns_of
 
     def cell(value: float, half: float = math.nan) -> str:
         if not math.isfinite(value):
             return "-"
         return f"{value:.4g}" + (f" +/- {half:.2g}" if math.isfinite(half) else "")
 
-    label = scenario.label
-    headings = [column.heading for column in COLUMNS]
-    table = Table("strategy", "population", *headings, f"{label} - it (P&L)", title=f"Strategies of {scenario.name} (money in price units; mean +/- 95% CI per episode)")
     reference = scenario.evaluation.reference
-    for row in rows:
-        versus = "" if row.versus is None else cell(*row.versus)
-        table.add_row(row.strategy, row.population, *(cell(*row.values[c.metric]) for c in COLUMNS), versus)
-        if row.reference:
-            table.add_row("  published", "", *(cell(row.reference[c.metric]) if c.metric in row.reference else "" for c in COLUMNS), "", style="dim")
-    if reference is not None:
-        table.caption = f"published: {reference.source}"
-    return table
+    tables = []
+    for role in dict.fromkeys(row.role for row in rows):
+        columns = columns_of(role)
+        versus = f"{scenario.label} - it ({VERSUS[role].replace('_', ' ')})"
+        table = Table("strategy", "population", *(c.heading for c in columns), versus, title=f"Strategies of {scenario.name}, {role}s (money in price units; mean +/- 95% CI per episode)")
+        for row in (r for r in rows if r.role == role):
+            table.add_row(row.strategy, row.population, *(cell(*row.values[c.metric]) for c in columns), "" if row.versus is None else cell(*row.versus))
+            if row.reference:
+                table.add_row("  published", "", *(cell(row.reference[c.metric]) if c.metric in row.reference else "" for c in columns), "", style="dim")
+        if reference is not None:
+            table.caption = f"published: {reference.source}"
+        tables.append(table)
+    return tables
 
 
 def _progress_table(columns: tuple[str, ...], history: list[tuple[str, ...]], report) -> Table:

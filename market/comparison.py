@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["COLUMNS", "ComparisonRow", "comparison_rows", "evaluation_record"]
+__all__ = ["COLUMNS", "ComparisonRow", "columns_of", "comparison_rows", "evaluation_record"]
 
 STRATEGY_PREFIX = "strategy/"
 """Metrics of a baseline played in a population's place: ``strategy/<name>/<metric>``."""
@@ -36,18 +36,35 @@ class Column:
     market: bool = False  # a figure of the whole market (``mid_change``), not of the population
 
 
-COLUMNS: tuple[Column, ...] = (
+_MID_DRIFT = Column("mid_change", "mid drift", False, market=True)
+_TRADER = (
     Column("pnl", "P&L", True),
     Column("pnl_std", "P&L std", True),
     Column("pnl_sharpe", "P&L Sharpe", False),
     Column("mean_abs_inventory", "mean |inventory|", False),
     Column("final_inventory", "final inventory", False),
     Column("final_inventory_std", "final inventory std", False),
-    Column("spread_capture", "spread capture", True),
-    Column("quoted_spread", "quoted spread", True),
-    Column("mid_change", "mid drift", False, market=True),
 )
-"""The figures of a comparison row, in order (each per episode, over the evaluation's episodes)."""
+COLUMNS: dict[str, tuple[Column, ...]] = {
+    "maker": (*_TRADER, Column("spread_capture", "spread capture", True), Column("quoted_spread", "quoted spread", True), _MID_DRIFT),
+    "taker": (*_TRADER, _MID_DRIFT),
+    "executor": (
+        Column("shortfall_bps", "shortfall (bps)", False),
+        Column("shortfall_bps_std", "shortfall std", False),
+        Column("fill_completion", "fill completion", False),
+        Column("impact_bps", "impact (bps)", False),
+        Column("reversion_bps", "reversion (bps)", False),
+        _MID_DRIFT,
+    ),
+}
+"""The figures of a comparison row by the population's role, in order (each per episode, over the evaluation's episodes)."""
+VERSUS: dict[str, str] = {"maker": "pnl", "taker": "pnl", "executor": "shortfall_bps"}
+"""The figure whose paired difference (the scenario's strategy minus a baseline) a row shows, by role."""
+
+
+def columns_of(role: str) -> tuple[Column, ...]:
+    """The comparison's columns for a population of ``role``."""
+    return COLUMNS[role]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +74,17 @@ class ComparisonRow:
     Attributes:
         strategy: the strategy's label (the scenario's, or a baseline's name).
         population: the population it drives.
+        role: that population's role, which sets the columns (:func:`columns_of`).
         values: per column metric, ``(mean, 95% half-width)`` in price units (half-width NaN where the
             figure is one number over all episodes, such as a standard deviation).
         versus: for a baseline, the paired difference (the scenario's strategy minus this one) of the
-            P&L, as ``(mean, 95% half-width)``; None for the scenario's own row.
+            role's :data:`VERSUS` figure, as ``(mean, 95% half-width)``; None for the scenario's own row.
         reference: the published figures for this strategy by column metric, in price units.
     """
 
     strategy: str
     population: str
+    role: str
     values: dict[str, tuple[float, float]]
     versus: tuple[float, float] | None = None
     reference: dict[str, float] = field(default_factory=dict)
@@ -77,15 +96,17 @@ def evaluation_record(scenario: Any) -> dict[str, Any]:
     the market's tick value."""
     evaluation = scenario.evaluation
     tick_value = 1.0
-    compared: list[str] = []
+    compared: dict[str, str] = {}
     if scenario.kind.value == "market":
-        tick_value = scenario.market_config().tick_value
-        compared = [p.name for p in scenario.populations] or sorted({b.population for b in evaluation.baselines})
+        market = scenario.market_config()
+        tick_value = market.tick_value
+        names = [p.name for p in scenario.populations] or sorted({b.population for b in evaluation.baselines})
+        compared = {p.name: p.role.value for p in market.populations if p.name in names}
     reference = evaluation.reference
     return {
         "label": scenario.label,
         "baselines": [{"name": b.name, "population": b.population, "policy": b.policy, "params": dict(b.params)} for b in evaluation.baselines],
-        "compared": compared,
+        "compared": compared,  # population name: role
         "tick_value": tick_value,
         "reference": None
         if reference is None
@@ -129,11 +150,13 @@ def comparison_rows(metrics: Mapping[str, Any], ci95: Mapping[str, Any], record:
 
     rows: list[ComparisonRow] = []
     strategies = [(record.get("label", "scenario"), "", None)] + [(b["name"], f"{STRATEGY_PREFIX}{b['name']}/", b) for b in baselines]
-    for population in record.get("compared", []):
+    for population, role in (record.get("compared") or {}).items():
+        columns = columns_of(role)
+        money = next((c.money for c in columns if c.metric == VERSUS[role]), False)
         for label, prefix, baseline in strategies:
             if baseline is not None and baseline["population"] != population:
                 continue
-            values = {c.metric: figure(f"{prefix}{c.metric}" if c.market else f"{prefix}{population}_{c.metric}", c.money) for c in COLUMNS}
-            versus = figure(f"{VERSUS_PREFIX}{label}/{population}_pnl", True) if baseline is not None else None
-            rows.append(ComparisonRow(label, population, values, versus, published(label, population)))
+            values = {c.metric: figure(f"{prefix}{c.metric}" if c.market else f"{prefix}{population}_{c.metric}", c.money) for c in columns}
+            versus = figure(f"{VERSUS_PREFIX}{label}/{population}_{VERSUS[role]}", money) if baseline is not None else None
+            rows.append(ComparisonRow(label, population, role, values, versus, published(label, population)))
     return rows

@@ -185,7 +185,7 @@ def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path |
     return {**{key: _interval(values) for key, values in per_metric.items()}, **_compare(per_metric, scenario, compared)}
 
 
-PAIRED_METRICS = ("pnl", "spread_capture", "mean_abs_inventory", "quoted_spread")
+PAIRED_METRICS = ("pnl", "spread_capture", "mean_abs_inventory", "quoted_spread", "shortfall_bps", "fill_completion", "impact_bps")
 """Per-population figures compared seed by seed between the learned policy and each baseline."""
 
 
@@ -199,8 +199,8 @@ def _interval(values: list[float]) -> tuple[float, float]:
 def _compare(per_metric: dict[str, list[float]], scenario: ScenarioConfig, compared: list[str]) -> dict[str, tuple[float, float]]:
     """Per strategy (the market as written, unprefixed, and each baseline) and compared population
     (the learning ones, or those the baselines replace): the standard deviation of its per-episode P&L,
-    its P&L Sharpe over episodes (mean over that deviation) and the standard deviation of its terminal
-    inventory, without intervals; and per baseline the paired differences, as written minus baseline,
+    its P&L Sharpe over episodes (mean over that deviation), the standard deviation of its terminal
+    inventory and, for executors, of its shortfall, without intervals; and per baseline the paired differences, as written minus baseline,
     of :data:`PAIRED_METRICS` for its population and of the mid's change over the episode, with their
     95% intervals."""
     figures: dict[str, tuple[float, float]] = {}
@@ -214,6 +214,9 @@ def _compare(per_metric: dict[str, list[float]], scenario: ScenarioConfig, compa
                 figures[f"{prefix}{population}_pnl_std"] = (spread, math.nan)
                 figures[f"{prefix}{population}_pnl_sharpe"] = (float(pnl.mean()) / spread if spread > 0 else math.nan, math.nan)
                 figures[f"{prefix}{population}_final_inventory_std"] = (float(np.std(final, ddof=1)), math.nan)
+            shortfall = per_metric.get(f"{prefix}{population}_shortfall_bps", [])
+            if len(shortfall) >= 2:
+                figures[f"{prefix}{population}_shortfall_bps_std"] = (float(np.std(shortfall, ddof=1)), math.nan)
     for baseline in scenario.evaluation.baselines:
         keys = [f"{baseline.population}_{name}" for name in PAIRED_METRICS] + ["mid_change"]
         for key in keys:
@@ -246,6 +249,9 @@ def _collect(per_metric: dict[str, list[float]], summary: Any, prefix: str, jump
             add(f"{population}_{name}", value)
     for population, value in summary.quoted_spread.items():  # makers only; NaN in an episode they never quoted
         add(f"{population}_quoted_spread", value)
+    for population, figures in summary.execution.items():  # executors only
+        for name, value in figures.items():
+            add(f"{population}_{name}", value)
     add("mid_change", summary.final_mid / summary.initial_mid - 1.0)
     add("volume", summary.volume)
     add("mean_spread", summary.mean_spread)

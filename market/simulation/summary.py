@@ -84,6 +84,13 @@ class MarketRunSummary:
         quoted_spread: per maker population, the mean over its agents of their own quoted spread (ask
             minus bid, in ticks) over the steps they quoted both sides; NaN for one that never did.
             Unlike ``mean_spread`` it needs no book: it is what the makers asked.
+        execution: per executor population, the means over its agents of: ``shortfall_bps``, the
+            implementation shortfall against the arrival mid in basis points of the parent order
+            (minus the sum of its rewards: fees and the charge for lots left unfilled included);
+            ``fill_completion``, the share of the parent order filled by the end of the horizon;
+            ``impact_bps``, the mid's move from arrival to the end of the horizon, in the order's
+            direction, in bps of the arrival mid; ``reversion_bps``, how much of that move the mid
+            gave back by the end of the episode, in the same units (positive: it came back).
     """
 
     steps: int
@@ -104,6 +111,7 @@ class MarketRunSummary:
     mean_abs_inventory: Mapping[str, float] = field(default_factory=dict)
     final_inventory: Mapping[str, float] = field(default_factory=dict)
     quoted_spread: Mapping[str, float] = field(default_factory=dict)
+    execution: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
         """The summary as manifest metrics: headline numbers and facts at the top, returns nested."""
@@ -142,6 +150,7 @@ class SummaryCollector:
         # each agent's quoted spread (ask - bid) summed over the steps it quoted both sides, and those steps
         self._quoted = np.zeros(len(env.all_agents))
         self._quoting_steps = np.zeros(len(env.all_agents))
+        self._reward_sum = np.zeros(len(env.all_agents))
 
     def observe(self, step: int, env: MarketEnv) -> None:
         """Keep the step's mid, volume, spread and depth, and the makers' fills against the mid before it."""
@@ -170,7 +179,9 @@ class SummaryCollector:
                 i = index[agent]
                 self._quoted[i] += abs(orders[1][1] - orders[0][1])
                 self._quoting_steps[i] += 1
-        self._abs_inventory += np.abs(env.account_arrays()[1] - self._inventory_start)
+        _, inventory, _, rewards = env.account_arrays()
+        self._abs_inventory += np.abs(inventory - self._inventory_start)
+        self._reward_sum += rewards
         if env.agents:  # a step is halted when the env was halted as it began
             self._halted_steps += env.halted
 
@@ -217,6 +228,7 @@ class SummaryCollector:
         returns = np.diff(np.log(path))
         volumes = self._volumes
         facts = stylized_facts(returns, np.asarray(volumes, dtype=np.float64)) if len(returns) >= MIN_RETURNS else {}
+        execution = {p.name: self._execution(p, path) for p in config.populations if p.execution is not None}
         return MarketRunSummary(
             steps=len(volumes),
             trades=self._trades,
@@ -236,4 +248,20 @@ class SummaryCollector:
             mean_abs_inventory=mean_abs_inventory,
             final_inventory=final_inventory,
             quoted_spread=quoted_spread,
+            execution=execution,
         )
+
+    def _execution(self, population: Any, path: np.ndarray) -> dict[str, float]:
+        """An executor population's shortfall, fill completion, impact and reversion (see :class:`MarketRunSummary`)."""
+        order = population.execution
+        rows = [self._maker_index[a] for a in population.agent_names()]
+        executed = (self._inventory[rows] - self._inventory_start[rows]) * order.sign
+        arrival = float(path[0])
+        at_horizon = float(path[min(order.horizon, len(path) - 1)])
+        bps = 1e4 / arrival * order.sign
+        return {
+            "shortfall_bps": float(-np.mean(self._reward_sum[rows])),
+            "fill_completion": float(np.mean(np.minimum(executed / order.quantity, 1.0))),
+            "impact_bps": (at_horizon - arrival) * bps,
+            "reversion_bps": (at_horizon - float(path[-1])) * bps,
+        }
