@@ -20,6 +20,9 @@ from typing import Any
 
 __all__ = ["COLUMNS", "ComparisonRow", "columns_of", "comparison_rows", "evaluation_record"]
 
+SCHEDULES = "schedules"
+"""Manifest field of a run whose evaluation has executors: per strategy label and executor population,
+the mean share of the parent order left after each step (over the evaluation's episodes)."""
 STRATEGY_PREFIX = "strategy/"
 """Metrics of a baseline played in a population's place: ``strategy/<name>/<metric>``."""
 VERSUS_PREFIX = "vs/"

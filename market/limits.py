@@ -31,6 +31,8 @@ MAX_ITERATIONS = 1_000_000
 """Training iterations in one run."""
 MAX_SEEDS = 100_000
 """Seeds (episodes or training runs) in one evaluation."""
+MAX_TRAINING_SEEDS = 64
+"""Training runs (seeds) one scenario run may train and evaluate, one after another."""
 MAX_SEED = 2**32 - 1
 """The largest root seed: RLlib seeds numpy's legacy global generator, which takes 32 bits."""
 MAX_TIMESTEPS = 10**11

@@ -216,6 +216,14 @@ class EvaluationConfig:
 
     ``label`` names the market as written in comparisons ("learned" by default when the scenario
     trains, "scenario" when it does not); ``reference`` holds published figures to compare with.
+
+    ``training_seeds`` trains the learning populations that many times, with seeds 0, 1, ..., and
+    evaluates each: every figure is then the mean over the training seeds with a 95% interval over
+    them (never the best seed), and each seed's own under ``seed_<k>/``.
+
+    ``rules`` (trading scenarios) backtests hand-written rules (``sma_crossover``, ``mean_reversion``,
+    ``buy_and_hold``, ``random``) on the same held-out period: ``strategy/<rule>/<metric>``, and the
+    learned policy's difference from each, ``vs/<rule>/<metric>``, with its interval over the seeds.
     """
 
     episodes: int = 1
@@ -227,8 +235,16 @@ class EvaluationConfig:
     baselines: tuple[BaselineConfig, ...] = ()
     label: str = ""
     reference: ReferenceConfig | None = None
+    training_seeds: int = 1
+    rules: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        limits.check_size("evaluation.training_seeds", self.training_seeds, limits.MAX_TRAINING_SEEDS)
+        from market.agents.baselines.trading import BASELINES
+
+        for rule in self.rules:
+            if rule not in BASELINES:
+                raise ConfigError(f"evaluation.rules: unknown rule {rule!r}{suggest(str(rule), list(BASELINES))}; known: {list(BASELINES)}")
         if not isinstance(self.label, str) or (self.label and not self.label.isidentifier()):
             raise ConfigError(f"evaluation.label: expected an identifier, got {self.label!r}")
         if (self.vary is None) != (not self.counts) or any(type(c) is not int or c < 1 for c in self.counts):

@@ -113,28 +113,61 @@ def run_scenario(
         "evaluation": comparison.evaluation_record(scenario),
     }
     config["market" if scenario.kind is ScenarioKind.MARKET else "trading"] = scenario.market if scenario.kind is ScenarioKind.MARKET else scenario.trading
+    training_seeds = scenario.evaluation.training_seeds if scenario.learns else 1
     with RunWriter(out, name, kind=KIND_SCENARIO, config=config, seed=settings.seed, scenario=scenario.name) as writer:
-        checkpoint, iterations = None, 0
-        if scenario.learns:
-            result = train(
-                settings, StopConfig(iterations=scenario.iterations()), out=out, name=name, address=address, on_iteration=on_iteration, writer=writer, tracker=tracker
-            )
-            checkpoint, iterations = result.checkpoint, result.iterations
-        try:
-            if scenario.kind is ScenarioKind.MARKET:
-                metrics = _evaluate_market(scenario, settings, checkpoint, seeds, writer)
-            else:
-                metrics = _evaluate_trading(settings, checkpoint, writer)
-        except KeyboardInterrupt:
-            kept = f"; training had finished, its checkpoint is kept: {checkpoint}" if checkpoint is not None else ""
-            raise Interrupted(f"the unfinished run was not recorded{kept}") from None
+        first: Path | None = None
+        per_seed: list[dict[str, tuple[float, float]]] = []
+        iterations = 0
+        for k in range(training_seeds):  # each training seed trains and is evaluated on the same held-out seeds
+            settings = training_config(scenario, seed=k)
+            checkpoint = None
+            if scenario.learns:
+                result = train(
+                    settings,
+                    StopConfig(iterations=scenario.iterations()),
+                    out=out,
+                    name=name if k == 0 else f"{name}_seed{k}",
+                    address=address,
+                    on_iteration=on_iteration,
+                    writer=writer,
+                    tracker=tracker,
+                    row_prefix="" if k == 0 else f"{SEED_PREFIX}{k}/",
+                )
+                checkpoint, iterations = result.checkpoint, result.iterations
+            first = checkpoint if k == 0 else first
+            recording = writer if k == 0 else None  # the first seed's evaluation is the one recorded step by step
+            try:
+                if scenario.kind is ScenarioKind.MARKET:
+                    per_seed.append(_evaluate_market(scenario, settings, checkpoint, seeds, recording))
+                else:
+                    per_seed.append(_evaluate_trading(scenario, settings, checkpoint, recording))
+            except KeyboardInterrupt:
+                kept = f"; training had finished, its checkpoint is kept: {checkpoint}" if checkpoint is not None else ""
+                raise Interrupted(f"the unfinished run was not recorded{kept}") from None
+        metrics = per_seed[0] if training_seeds == 1 else _over_training_seeds(per_seed)
         writer.set_metrics({**{k: v[0] for k, v in metrics.items()}, "ci95": {k: v[1] for k, v in metrics.items()}})
         if tracker is not None:
             tracker.log_evaluation({k: v[0] for k, v in metrics.items()}, {k: v[1] for k, v in metrics.items()}, step=iterations)
-    return ScenarioResult(Path(out) / name, checkpoint, metrics)
+    return ScenarioResult(Path(out) / name, first, metrics)
 
 
-def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path | None, seeds: int, writer: RunWriter) -> dict[str, tuple[float, float]]:
+SEED_PREFIX = "seed_"
+"""A training seed's own figures when a scenario trains several: ``seed_<k>/<metric>``."""
+
+
+def _over_training_seeds(per_seed: list[dict[str, tuple[float, float]]]) -> dict[str, tuple[float, float]]:
+    """Every figure as the mean over the training seeds with a 95% t-interval over them (each seed's
+    figure is its mean over the held-out episodes), then each seed's own figures under ``seed_<k>/``."""
+    combined: dict[str, tuple[float, float]] = {}
+    for key in per_seed[0]:
+        values = [figures[key][0] for figures in per_seed if key in figures]
+        combined[key] = stats.mean_interval(values) if len(values) == len(per_seed) and np.all(np.isfinite(values)) else (math.nan, math.nan)
+    for k, figures in enumerate(per_seed):
+        combined.update({f"{SEED_PREFIX}{k}/{key}": value for key, value in figures.items()})
+    return combined
+
+
+def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path | None, seeds: int, writer: RunWriter | None) -> dict[str, tuple[float, float]]:
     """The trained policies on held-out seeds (their modes, or draws with ``evaluation.explore``), the
     first episode recorded; then again with each rule of ``evaluation.without_rules`` off, with each
     of ``evaluation.counts``, and with each of ``evaluation.baselines`` in place of its population (a
@@ -155,13 +188,20 @@ def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path |
     jump_at = scenario.fundamental.jump_at if scenario.fundamental is not None else None
     episodes = seeds * scenario.evaluation.episodes
 
-    def play(changes: dict[str, Any], prefix: str, record: RunWriter | None = None, policies: dict[str, Any] = trained) -> None:
+    schedules: dict[str, dict[str, list[float]]] = {}  # strategy label: executor population: mean share left after each step
+
+    def play(changes: dict[str, Any], prefix: str, record: RunWriter | None = None, policies: dict[str, Any] = trained, label: str | None = None) -> None:
+        curves: dict[str, list[tuple[float, ...]]] = {}
         for k in range(episodes):
             env = make_market_env({**settings.env_config, **changes})
             summary = run_market(env, policies, seed=settings.eval_seed + k, writer=record if k == 0 else None)
             _collect(per_metric, summary, prefix, jump_at)
+            for population, curve in summary.schedules.items():
+                curves.setdefault(population, []).append(curve)
+        if label is not None and curves:
+            schedules[label] = {population: np.mean(np.array(c), axis=0).tolist() for population, c in curves.items() if len({len(x) for x in c}) == 1}
 
-    play({}, "", writer)
+    play({}, "", writer, label=scenario.label)
     for rule in scenario.evaluation.without_rules:  # the same seeds with one market rule off
         play({"rules": {key: value for key, value in settings.env_config.get("rules", {}).items() if key != rule}}, f"without_{rule}/")
     vary = scenario.evaluation.vary
@@ -174,13 +214,15 @@ def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path |
         prefix = f"{STRATEGY_PREFIX}{baseline.name}/"
         if not population.learner:  # a scripted population: the env builds the baseline from its config
             swapped = [dict(p, policy=baseline.policy, params=dict(baseline.params)) if p["name"] == own else p for p in settings.env_config["populations"]]
-            play({"populations": swapped}, prefix)
+            play({"populations": swapped}, prefix, label=baseline.name)
             continue
         others = {key: policy for key, policy in trained.items() if key != own and not key.startswith(f"{own}_")}
         scripted = build_policy(
             baseline.policy, dict(baseline.params), window=market.window, population=own, **population_limits(population)
         )
-        play({}, prefix, policies={**others, own: scripted})
+        play({}, prefix, policies={**others, own: scripted}, label=baseline.name)
+    if schedules and writer is not None:
+        writer.set_field(comparison.SCHEDULES, schedules)
     compared = [p.name for p in scenario.populations] or sorted({b.population for b in scenario.evaluation.baselines})
     return {**{key: _interval(values) for key, values in per_metric.items()}, **_compare(per_metric, scenario, compared)}
 
@@ -270,12 +312,22 @@ def _collect(per_metric: dict[str, list[float]], summary: Any, prefix: str, jump
         add("news_half_life_steps", closed[0] if len(closed) else float("nan"))
 
 
-def _evaluate_trading(settings: Any, checkpoint: Path, writer: RunWriter) -> dict[str, tuple[float, float]]:
-    """A deterministic backtest of the trained policy on the held-out period, beside buy and hold."""
+def _evaluate_trading(scenario: ScenarioConfig, settings: Any, checkpoint: Path, writer: RunWriter | None) -> dict[str, tuple[float, float]]:
+    """A deterministic backtest of the trained policy on the held-out period, beside buy and hold and
+    each of ``evaluation.rules`` (``strategy/<rule>/``), with the differences learned minus rule (``vs/<rule>/``)."""
+    from market.agents.baselines.trading import make_baseline
     from market.agents.trained import load_policy
     from market.backtest.engine import record_steps
     from market.training.runner import evaluate_trading
 
     metrics, result = evaluate_trading(load_policy(checkpoint), settings)
-    record_steps(writer, result, policy="trained")
-    return {key: (value, 0.0) for key, value in metrics.items() if isinstance(value, float)}
+    if writer is not None:
+        record_steps(writer, result, policy="trained")
+    figures = {key: (value, 0.0) for key, value in metrics.items() if isinstance(value, float)}
+    for rule in scenario.evaluation.rules:
+        theirs, _ = evaluate_trading(make_baseline(rule), settings)
+        for key in ("sharpe_ratio", "total_return", "max_drawdown"):
+            if isinstance(theirs.get(key), float) and isinstance(metrics.get(key), float):
+                figures[f"{STRATEGY_PREFIX}{rule}/{key}"] = (theirs[key], 0.0)
+                figures[f"{VERSUS_PREFIX}{rule}/{key}"] = (metrics[key] - theirs[key], 0.0)
+    return figures

@@ -667,3 +667,76 @@ def test_a_market_run_is_shown_in_price_units_with_its_tick_stated_once(tmp_path
     assert number(shown(at, page.BEST_BID_LABEL)) == pytest.approx(bid * 0.001) and number(shown(at, page.BEST_ASK_LABEL)) == pytest.approx(ask * 0.001)
     captions = [caption.value for caption in at.caption if "one tick" in caption.value]
     assert len(captions) == 1 and "one tick = 0.001" in captions[0]
+
+
+# --- strategy comparison ---------------------------------------------------------------------------
+
+STUDY = """
+[scenario]
+name = "schedules"
+kind = "market"
+description = "scripted executors side by side"
+
+[market]
+max_steps = 30
+
+[[background]]
+name = "ex"
+role = "executor"
+count = 1
+policy = "twap"
+initial_inventory = 0
+params = { aggression = 1.0 }
+execution = { side = "buy", quantity = 40, horizon = 20 }
+
+[[background]]
+name = "mm"
+role = "maker"
+count = 3
+policy = "market_maker"
+
+[[background]]
+name = "noise"
+role = "taker"
+count = 4
+policy = "noise"
+
+[evaluation]
+seeds = 3
+label = "twap"
+
+[[evaluation.baselines]]
+name = "all_at_once"
+population = "ex"
+policy = "all_at_once"
+params = { aggression = 1.0 }
+
+[[evaluation.baselines]]
+name = "passive"
+population = "ex"
+policy = "passive"
+"""
+
+
+def test_strategies_tab_compares_the_baselines_and_draws_the_executors_schedules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from market.scenario import load_scenario
+    from market.scenario_run import run_scenario
+
+    path = tmp_path / "schedules.toml"
+    path.write_text(STUDY)
+    result = run_scenario(load_scenario(str(path)), out=tmp_path / "runs", name="study")
+    reader = RunReader(result.run_path)
+    [(role, table)] = rd.strategy_tables(reader)
+    assert role == "executor" and table["strategy"].tolist() == ["twap", "all_at_once", "passive"]
+    assert table.loc[0, "shortfall (bps)"] == pytest.approx(result.metrics["ex_shortfall_bps"][0])
+    assert table.loc[1, "twap − it (shortfall_bps)"] == pytest.approx(result.metrics["vs/all_at_once/ex_shortfall_bps"][0])
+    schedules = rd.schedules_frame(reader)
+    assert set(schedules["strategy"]) == {"twap", "all_at_once", "passive"}
+    first = schedules[schedules[s.STEP] == 1].set_index("strategy")["remaining"]
+    assert first["all_at_once"] < first["twap"] < 1.0  # all at once is done (or nearly) after one step; TWAP took a slice
+    assert schedules[schedules["strategy"] == "twap"]["remaining"].iloc[-1] == 0.0
+    at = open_app(tmp_path / "runs", monkeypatch, query={page.QUERY_RUN: "study"})
+    assert_clean(at)
+    frames = [frame.value for frame in at.dataframe if "strategy" in frame.value.columns]
+    assert frames and frames[0]["strategy"].tolist() == ["twap", "all_at_once", "passive"]
+    assert any(header.value == "Execution schedules" for header in at.subheader)

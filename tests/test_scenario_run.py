@@ -88,9 +88,20 @@ def test_trading_scenario_quick_run_backtests_the_held_out_period_beside_buy_and
 
     curves = {agent: rows.set_index("time") for agent, rows in steps.groupby("agent")}
     assert curves["trained"].index.equals(curves["buy_and_hold"].index)
-    for agent, key in (("trained", "sharpe_ratio"), ("buy_and_hold", "buy_and_hold_sharpe_ratio")):
+    for agent, key in (("trained", "seed_0/sharpe_ratio"), ("buy_and_hold", "buy_and_hold_sharpe_ratio")):  # the recorded run is training seed 0's
         equity = np.r_[TradingEnvConfig().initial_cash, curves[agent]["equity"].to_numpy()]
         assert compute_metrics(np.diff(equity) / equity[:-1], periods_per_year=252)["sharpe_ratio"] == pytest.approx(reader.metrics[key], rel=1e-9)
+    # two training seeds (quick mode): the figure is their mean, with a t interval over them, never the best seed
+    seeds = [reader.metrics[f"seed_{k}/sharpe_ratio"] for k in (0, 1)]
+    assert reader.metrics["sharpe_ratio"] == pytest.approx(np.mean(seeds))
+    assert reader.metrics["ci95"]["sharpe_ratio"] == pytest.approx(12.706 * np.std(seeds, ddof=1) / np.sqrt(2), rel=1e-3)
+    # and the hand-written rule on the same held-out bars
+    rule = run_backtest(
+        make_baseline("sma_crossover"),
+        TradingEnvConfig(data=load_sample(), commission_bps=trading["commission_bps"], slippage_bps=trading["slippage_bps"], start=settings.eval_env_config["start"], window=trading["window"]),
+    )
+    assert reader.metrics["strategy/sma_crossover/sharpe_ratio"] == pytest.approx(rule.metrics["sharpe_ratio"])
+    assert reader.metrics["vs/sma_crossover/sharpe_ratio"] == pytest.approx(reader.metrics["sharpe_ratio"] - rule.metrics["sharpe_ratio"])
     assert curves["trained"]["position"].nunique() > 100, "the trained trader trades on the held-out bars; it is not a constant position"
 
 

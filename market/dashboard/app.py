@@ -195,6 +195,16 @@ def _trades(
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
+def _strategy_tables(path: str, fingerprint: str) -> list[tuple[str, pd.DataFrame]]:
+    return rd.strategy_tables(_reader(path, fingerprint))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _schedules(path: str, fingerprint: str) -> pd.DataFrame:
+    return rd.schedules_frame(_reader(path, fingerprint))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
 def _training_keys(path: str, fingerprint: str) -> list[str]:
     return rd.training_keys(_reader(path, fingerprint))
 
@@ -311,8 +321,8 @@ def replay_page(root: Path, listing: rd.RunListing) -> None:
         details.append(f"prices and money in price units, one tick = {unit:g}")
     st.caption(" · ".join(details))
 
-    replay_tab, board_tab, training_tab, metrics_tab, config_tab = st.tabs(
-        ["Replay", "Leaderboard", "Training", "Metrics", "Config"]
+    replay_tab, board_tab, strategies_tab, training_tab, metrics_tab, config_tab = st.tabs(
+        ["Replay", "Leaderboard", "Strategies", "Training", "Metrics", "Config"]
     )
     with replay_tab:
         if overview.agents or s.BOOK in overview.tables or s.TRADES in overview.tables:
@@ -321,6 +331,8 @@ def replay_page(root: Path, listing: rd.RunListing) -> None:
             st.info("This run has no steps, trades or book table: nothing to replay. See Training, Metrics and Config.")
     with board_tab, section("Leaderboard"):
         _leaderboard_view(run)
+    with strategies_tab, section("Strategies"):
+        _strategies_view(run)
     with training_tab, section("Training"):
         _training_view(run)
     with metrics_tab, section("Metrics"):
@@ -587,6 +599,26 @@ def _leaderboard_view(run: _Run) -> None:
             key="population_table",
             column_config={name: percent for name in by_population.columns if name != "agents"},
         )
+
+
+def _strategies_view(run: _Run) -> None:
+    tables = _strategy_tables(run.path, run.fingerprint)
+    if not tables:
+        st.info("This run's evaluation played no baseline: nothing to compare.")
+        return
+    label = run.reader.manifest.get(s.M_CONFIG, {}).get("evaluation", {}).get("label", "scenario")
+    st.caption(
+        f"Each strategy on the same held-out seeds (baselines in one population's place, everything else equal): "
+        f"mean and 95% half-width per episode, money in price units; “{label} − it” is the paired difference."
+    )
+    for role, table in tables:
+        st.subheader(f"{role.capitalize()}s")
+        st.dataframe(table, hide_index=True, key=f"strategies_{role}", column_config={c: st.column_config.NumberColumn(format="%.4g") for c in table.columns[2:]})
+    schedules = _schedules(run.path, run.fingerprint)
+    if len(schedules):
+        st.subheader("Execution schedules")
+        st.plotly_chart(charts.schedule_figure(schedules), key="schedule_chart")
+        st.caption("The share of the parent order left after each step, the mean over the evaluation's episodes.")
 
 
 def _training_view(run: _Run) -> None:

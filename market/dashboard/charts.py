@@ -178,3 +178,12 @@ def training_figure(curves: pd.DataFrame, keys: Sequence[str], x: str) -> go.Fig
     figure.update_layout(margin=_MARGIN, height=max(260, 220 * len(keys)), showlegend=False)
     figure.update_xaxes(title_text=x, row=max(1, len(keys)), col=1)
     return figure
+
+
+def schedule_figure(schedules: pd.DataFrame) -> go.Figure:
+    """The executors' schedules: the share of the parent order left after each step, a line per strategy."""
+    figure = go.Figure()
+    for (strategy, population), line in schedules.groupby(["strategy", "population"], sort=False):
+        figure.add_trace(go.Scatter(x=line[s.STEP], y=line["remaining"], mode="lines", name=f"{strategy} ({population})"))
+    figure.update_layout(margin=_MARGIN, height=320, yaxis_title="share of the order left", xaxis_title="step", legend_title_text="strategy")
+    return figure

@@ -568,3 +568,54 @@ def training_curves(reader: RunReader, keys: Sequence[str]) -> pd.DataFrame:
     columns = [s.ITERATION, s.ENV_STEPS, s.TIME_S, s.KEY, s.VALUE]
     frame = reader.read(s.TRAINING, columns=columns, filters=pc.field(s.KEY).isin(list(keys)))
     return frame.sort_values([s.KEY, s.ITERATION]).reset_index(drop=True)
+
+
+# --- strategy comparison -------------------------------------------------------------------------
+
+
+def strategy_tables(reader: RunReader) -> list[tuple[str, pd.DataFrame]]:
+    """The run's strategy comparison (:func:`market.comparison.comparison_rows`), one frame per role:
+    a row per strategy with each figure's mean and 95% half-width (money in price units), the paired
+    difference against the run's own strategy, and published figures where the scenario gave some.
+    Empty for a run whose evaluation played no baseline."""
+    from market.comparison import VERSUS, columns_of, comparison_rows
+
+    config = reader.manifest.get(s.M_CONFIG) or {}
+    record = config.get("evaluation") if isinstance(config, Mapping) else None
+    metrics = reader.metrics
+    if not isinstance(record, Mapping) or not metrics:
+        return []
+    ci95 = metrics.get("ci95") if isinstance(metrics.get("ci95"), Mapping) else {}
+    rows = comparison_rows(metrics, ci95, record)
+    tables = []
+    for role in dict.fromkeys(row.role for row in rows):
+        records = []
+        for row in (r for r in rows if r.role == role):
+            entry: dict[str, Any] = {"strategy": row.strategy, "population": row.population}
+            for column in columns_of(role):
+                mean, half = row.values[column.metric]
+                entry[column.heading] = mean
+                entry[f"{column.heading} ±"] = half
+                if column.metric in row.reference:
+                    entry[f"{column.heading} (published)"] = row.reference[column.metric]
+            entry[f"{record.get('label', 'scenario')} − it ({VERSUS[role]})"] = row.versus[0] if row.versus else float("nan")
+            entry[f"{record.get('label', 'scenario')} − it ±"] = row.versus[1] if row.versus else float("nan")
+            records.append(entry)
+        tables.append((role, pd.DataFrame.from_records(records)))
+    return tables
+
+
+def schedules_frame(reader: RunReader) -> pd.DataFrame:
+    """The executors' mean schedules of the run's evaluation: ``strategy``, ``population``, ``step`` (after
+    which), ``remaining`` (share of the parent order left); empty without executors."""
+    from market.comparison import SCHEDULES
+
+    schedules = reader.manifest.get(SCHEDULES)
+    records = []
+    if isinstance(schedules, Mapping):
+        for strategy, by_population in schedules.items():
+            for population, curve in (by_population or {}).items():
+                records.append(pd.DataFrame({"strategy": strategy, "population": population, s.STEP: np.arange(len(curve) + 1), "remaining": [1.0, *curve]}))
+    if not records:
+        return pd.DataFrame({"strategy": [], "population": [], s.STEP: [], "remaining": []})
+    return pd.concat(records, ignore_index=True)

@@ -91,6 +91,8 @@ class MarketRunSummary:
             ``impact_bps``, the mid's move from arrival to the end of the horizon, in the order's
             direction, in bps of the arrival mid; ``reversion_bps``, how much of that move the mid
             gave back by the end of the episode, in the same units (positive: it came back).
+        schedules: per executor population, the share of its parent orders still to execute after
+            each step (the mean over its agents): its schedule, 1 at the start.
     """
 
     steps: int
@@ -112,6 +114,7 @@ class MarketRunSummary:
     final_inventory: Mapping[str, float] = field(default_factory=dict)
     quoted_spread: Mapping[str, float] = field(default_factory=dict)
     execution: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    schedules: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
         """The summary as manifest metrics: headline numbers and facts at the top, returns nested."""
@@ -151,6 +154,10 @@ class SummaryCollector:
         self._quoted = np.zeros(len(env.all_agents))
         self._quoting_steps = np.zeros(len(env.all_agents))
         self._reward_sum = np.zeros(len(env.all_agents))
+        self._executors = {
+            p.name: (np.array([self._maker_index[a] for a in p.agent_names()]), p.execution) for p in env.config.populations if p.execution is not None
+        }
+        self._schedules: dict[str, list[float]] = {name: [] for name in self._executors}
 
     def observe(self, step: int, env: MarketEnv) -> None:
         """Keep the step's mid, volume, spread and depth, and the makers' fills against the mid before it."""
@@ -182,6 +189,9 @@ class SummaryCollector:
         _, inventory, _, rewards = env.account_arrays()
         self._abs_inventory += np.abs(inventory - self._inventory_start)
         self._reward_sum += rewards
+        for name, (rows, order) in self._executors.items():
+            executed = (inventory[rows] - self._inventory_start[rows]) * order.sign
+            self._schedules[name].append(float(np.mean(1.0 - executed / order.quantity)))
         if env.agents:  # a step is halted when the env was halted as it began
             self._halted_steps += env.halted
 
@@ -249,6 +259,7 @@ class SummaryCollector:
             final_inventory=final_inventory,
             quoted_spread=quoted_spread,
             execution=execution,
+            schedules={name: tuple(values) for name, values in self._schedules.items()},
         )
 
     def _execution(self, population: Any, path: np.ndarray) -> dict[str, float]:

@@ -80,6 +80,12 @@ class TrainingConfig:
         num_epochs: passes over each batch (PPO).
         lr: learning rate (SAC: actor and critic).
         gamma: discount.
+        gae_lambda: PPO and APPO: the GAE lambda of the advantages (RLlib's default, 1.0, is the
+            Monte Carlo return less the value; 0.95, as in most PPO setups, trades bias for variance).
+        vf_clip: PPO: the value loss is clipped at this (RLlib's default 10.0); set it well above the
+            squared scale of the returns when episode returns are far larger than 3 (a clipped loss
+            stops teaching the value function).
+        entropy_coeff: PPO and APPO: the entropy bonus's weight (0: none).
         hidden: hidden layer sizes of every network.
         training_intensity: SAC and DQN: trained steps per sampled step (None: RLlib's default).
         seed: the run's root seed (RLlib's ``.debugging(seed=...)``).
@@ -99,6 +105,9 @@ class TrainingConfig:
     num_epochs: int = 10
     lr: float = 3e-4
     gamma: float = 0.99
+    gae_lambda: float = 1.0
+    vf_clip: float = 10.0
+    entropy_coeff: float = 0.0
     hidden: tuple[int, ...] = (64, 64)
     training_intensity: float | None = None
     seed: int = 0
@@ -125,10 +134,14 @@ class TrainingConfig:
             raise ConfigError(
                 f"minibatch_size: {self.minibatch_size:,} is larger than train_batch_size ({self.train_batch_size:,}); a minibatch is a slice of the batch"
             )
-        for key in ("lr", "gamma"):
+        for key in ("lr", "gamma", "gae_lambda"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
                 raise ConfigError(f"{key}: expected a number in (0, 1], got {value!r}")
+        if not limits.check_finite("vf_clip", self.vf_clip) > 0:
+            raise ConfigError(f"vf_clip: expected a number above 0, got {self.vf_clip!r}")
+        if not limits.check_finite("entropy_coeff", self.entropy_coeff) >= 0:
+            raise ConfigError(f"entropy_coeff: expected a number >= 0, got {self.entropy_coeff!r}")
         if not self.hidden or any(type(h) is not int or h < 1 for h in self.hidden):
             raise ConfigError(f"hidden: expected positive integer layer sizes, got {self.hidden!r}")
         limits.check_size("hidden (number of layers)", len(self.hidden), limits.MAX_LAYERS)
@@ -213,6 +226,9 @@ def build_ppo_config(settings: TrainingConfig, *, lean: bool = True) -> PPOConfi
         num_epochs=settings.num_epochs,
         lr=settings.lr,
         gamma=settings.gamma,
+        lambda_=settings.gae_lambda,
+        vf_clip_param=settings.vf_clip,
+        entropy_coeff=settings.entropy_coeff,
         # The clipped objective alone, as in the PPO paper's main variant and stable-baselines3: RLlib's
         # default adds an adaptive KL penalty on top of the clipping, a second brake that costs a KL
         # term per minibatch (+7% env steps/s on TradingEnv without it: bench/training.py --ablation).
@@ -234,6 +250,8 @@ def build_appo_config(settings: TrainingConfig) -> APPOConfig:
         minibatch_size=settings.minibatch_size,
         lr=settings.lr,
         gamma=settings.gamma,
+        lambda_=settings.gae_lambda,
+        entropy_coeff=settings.entropy_coeff,
     )
     return _common(config, settings)
 

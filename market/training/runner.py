@@ -345,6 +345,7 @@ def train(
     on_iteration: Callable[[IterationReport], None] | None = None,
     writer: RunWriter | None = None,
     tracker: Tracker | None = None,
+    row_prefix: str = "",
 ) -> TrainResult:
     """Train until ``stop``, checkpointing, evaluating and recording as it goes.
 
@@ -358,6 +359,8 @@ def train(
         resume: a checkpoint of an earlier run to continue (its iteration count and curves go on).
         address: a Ray cluster to join instead of starting a local Ray.
         on_iteration: called after every iteration (the CLI's progress display).
+        row_prefix: put before every key of the training rows written to ``writer`` (a scenario
+            training several seeds into one record names the later ones ``seed_<k>/``).
         writer: an open run record to train into (a scenario's); the caller then records the
             evaluation. Without one, ``train`` writes its own record, final episode included.
         tracker: sends every iteration's rows (and, for a run of its own, the final evaluation) to
@@ -412,9 +415,10 @@ def train(
                     report = _with_eval(report, evaluate(algo, settings))
                 new_rows = report.rows()
                 rows.extend(new_rows)
-                writer.append(TRAINING, _columns(new_rows))
+                shown = [(i, n, t, row_prefix + k, v) for i, n, t, k, v in new_rows] if row_prefix else new_rows
+                writer.append(TRAINING, _columns(shown))
                 if tracker is not None:
-                    tracker.log_rows(new_rows)
+                    tracker.log_rows(shown)
                 if on_iteration is not None:
                     on_iteration(report)
                 if checkpoint_every and report.iteration % checkpoint_every == 0 and not done:
