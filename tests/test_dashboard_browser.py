@@ -181,7 +181,14 @@ def test_dashboard_in_a_real_browser_opens_a_run_and_replays_it(dashboard: tuple
             wait_for("playing past step 5", lambda: int(slider.input_value()), lambda value: value >= 6)
             page.get_by_role("button", name="⏸ Pause").click()
             page.get_by_role("button", name="▶ Play").wait_for()
-            stopped = int(slider.input_value())
+            # a redraw already on its way when the click landed may still reach the page: wait for it to settle
+            stopped, deadline = int(slider.input_value()), time.monotonic() + 10
+            while time.monotonic() < deadline:
+                time.sleep(0.5)
+                now = int(slider.input_value())
+                if now == stopped:
+                    break
+                stopped = now
             time.sleep(1.5)
             assert int(slider.input_value()) == stopped, "the slider kept moving after pause"
             assert_figures_match_record(page, root, stopped)

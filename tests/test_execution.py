@@ -172,7 +172,7 @@ def test_impact_is_measured_with_positive_slopes_and_repeats_for_a_seed():
         estimate_impact(config, policies, population="maker")
 
 
-def test_execution_quick_run_compares_the_learned_executor_with_every_baseline_on_paired_seeds(tmp_path):
+def test_execution_quick_run_compares_the_learned_executor_with_every_baseline_on_paired_seeds(ray_session, tmp_path):
     scenario = load_scenario("execution", quick=True)
     result = run_scenario(scenario, out=tmp_path, name="ex")
     metrics = result.metrics

@@ -118,3 +118,31 @@ def test_a_baseline_must_name_a_population_and_a_policy_of_its_role(tmp_path, ba
     with pytest.raises(ConfigError) as caught:
         load_scenario(str(path))
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"gae_lambda": 0}, "gae_lambda: expected a number in (0, 1], got 0"),
+        ({"vf_clip": -1.0}, "vf_clip: expected a number above 0, got -1.0"),
+        ({"vf_clip": float("inf")}, "vf_clip: expected a finite number, got inf"),
+        ({"entropy_coeff": -0.1}, "entropy_coeff: expected a number >= 0, got -0.1"),
+    ],
+)
+def test_ppo_settings_are_checked(settings, message):
+    from market.config import from_mapping
+    from market.training.configs import TrainingConfig
+
+    with pytest.raises(ConfigError) as caught:
+        from_mapping(TrainingConfig, settings)
+    assert str(caught.value) == message
+
+
+def test_training_seeds_and_rules_are_checked():
+    from market.scenario import EvaluationConfig
+
+    with pytest.raises(ConfigError, match="evaluation.training_seeds"):
+        EvaluationConfig(training_seeds=0)
+    with pytest.raises(ConfigError, match=r"evaluation.rules: unknown rule 'sma_crosover' \(did you mean 'sma_crossover'\?\)"):
+        EvaluationConfig(rules=("sma_crosover",))
+    assert EvaluationConfig(training_seeds=3, rules=("sma_crossover",)).training_seeds == 3

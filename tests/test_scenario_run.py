@@ -22,6 +22,14 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([MARKET, "run", *args], capture_output=True, text=True, timeout=600, cwd=cwd, check=False)
 
 
+def play(scenario: str, out: Path, seeds: int | None = None) -> Path:
+    """A scenario's quick run in this process, on the module's Ray session (what ``market run --quick`` does)."""
+    from market.scenario import load_scenario
+    from market.scenario_run import run_scenario
+
+    return run_scenario(load_scenario(scenario, quick=True), out=out, name="run", seeds=seeds).run_path
+
+
 @pytest.mark.slow
 def test_market_makers_quick_run_records_everything_and_more_makers_narrow_the_spread_and_share_it(tmp_path):
     result = run("market_makers", "--quick", "--seeds", "3", "--out", str(tmp_path), cwd=tmp_path)
@@ -126,15 +134,13 @@ def test_interrupting_a_run_leaves_nothing_that_reads_as_complete(tmp_path):
 
 
 @pytest.mark.slow
-def test_news_shock_prices_move_to_the_new_fundamental(tmp_path):
+def test_news_shock_prices_move_to_the_new_fundamental(ray_session, tmp_path):
 
     from market.scenario import load_scenario
     from market.scenario_run import training_config
 
-    result = run("news_shock", "--quick", "--out", str(tmp_path), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    [summary] = [r for r in list_runs(tmp_path) if r.ok]
-    steps = RunReader(summary.path).read("steps", columns=["step", "price"])
+    path = play("news_shock", tmp_path)
+    steps = RunReader(path).read("steps", columns=["step", "price"])
     mids = steps.groupby("step")["price"].first().to_numpy()
     scenario = load_scenario("news_shock", quick=True)
     fundamental = np.asarray(training_config(scenario).env_config["fundamental"])[1:]  # the value after each step
@@ -143,7 +149,7 @@ def test_news_shock_prices_move_to_the_new_fundamental(tmp_path):
     assert gap[jump_at] > 0.02, "right after the news the price has not moved yet"
     assert gap[-20:].mean() < gap[jump_at] / 3, "by the end trading has closed most of the gap"
     # the run's own story metrics say the same, for the recorded (first) episode and on average
-    metrics = RunReader(summary.path).metrics
+    metrics = RunReader(path).metrics
     half_life = int(np.flatnonzero(gap[jump_at:] <= gap[jump_at] / 2)[0])
     assert 0 < half_life < len(gap) - jump_at
     assert metrics["news_gap"] == pytest.approx(gap[jump_at], rel=0.2)
@@ -162,22 +168,17 @@ def crash_path(folder: Path):
 
 
 @pytest.mark.slow
-def test_flash_crash_falls_and_the_circuit_breaker_halts_it(tmp_path):
+def test_flash_crash_falls_and_the_circuit_breaker_halts_it(ray_session, tmp_path):
 
     from market.scenario import SCENARIOS_DIR
 
     shock_at = 80
-    with_breaker = run("flash_crash", "--quick", "--out", str(tmp_path / "with"), cwd=tmp_path)
-    assert with_breaker.returncode == 0, with_breaker.stderr[-3000:]
+    halted_run = play("flash_crash", tmp_path / "with")
     text = (SCENARIOS_DIR / "flash_crash.toml").read_text()
     start = text.index("\n[market.rules.circuit_breaker]")
     end = text.index("\n[[populations]]")
     (tmp_path / "no_breaker.toml").write_text(text[:start] + text[end:])
-    without = run(str(tmp_path / "no_breaker.toml"), "--quick", "--out", str(tmp_path / "without"), cwd=tmp_path)
-    assert without.returncode == 0, without.stderr[-3000:]
-
-    [halted_run] = [r.path for r in list_runs(tmp_path / "with") if r.ok]
-    [free_run] = [r.path for r in list_runs(tmp_path / "without") if r.ok]
+    free_run = play(str(tmp_path / "no_breaker.toml"), tmp_path / "without")
     mids, trades = crash_path(halted_run)
     free_mids, free_trades = crash_path(free_run)
     window = slice(shock_at, shock_at + 20)
@@ -201,7 +202,7 @@ def test_flash_crash_falls_and_the_circuit_breaker_halts_it(tmp_path):
 
 
 @pytest.mark.slow
-def test_momentum_traders_blow_bubbles_that_value_traders_alone_do_not(tmp_path):
+def test_momentum_traders_blow_bubbles_that_value_traders_alone_do_not(ray_session, tmp_path):
 
     from market.scenario import SCENARIOS_DIR, load_scenario
     from market.scenario_run import training_config
@@ -212,9 +213,7 @@ def test_momentum_traders_blow_bubbles_that_value_traders_alone_do_not(tmp_path)
     (tmp_path / "value_only.toml").write_text(text[:start] + text[end:])
     departures = {}
     for label, scenario in (("both", "momentum_vs_value"), ("value_only", str(tmp_path / "value_only.toml"))):
-        result = run(scenario, "--quick", "--seeds", "1", "--out", str(tmp_path / label), cwd=tmp_path)
-        assert result.returncode == 0, result.stderr[-3000:]
-        [folder] = [r.path for r in list_runs(tmp_path / label) if r.ok]
+        folder = play(scenario, tmp_path / label, seeds=1)
         mids = RunReader(folder).read("steps", columns=["step", "price"]).groupby("step")["price"].first().to_numpy()
         fundamental = np.asarray(training_config(load_scenario(scenario, quick=True)).env_config["fundamental"])[1:]
         departures[label] = float(np.abs(np.log(mids / fundamental)).max())

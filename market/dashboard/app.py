@@ -361,6 +361,8 @@ def _toggle_play(first: int, last: int) -> None:
         state[STEP] = first
     state[PLAYING] = playing
     state[LAST_TICK] = 0.0
+    if not playing:  # a tick computed just before the pause must not move the slider after it
+        state.pop(PENDING_STEP, None)
 
 
 def _step_controls(first: int, last: int) -> int:
