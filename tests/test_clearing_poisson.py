@@ -157,3 +157,22 @@ def test_avellaneda_stoikov_quick_run_tells_the_papers_story(tmp_path):
     assert first.values["pnl"][0] == pytest.approx(metrics["maker_pnl"][0] * 0.01)  # in price units
     assert 40 < first.values["pnl"][0] < 90  # the paper's 62.94 with 20 paths' noise
     assert evaluation_record(scenario) == reader.manifest["config"]["evaluation"]
+
+
+def test_market_run_prints_the_strategies_beside_the_papers_figures(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    market = str(Path(sys.executable).with_name("market"))
+    result = subprocess.run(
+        [market, "run", "avellaneda_stoikov", "--quick", "--seeds", "5", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "COLUMNS": "250"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "Strategies of avellaneda_stoikov, makers" in out and "published: Avellaneda and Stoikov (2008)" in out
+    for name in ("inventory_gamma_0_1", "symmetric_gamma_0_1", "inventory_gamma_0_01", "symmetric_gamma_0_01", "inventory_gamma_0_5", "symmetric_gamma_0_5"):
+        assert name in out
+    assert out.count("published") == 7  # under each of the six strategies, and the caption
+    assert "62.94" in out and "Training" not in out  # nothing learns: no training display

@@ -186,3 +186,17 @@ def test_execution_quick_run_compares_the_learned_executor_with_every_baseline_o
     rows = comparison_rows(reader.metrics, reader.metrics["ci95"], reader.manifest["config"]["evaluation"])
     assert [(r.strategy, r.role) for r in rows] == [(s, "executor") for s in ("learned", "twap", "passive", "all_at_once", "almgren_chriss")]
     assert evaluation_record(scenario)["compared"] == {"executor": "executor"}
+
+
+def test_the_seller_variant_sells_its_order_with_every_baseline():
+    scenario = load_scenario("execution_sell", quick=True)
+    config = scenario.market_config()
+    assert config.populations[0].execution.side == "sell" and config.starting_inventory_of(config.populations[0]) == 200
+    policies = {k: v for k, v in market_policies(config).items() if k != "executor"}
+    for baseline in scenario.evaluation.baselines:
+        own = build_policy(baseline.policy, dict(baseline.params), window=config.window, population="executor", **population_limits(config.populations[0]))
+        summary = run_market(MarketEnv(config, policies), {"executor": own}, seed=3)
+        figures = summary.execution["executor"]
+        assert summary.final_inventory["executor"] <= 0 and figures["fill_completion"] == pytest.approx(-summary.final_inventory["executor"] / 200)
+        if baseline.policy != "passive":
+            assert figures["fill_completion"] == 1.0 and figures["impact_bps"] != 0.0
