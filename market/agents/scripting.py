@@ -93,6 +93,22 @@ def maker_action(bid_offset: float, ask_offset: float, size: float) -> np.ndarra
     return action
 
 
+def quote_action(bid_depth: float | None, ask_depth: float | None, lots: int, *, max_qty: int, max_offset: int, min_offset: int = 1) -> np.ndarray:
+    """A maker action quoting ``lots`` a side at depths in ticks from the mid, as ``float32``.
+
+    Each depth is clipped into ``[min_offset, max_offset]`` ticks and encoded as the env decodes it,
+    ``2 * (d - min_offset) / (max_offset - min_offset) - 1``; a side given as None (not quoted) goes to
+    ``max_offset``, the farthest quote the encoding has (one size serves both sides).
+    """
+    action = np.empty(MAKER_ACTION_DIM, dtype=np.float32)
+    low, high = float(min_offset), float(max_offset)
+    for index, depth in ((MAKER_BID_OFFSET, bid_depth), (MAKER_ASK_OFFSET, ask_depth)):
+        ticks = high if depth is None else min(max(depth, low), high)
+        action[index] = 2.0 * (ticks - low) / (high - low) - 1.0
+    action[MAKER_SIZE] = 2.0 * lots / max_qty - 1.0
+    return action
+
+
 def return_indices(window: int) -> np.ndarray:
     """Indices of ``ret_0 .. ret_{window-1}`` in the observation."""
     return np.array([observation_index(f"ret_{k}", window) for k in range(window)])

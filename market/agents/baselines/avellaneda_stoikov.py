@@ -30,8 +30,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from market.agents.scripting import ParamError, ScriptedTrader, check_integer, check_number, return_indices
-from market.envs.market_config import MAKER_ACTION_DIM, MAKER_ASK_OFFSET, MAKER_BID_OFFSET, MAKER_SIZE, Role, observation_index
+from market.agents.scripting import ParamError, ScriptedTrader, check_integer, check_number, quote_action, return_indices
+from market.envs.market_config import Role, observation_index
 
 __all__ = [
     "AvellanedaStoikovMaker",
@@ -228,10 +228,4 @@ class AvellanedaStoikovMaker(ScriptedTrader):
         self._check(obs)
         p = self.params
         below, above = self.quote_distances(obs)
-        action = np.empty(MAKER_ACTION_DIM, dtype=np.float32)
-        low, high = float(p.min_offset), float(p.max_offset)
-        # distance d ticks (clipped to [min_offset, max_offset]) is encoded as 2 * (d - min_offset) / (max_offset - min_offset) - 1
-        action[MAKER_BID_OFFSET] = 2.0 * (min(max(below, low), high) - low) / (high - low) - 1.0
-        action[MAKER_ASK_OFFSET] = 2.0 * (min(max(above, low), high) - low) / (high - low) - 1.0
-        action[MAKER_SIZE] = 2.0 * p.size / p.max_qty - 1.0
-        return action
+        return quote_action(below, above, p.size, max_qty=p.max_qty, max_offset=p.max_offset, min_offset=p.min_offset)

@@ -53,8 +53,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from market.agents.scripting import ParamError, ScriptedTrader, check_integer, check_number
-from market.envs.market_config import MAKER_ACTION_DIM, MAKER_ASK_OFFSET, MAKER_BID_OFFSET, MAKER_SIZE, OBS_BOUND, Role, observation_index
+from market.agents.scripting import ParamError, ScriptedTrader, check_integer, check_number, quote_action
+from market.envs.market_config import OBS_BOUND, Role, observation_index
 
 __all__ = [
     "CarteaJaimungalMaker",
@@ -353,13 +353,5 @@ class CarteaJaimungalMaker(ScriptedTrader):
         """
         self._check(obs)
         p = self.params
-        bid, ask = self.depths(obs)
-        action = np.empty(MAKER_ACTION_DIM, dtype=np.float32)
-        span = p.max_offset - 1
-        # a side not quoted goes to max_offset; a depth d ticks (clipped to [1, max_offset]) is
-        # encoded as 2 * (d - 1) / (max_offset - 1) - 1
-        for index, depth in ((MAKER_BID_OFFSET, bid), (MAKER_ASK_OFFSET, ask)):
-            ticks = p.max_offset if depth is None else min(max(depth, 1.0), p.max_offset)
-            action[index] = 2.0 * (ticks - 1.0) / span - 1.0
-        action[MAKER_SIZE] = 2.0 * p.size / p.max_qty - 1.0
-        return action
+        bid, ask = self.depths(obs)  # a side the model leaves out goes to max_offset
+        return quote_action(bid, ask, p.size, max_qty=p.max_qty, max_offset=p.max_offset)
