@@ -384,12 +384,12 @@ def train(
     checkpoints = Path(out) / CHECKPOINTS_DIR / name
     if checkpoints.exists():
         raise ConfigError(f"{checkpoints}: already exists; choose another run name")
-    connect(address)
-    register_envs()
     algo = None
     report: IterationReport | None = None
     checkpoint = checkpoints
     try:
+        connect(address)  # a Ctrl-C while Ray starts is raised here, once it has started
+        register_envs()
         with interrupts_deferred():  # a Ctrl-C while the algorithm loads is raised once it has loaded
             if resume is not None:
                 algo = Algorithm.from_checkpoint(str(Path(resume).resolve()))
