@@ -59,12 +59,12 @@ class ImpactEstimate:
 class _Probe:
     """Random crossing children: with probability one half, a size uniform in [0, 3] times the even pace."""
 
-    def __init__(self, aggression: float, max_pace: float) -> None:
-        self.aggression, self.max_pace = aggression, max_pace
+    def __init__(self, aggression: float, max_pace: float, center: float) -> None:
+        self.aggression, self.max_pace, self.center = aggression, max_pace, center
 
     def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         multiple = rng.uniform(0.0, 3.0) if rng.random() < 0.5 else 0.0
-        return executor_action(multiple, self.aggression, self.max_pace)
+        return executor_action(multiple, self.aggression, self.max_pace, self.center)
 
 
 def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
@@ -100,7 +100,7 @@ def estimate_impact(config: MarketConfig, policies: dict[str, Any], *, populatio
     assert order is not None
     probing = dataclasses.replace(own, policy="probe", count=1)
     market = dataclasses.replace(config, populations=tuple(probing if p.name == population else p for p in config.populations))
-    env = MarketEnv(market, {**policies, population: _Probe(aggression, order.pace_range)})
+    env = MarketEnv(market, {**policies, population: _Probe(aggression, order.pace_range, order.aggression_center)})
     agent, sign = f"{population}_0", order.sign
     lots, distances, changes, quiet = [], [], [], []
     for seed in range(first_seed, first_seed + seeds):

@@ -3,6 +3,7 @@ and the execution scenario."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -103,6 +104,33 @@ def test_twap_executes_all_of_it_and_its_rewards_add_up_to_minus_the_shortfall()
     shortfall = ((config.initial_cash - cash[0]) - config.initial_price * Q) / (Q * config.initial_price) * 1e4
     assert sum(rewards) == pytest.approx(-shortfall, abs=1e-9)
     assert all(r == 0.0 for r in rewards[T:])  # nothing happens to it after the horizon
+
+
+class _Zero:
+    def act(self, obs, rng):
+        return np.zeros(2, dtype=np.float32)
+
+
+def test_around_an_aggression_center_the_zero_action_is_twap_and_the_baselines_do_not_change():
+    def centered(center: float) -> MarketConfig:
+        config, _ = market()
+        executor = dataclasses.replace(config.populations[0], execution=dataclasses.replace(config.populations[0].execution, aggression_center=center))
+        return dataclasses.replace(config, populations=(executor, *config.populations[1:]))
+
+    def shortfalls(config: MarketConfig, policy) -> list[float]:
+        return [run_market(MarketEnv(config, market_policies(config)), {"ex": policy}, seed=seed).execution["ex"]["shortfall_bps"] for seed in range(3)]
+
+    def twap(config: MarketConfig):
+        return build_policy("twap", {"aggression": 0.5}, window=config.window, population="ex", **population_limits(config.populations[0]))
+
+    plain, half = centered(0.0), centered(0.5)
+    reference = shortfalls(plain, twap(plain))
+    assert shortfalls(half, twap(half)) == reference  # a baseline asks for the same orders whatever the center
+    assert shortfalls(half, _Zero()) == reference  # the zero action is TWAP at 0.5
+    assert shortfalls(plain, _Zero()) != reference  # (without the center it rests at the mid)
+    executor = {"name": "ex", "role": "executor", "count": 1, "execution": {"side": "buy", "quantity": Q, "horizon": T, "aggression_center": 1.0}}
+    with pytest.raises(ConfigError, match=r"populations.ex.execution.aggression_center: expected a number in \(-1, 1\), got 1.0"):
+        from_mapping(MarketConfig, {"populations": [executor], "max_steps": T + 10})
 
 
 def test_what_the_last_sweep_cannot_fill_is_charged_at_its_limit():

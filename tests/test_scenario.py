@@ -37,7 +37,7 @@ def write(tmp_path: Path, text: str) -> str:
         ("activity = 0.6", "activty = 0.6", "populations.noise.params.activty: unknown key"),
         ('policy = "noise"', 'policy = "noize"', "unknown scripted policy 'noize' (did you mean 'noise'?)"),
         ("[evaluation]", "[evaluaton]", "evaluaton: unknown key"),
-        ("episodes = 2", "episodes = 0", "evaluation.episodes: expected a positive integer, got 0"),
+        ("episodes = 1", "episodes = 0", "evaluation.episodes: expected a positive integer, got 0"),
     ],
 )
 def test_a_bad_key_or_value_names_the_file_path_and_value(tmp_path, old, new, message):

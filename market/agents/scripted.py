@@ -557,10 +557,10 @@ def policy_role(name: str, *, population: str = "?") -> Role:
     return _policy_class(name, population).role
 
 
-POPULATION_LIMITS = ("max_qty", "max_offset", "min_offset", "quantity", "horizon", "max_pace")
+POPULATION_LIMITS = ("max_qty", "max_offset", "min_offset", "quantity", "horizon", "max_pace", "aggression_center")
 """Parameters some policies take from their population: they quote in lots and ticks, not in fractions
 (``max_qty``, ``max_offset``, ``min_offset``), or work its parent order (``quantity``, ``horizon``,
-``max_pace``: executors only)."""
+``max_pace``, ``aggression_center``: executors only)."""
 
 
 def population_limits(population: Any) -> dict[str, Any]:
@@ -568,7 +568,7 @@ def population_limits(population: Any) -> dict[str, Any]:
     limits = {key: getattr(population, key) for key in ("max_qty", "max_offset", "min_offset")}
     order = getattr(population, "execution", None)
     if order is not None:
-        limits.update(quantity=order.quantity, horizon=order.horizon, max_pace=order.pace_range)
+        limits.update(quantity=order.quantity, horizon=order.horizon, max_pace=order.pace_range, aggression_center=order.aggression_center)
     return limits
 
 

@@ -9,8 +9,12 @@ An executor population's agents each get one parent order (:class:`ExecutionConf
   ``floor(max_pace ** size * R / n + 1/2)`` lots. ``size = 0`` keeps the straight-line pace (TWAP),
   ``size = 1`` trades ``max_pace`` times it (all of it at once with the default ``max_pace = horizon``),
   ``size = -1`` trades ``1 / max_pace`` of it (nothing, once the pace is below ``max_pace / 2`` lots).
-* ``aggressiveness`` sets the limit price as the taker's does: ``round(aggressiveness * max_offset)`` ticks
-  from the mid toward the other side (positive crosses the spread, negative rests passively).
+* ``aggressiveness`` sets the limit price ``round(x * max_offset)`` ticks from the mid toward the other
+  side (positive crosses the spread, negative rests passively), where ``x`` is the aggressiveness moved
+  to the order's ``aggression_center`` ``c``: ``x = c + a (1 - c)`` for ``a >= 0`` and ``x = c + a (1 + c)``
+  for ``a < 0`` (:func:`aggression_of`), so ``a = 0`` is ``c`` and the whole of [-1, 1] stays reachable.
+  With the default ``c = 0`` it is the taker's mapping; with ``c`` at TWAP's aggressiveness the zero
+  action is TWAP exactly, and a learner starts from it and learns deviations (residual learning).
 
 Over-execution is impossible by construction: a child never exceeds the lots left less the lots still
 resting from earlier children (which may yet fill before this step's turn cancels them). At the last
@@ -37,7 +41,7 @@ import numpy as np
 
 from market.errors import ConfigError
 
-__all__ = ["EXECUTION_FEATURES", "BPS", "ExecutionConfig", "ExecutionDesk", "ParentSide"]
+__all__ = ["EXECUTION_FEATURES", "BPS", "ExecutionConfig", "ExecutionDesk", "ParentSide", "aggression_action", "aggression_of"]
 
 BPS = 1e4
 """Basis points per unit."""
@@ -50,6 +54,25 @@ horizon over the horizon, in [0, 1] (0 after it). ``schedule_gap``: the share ex
 a straight line would have executed by now (positive: ahead of schedule). ``price_gap``: the average
 execution price against the arrival mid, in percent, signed so that positive is worse (paid more when
 buying, received less when selling); 0 before the first fill."""
+
+
+def aggression_of(action: float, center: float) -> float:
+    """The aggressiveness in [-1, 1] that the action's ``action`` in [-1, 1] asks for, around ``center``.
+
+    >>> aggression_of(0.0, 0.5), aggression_of(1.0, 0.5), aggression_of(-1.0, 0.5), aggression_of(-0.5, 0.5)
+    (0.5, 1.0, -1.0, -0.25)
+    """
+    return center + action * ((1.0 - center) if action >= 0.0 else (1.0 + center))
+
+
+def aggression_action(aggression: float, center: float) -> float:
+    """The action that asks for ``aggression`` around ``center``: the inverse of :func:`aggression_of`.
+
+    >>> aggression_action(0.5, 0.5), aggression_action(-0.25, 0.5), aggression_action(0.3, 0.0)
+    (0.0, -0.5, 0.3)
+    """
+    a = min(1.0, max(-1.0, aggression))
+    return (a - center) / ((1.0 - center) if a >= center else (1.0 + center))
 
 
 class ParentSide(StrEnum):
@@ -77,6 +100,7 @@ class ExecutionConfig:
             None for ``horizon`` (``size = 1`` then sends everything left).
         sweep_offset: how far through the mid, in ticks, the last step's sweep of the remainder may go;
             None for ten times the population's ``max_offset``.
+        aggression_center: the aggressiveness the action's zero asks for, in (-1, 1) (see the module).
     """
 
     side: ParentSide
@@ -84,6 +108,7 @@ class ExecutionConfig:
     horizon: int
     max_pace: float | None = None
     sweep_offset: int | None = None
+    aggression_center: float = 0.0
 
     def __post_init__(self) -> None:
         _require(self.side in tuple(ParentSide), "execution.side", f"one of {[s.value for s in ParentSide]}", self.side)
@@ -94,6 +119,9 @@ class ExecutionConfig:
         _require(pace is None or (type(pace) in (int, float) and math.isfinite(pace) and pace > 1), "execution.max_pace", "a number above 1", pace)
         sweep = self.sweep_offset
         _require(sweep is None or (type(sweep) is int and sweep >= 1), "execution.sweep_offset", "a positive integer number of ticks", sweep)
+        center = self.aggression_center
+        _require(type(center) in (int, float) and -1.0 < center < 1.0, "execution.aggression_center", "a number in (-1, 1)", center)
+        object.__setattr__(self, "aggression_center", float(center))
 
     @property
     def sign(self) -> int:
@@ -129,6 +157,7 @@ class ExecutionDesk:
         self.log_pace = np.array([math.log(c.pace_range) for c in configs], dtype=np.float64)
         self.sweep = [c.sweep_offset if c.sweep_offset is not None else 10 * m for c, m in zip(configs, max_offsets)]
         self.start_inventory = np.asarray(start_inventory, dtype=np.float64)
+        self.center = [c.aggression_center for c in configs]
 
     def start(self, arrival_mid: float) -> None:
         """A new episode: every parent order arrives now, at ``arrival_mid``; nothing is charged yet."""
@@ -167,7 +196,7 @@ class ExecutionDesk:
             qty, offset = room, self.sweep[k]
         else:
             qty = min(room, math.floor(math.exp(self.log_pace[k] * size) * left / steps_left + 0.5))
-            offset = round(aggression * max_offset)
+            offset = round(aggression_of(aggression, self.center[k]) * max_offset)
         if qty <= 0:
             return None
         if sign > 0:

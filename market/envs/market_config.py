@@ -70,7 +70,8 @@ EXECUTOR_ACTION_DIM = 2
 """Executor action, each in [-1, 1]: ``[size, aggressiveness]`` (see :mod:`market.envs.execution`).
 
 ``size``: the child order's lots as a multiple ``max_pace ** size`` of the even pace of what is left
-(0 keeps a straight line). ``aggressiveness``: the limit price's offset from the mid as the taker's.
+(0 keeps a straight line). ``aggressiveness``: the limit price's offset from the mid, around the parent
+order's ``aggression_center`` (0 by default: as the taker's).
 """
 EXECUTOR_SIZE, EXECUTOR_AGGRESSION = 0, 1
 

@@ -37,6 +37,7 @@ from typing import ClassVar
 import numpy as np
 
 from market.agents.scripting import ParamError, ScriptedTrader, check_integer, check_number
+from market.envs.execution import aggression_action
 from market.envs.market_config import EXECUTOR_ACTION_DIM, EXECUTOR_AGGRESSION, EXECUTOR_SIZE, OBS_BOUND, Role, observation_index
 
 __all__ = [
@@ -52,16 +53,17 @@ __all__ = [
 ]
 
 
-def executor_action(pace_multiple: float, aggression: float, max_pace: float) -> np.ndarray:
+def executor_action(pace_multiple: float, aggression: float, max_pace: float, center: float = 0.0) -> np.ndarray:
     """The executor action that asks for ``pace_multiple`` times the even pace at ``aggression``.
 
     A multiple of 0 (or below ``1 / max_pace``) gives ``size = -1``, the smallest child (nothing once
-    the pace is below ``max_pace / 2`` lots); one above ``max_pace`` gives ``size = 1``.
+    the pace is below ``max_pace / 2`` lots); one above ``max_pace`` gives ``size = 1``. ``center`` is the
+    parent order's ``aggression_center`` (the aggressiveness the action's zero asks for).
     """
     action = np.zeros(EXECUTOR_ACTION_DIM, dtype=np.float32)
     size = math.log(pace_multiple) / math.log(max_pace) if pace_multiple > 0 else -1.0
     action[EXECUTOR_SIZE] = min(1.0, max(-1.0, size))
-    action[EXECUTOR_AGGRESSION] = min(1.0, max(-1.0, aggression))
+    action[EXECUTOR_AGGRESSION] = aggression_action(aggression, center)
     return action
 
 
@@ -100,6 +102,7 @@ class ExecutorParams:
         max_pace: the population's ``execution.max_pace`` (filled from the population).
         quantity, horizon: the population's parent order (filled from the population).
         max_offset: the population's ``max_offset`` (filled from the population).
+        aggression_center: the parent order's ``aggression_center`` (filled from the population).
     """
 
     aggression: float = 0.5
@@ -108,6 +111,7 @@ class ExecutorParams:
     quantity: int
     horizon: int
     max_offset: int
+    aggression_center: float = 0.0
 
     def __post_init__(self) -> None:
         check_number(self, "aggression", -1.0, 1.0)
@@ -116,6 +120,7 @@ class ExecutorParams:
         check_integer(self, "quantity", 1)
         check_integer(self, "horizon", 1)
         check_integer(self, "max_offset", 1)
+        check_number(self, "aggression_center", -1.0, 1.0, low_open=True, high_open=True)
 
 
 class _Executor(ScriptedTrader):
@@ -139,7 +144,7 @@ class _Executor(ScriptedTrader):
         """The executor action ``[size, aggressiveness]`` for this observation (``rng`` unused: deterministic)."""
         self._check(obs)
         multiple, aggression = self.decide(obs)
-        return executor_action(multiple, aggression, self.params.max_pace)
+        return executor_action(multiple, aggression, self.params.max_pace, self.params.aggression_center)
 
     def decide(self, obs: np.ndarray) -> tuple[float, float]:
         """The pace multiple and the aggressiveness."""
