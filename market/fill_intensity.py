@@ -20,7 +20,7 @@ Units: ``kappa`` per tick, ``A`` in fills per step (multiply by the steps in one
 the makers' ``horizon``-based time).
 
 >>> round(fill_probability(2.0, intensity=1.5, kappa=0.5), 4)  # 1 - exp(-1.5 * exp(-1))
-0.4244
+0.4241
 """
 
 from __future__ import annotations
