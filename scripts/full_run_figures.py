@@ -77,9 +77,34 @@ def comparison_table(path: Path, seconds: float, name: str) -> list[str]:
             if row.reference:
                 published = " | ".join(cell(row.reference[c.metric]) if c.metric in row.reference else "" for c in columns)
                 lines.append(f"| ↳ published | {published} | |")
+    lines += per_seed_table(metrics, ci95, record)
     reference = record.get("reference")
     if reference:
         lines += ["", f"Published: {reference['source']}."]
+    return lines
+
+
+def per_seed_table(metrics: dict, ci95: dict, record: dict) -> list[str]:
+    """For a run that trained several seeds: each seed's own figure and its paired differences with every
+    baseline, with 95% intervals over the held-out episodes (the table above has intervals over the seeds)."""
+    from market.comparison import VERSUS, comparison_rows
+    from market.scenario_run import SEED_PREFIX
+
+    seeds = sorted({int(key[len(SEED_PREFIX) :].split("/", 1)[0]) for key in metrics if key.startswith(SEED_PREFIX)})
+    if not seeds:
+        return []
+    label = record.get("label", "scenario")
+    lines: list[str] = []
+    for k in seeds:
+        prefix = f"{SEED_PREFIX}{k}/"
+        rows = comparison_rows({key[len(prefix) :]: v for key, v in metrics.items() if key.startswith(prefix)}, {key[len(prefix) :]: v for key, v in ci95.items() if key.startswith(prefix)}, record)
+        own, baselines = rows[0], [r for r in rows[1:] if r.role == rows[0].role]
+        metric = VERSUS[own.role]
+        if not lines:
+            lines += ["", f"Each training seed on the same held-out episodes ({metric.replace('_', ' ')}; intervals over the episodes):", ""]
+            lines += ["| training seed | " + f"`{label}` | " + " | ".join(f"{label} − `{b.strategy}`" for b in baselines) + " |"]
+            lines.append("| --- " * (len(baselines) + 2) + "|")
+        lines.append(f"| {k} | {cell(*own.values[metric])} | " + " | ".join(cell(*b.versus) if b.versus is not None else "-" for b in baselines) + " |")
     return lines
 
 
