@@ -135,7 +135,7 @@ def test_a_bad_quick_override_is_named_as_one(tmp_path):
         ("market_makers", "counts = [1, 2, 4, 8]", "counts = [1, 1000000000]", ("evaluation.counts", "over the limit")),
         ("news_shock", "jump_at = 50", "jump_at = 100000", ("fundamental.jump_at: step 100,000 is not within the episode's 300 steps",)),
         ("flash_crash", "iterations = 10", "iterations = 0", ("training.iterations: expected a positive integer, got 0",)),
-        ("market_makers", "seeds = 3", "seeds = 1000000000", ("evaluation.seeds: 1,000,000,000 is over the limit",)),
+        ("market_makers", "seeds = 20", "seeds = 1000000000", ("evaluation.seeds: 1,000,000,000 is over the limit",)),
     ],
 )
 def test_scenario_values_that_would_run_a_wrong_or_endless_experiment_are_refused_at_load(tmp_path, name, old, new, parts):
