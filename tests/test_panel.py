@@ -1,0 +1,59 @@
+"""load_panel: per-asset files aligned on time, read from real small files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from market.data.panel import load_panel
+from market.errors import DataError
+
+
+def write_asset(folder: Path, name: str, days: list[int], closes: list[float]) -> Path:
+    lines = ["Date,Open,High,Low,Close"] + [f"2024-01-{d:02d},{c},{c},{c},{c}" for d, c in zip(days, closes, strict=True)]
+    path = folder / f"{name}.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_inner_join_keeps_common_times_and_reports_losses(tmp_path: Path) -> None:
+    write_asset(tmp_path, "AAA", [2, 3, 4, 5], [1.0, 2.0, 3.0, 4.0])
+    write_asset(tmp_path, "BBB", [3, 4, 5, 8], [10.0, 20.0, 30.0, 40.0])
+    panel = load_panel(tmp_path)
+    assert panel.assets == ("AAA", "BBB")
+    assert [t.day for t in panel.times] == [3, 4, 5]
+    assert panel.fields["close"].tolist() == [[2.0, 10.0], [3.0, 20.0], [4.0, 30.0]]
+    assert panel.report.rows_dropped == {"AAA": 1, "BBB": 1}
+    assert panel.available.all()
+
+
+def test_forward_fill_marks_filled_bars(tmp_path: Path) -> None:
+    a = write_asset(tmp_path, "AAA", [2, 3, 4, 5], [1.0, 2.0, 3.0, 4.0])
+    b = write_asset(tmp_path, "BBB", [2, 3, 5], [10.0, 20.0, 30.0])
+    panel = load_panel([a, b], align="ffill", max_fill=1)
+    assert panel.fields["close"][:, 1].tolist() == [10.0, 20.0, 20.0, 30.0]
+    assert panel.available[:, 1].tolist() == [True, True, False, True]
+    assert panel.report.rows_filled == {"AAA": 0, "BBB": 1}
+    with pytest.raises(DataError, match="asset 'BBB': more than 0 bars in a row missing"):
+        load_panel([a, b], align="ffill", max_fill=0)
+
+
+def test_one_asset_is_refused(tmp_path: Path) -> None:
+    write_asset(tmp_path, "AAA", [2, 3], [1.0, 2.0])
+    with pytest.raises(DataError, match="a panel needs at least 2 assets, got 1"):
+        load_panel(tmp_path)
+
+
+def test_asset_with_too_little_overlap_is_named(tmp_path: Path) -> None:
+    write_asset(tmp_path, "AAA", [2, 3, 4], [1.0, 2.0, 3.0])
+    write_asset(tmp_path, "BBB", [4, 5, 6], [1.0, 2.0, 3.0])
+    with pytest.raises(DataError, match="asset 'AAA': only 1 bars overlap"):
+        load_panel(tmp_path)
+
+
+def test_bad_file_in_panel_names_the_file(tmp_path: Path) -> None:
+    write_asset(tmp_path, "AAA", [2, 3], [1.0, 2.0])
+    (tmp_path / "BBB.csv").write_text("Date,Open,High,Low,Close\n2024-01-02,1,1,1,x\n")
+    with pytest.raises(DataError, match=r"BBB.csv: row 1 \(line 2\), column 'Close': 'x' is not a number"):
+        load_panel(tmp_path)
