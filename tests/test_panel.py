@@ -57,3 +57,21 @@ def test_bad_file_in_panel_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "BBB.csv").write_text("Date,Open,High,Low,Close\n2024-01-02,1,1,1,x\n")
     with pytest.raises(DataError, match=r"BBB.csv: row 1 \(line 2\), column 'Close': 'x' is not a number"):
         load_panel(tmp_path)
+
+
+def test_wide_file_of_closes_is_a_panel_with_closes_as_every_price(tmp_path: Path) -> None:
+    path = tmp_path / "closes.csv"
+    path.write_text("Date;AAA;BBB\n2024-01-02;1,5;10\n2024-01-03;1,25;11\n")
+    from market.data.loading import ReadOptions
+
+    panel = load_panel(path, wide=True, options=ReadOptions(decimal=","))
+    assert panel.assets == ("AAA", "BBB")
+    assert panel.fields["close"].tolist() == [[1.5, 10.0], [1.25, 11.0]]
+    assert (panel.fields["open"] == panel.fields["close"]).all()
+
+
+def test_wide_file_bad_cell_names_row_and_asset(tmp_path: Path) -> None:
+    path = tmp_path / "closes.csv"
+    path.write_text("Date,AAA,BBB\n2024-01-02,1.5,10\n2024-01-03,1.25,-1\n")
+    with pytest.raises(DataError, match=r"closes.csv: row 2 \(line 3\), column 'BBB': price must be positive, got -1.0"):
+        load_panel(path, wide=True)

@@ -50,6 +50,7 @@ __all__ = [
     "ReadOptions",
     "check_prices",
     "load_prices",
+    "read_wide_closes",
 ]
 
 TIME: Final = "time"
@@ -389,6 +390,67 @@ def _read_csv(file: Path, shown: str, options: ReadOptions) -> pd.DataFrame:
         cells = {role: pc.replace_substring(texts, ",", ".", max_replacements=1) for role, texts in cells.items()}
     values = {role: _parse_number_text(table, role, texts) for role, texts in cells.items()}
     return _finish(table, times, values)
+
+
+def read_wide_closes(path: str | os.PathLike[str], options: ReadOptions | None = None) -> dict[str, pd.DataFrame]:
+    """Read a wide CSV of closes (a time column, then one column per asset) into one price table per asset.
+
+    Each asset's table has open = high = low = close (the file has closes only), so a consumer
+    that fills at the next bar's open fills at the next bar's close. Values are checked as in
+    :func:`load_prices`; the times once for all assets.
+
+    Args:
+        path: The CSV file; its header names the time column and the assets.
+        options: Time formats and CSV dialect.
+
+    Returns:
+        Asset name -> price table, in the order of the header.
+
+    Raises:
+        DataError: As :func:`load_prices`; the message names the file, the row and the asset's column.
+    """
+    options = _DEFAULT_OPTIONS if options is None else options
+    shown = os.fspath(path)
+    file = Path(shown)
+    _check_regular_file(file, shown)
+    if not file.name.lower().endswith(_CSV_SUFFIXES):
+        raise DataError(f"{shown}: a wide file of closes must be CSV ({', '.join(_CSV_SUFFIXES)})")
+    text = _csv_text(file, shown)
+    delimiter = options.delimiter if options.delimiter is not None else _sniff_delimiter(text, shown)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        records = [record for record in reader if record]
+    except csv.Error as error:
+        raise DataError(f"{shown}: line {reader.line_num}: malformed CSV: {one_line(error)}") from error
+    if len(records) < 2:
+        raise DataError(f"{shown}: needs a header and data rows")
+    header, rows = records[0], records[1:]
+    time_at = [i for i, name in enumerate(header) if _ALIASES.get(re.sub(r"[^0-9a-z]", "", name.lower())) == TIME]
+    if len(time_at) != 1:
+        raise DataError(f"{shown}: a wide file needs exactly one time column (Date, Time, ...), found {len(time_at)}")
+    lines = _CsvLines(text, delimiter)
+    widths = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
+    uneven = np.flatnonzero(widths != len(header))
+    if uneven.size:
+        row = int(uneven[0])
+        raise DataError(f"{shown}: row {row + 1} (line {lines(row)}): {widths[row]} fields, but the header has {len(header)}")
+    fields = list(zip(*rows, strict=True))
+    time_table = _Table(source=shown, headers={TIME: header[time_at[0]]}, line_of=lines)
+    times = _parse_time_text(time_table, pc.utf8_trim_whitespace(pa.array(fields[time_at[0]], type=pa.string())), options)
+    _check_times(time_table, times)
+    closes: dict[str, pd.DataFrame] = {}
+    for position, asset in enumerate(header):
+        if position == time_at[0]:
+            continue
+        if asset in closes:
+            raise DataError(f"{shown}: column {position + 1} {asset!r} repeats an asset")
+        table = _Table(source=shown, headers={role: asset for role in PRICE_COLUMNS}, line_of=lines)
+        texts = pc.utf8_trim_whitespace(pa.array(fields[position], type=pa.string()))
+        if options.decimal == ",":
+            texts = pc.replace_substring(texts, ",", ".", max_replacements=1)
+        close = _parse_number_text(table, CLOSE, texts)
+        closes[asset] = _finish(table, times, dict.fromkeys(PRICE_COLUMNS, close))
+    return closes
 
 
 def _sniff_delimiter(text: str, shown: str) -> str:

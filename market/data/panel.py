@@ -29,7 +29,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from market.data.loading import CLOSE, HIGH, LOW, OPEN, PRICE_COLUMNS, TIME, VOLUME, ReadOptions, load_prices
+from market.data.loading import CLOSE, HIGH, LOW, OPEN, PRICE_COLUMNS, TIME, VOLUME, ReadOptions, load_prices, read_wide_closes
 from market.errors import DataError
 
 __all__ = ["ALIGNMENTS", "AlignmentReport", "Panel", "load_panel"]
@@ -87,6 +87,7 @@ def load_panel(
     max_fill: int = 0,
     min_rows: int = 2,
     options: ReadOptions | None = None,
+    wide: bool = False,
 ) -> Panel:
     """Read per-asset price files (a folder of them, or a list) into a :class:`Panel`.
 
@@ -97,6 +98,9 @@ def load_panel(
         max_fill: For ``"ffill"``, the most bars in a row that may be filled for one asset.
         min_rows: The fewest aligned bars an asset must share with the others.
         options: Time formats and CSV dialect, the same for every file.
+        wide: ``source`` is one CSV file of closes, a time column then one column per asset
+            (see :func:`~market.data.loading.read_wide_closes`: open = high = low = close, so
+            orders fill at the next bar's close).
 
     Returns:
         The aligned panel; ``panel.report`` says how many rows each asset lost or had filled.
@@ -109,8 +113,12 @@ def load_panel(
         raise DataError(f"align must be one of {', '.join(ALIGNMENTS)}, got {align!r}")
     if max_fill < 0 or (align == "inner" and max_fill):
         raise DataError(f"max_fill must be >= 0 and only used with align='ffill', got {max_fill}")
-    files = _panel_files(source)
     tables: dict[str, pd.DataFrame] = {}
+    if wide:
+        if not isinstance(source, (str, os.PathLike)):
+            raise DataError("wide=True reads one file; got a list")
+        tables = read_wide_closes(source, options)
+    files = [] if wide else _panel_files(source)
     for file in files:
         asset = _asset_name(file)
         if asset in tables:
