@@ -75,3 +75,29 @@ def test_wide_file_bad_cell_names_row_and_asset(tmp_path: Path) -> None:
     path.write_text("Date,AAA,BBB\n2024-01-02,1.5,10\n2024-01-03,1.25,-1\n")
     with pytest.raises(DataError, match=r"closes.csv: row 2 \(line 3\), column 'BBB': price must be positive, got -1.0"):
         load_panel(path, wide=True)
+
+
+SAMPLE_PANEL = Path(__file__).resolve().parents[1] / "market" / "data" / "sample" / "sample_panel.csv"
+
+
+def test_sample_script_regenerates_the_bundled_panel_byte_for_byte(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = SAMPLE_PANEL.parents[3] / "scripts" / "make_sample_data.py"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, capture_output=True, cwd=tmp_path)
+    assert (tmp_path / SAMPLE_PANEL.name).read_bytes() == SAMPLE_PANEL.read_bytes()
+
+
+def test_bundled_panel_has_sector_correlation_and_loads_as_a_panel() -> None:
+    import numpy as np
+
+    panel = load_panel(SAMPLE_PANEL, wide=True)
+    assert len(panel.assets) == 12 and len(panel.times) == 1000
+    assert SAMPLE_PANEL.stat().st_size < 300_000
+    returns = np.diff(np.log(panel.fields["close"]), axis=0)
+    corr = np.corrcoef(returns.T)
+    sector = np.array([int(name[1]) for name in panel.assets])
+    same = sector[:, None] == sector[None, :]
+    off_diagonal = ~np.eye(len(sector), dtype=bool)
+    assert corr[same & off_diagonal].mean() > corr[~same].mean() + 0.1
