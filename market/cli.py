@@ -145,6 +145,20 @@ def _log_file(out: Path, name: str) -> Path:
     return Path(out) / LOGS_DIR / f"{name}.log"  # records.schema: a service folder, not a run
 
 
+TIME_FORMAT_OPTION = typer.Option(None, "--time-format", help="strftime format of the price file's times, e.g. '%d.%m.%Y %H:%M:%S.%f'.")
+TIME_UNIT_OPTION = typer.Option(None, "--time-unit", help="Read the price file's times as integer epochs in s, ms, us or ns.")
+DAYFIRST_OPTION = typer.Option(False, "--dayfirst", help="Read the price file's numeric dates day first (31/01/2024).")
+DELIMITER_OPTION = typer.Option(None, "--delimiter", help="CSV field separator (default: comma, semicolon or tab, from the header).")
+DECIMAL_OPTION = typer.Option(".", "--decimal", help="Decimal mark of CSV numbers: '.' or ',' (',' needs ';' or tab fields).")
+
+
+def _read_options(time_format: str | None, time_unit: str | None, dayfirst: bool, delimiter: str | None, decimal: str):  # noqa: ANN202
+    """The price-file reading options given on the command line, as one ReadOptions."""
+    from market.data.loading import ReadOptions
+
+    return ReadOptions(time_format=time_format, time_unit=time_unit, dayfirst=dayfirst, delimiter=delimiter, decimal=decimal)
+
+
 MAX_COST_BPS = 10_000
 """Commission and slippage options are below 10,000 bps: a cost of the whole notional is no backtest."""
 
@@ -452,6 +466,11 @@ def simulate(
     seed: int | None = typer.Option(None, "--seed", help="Root seed of the run, a non-negative integer."),
     fundamental: Path | None = typer.Option(None, "--fundamental", help="A price file whose closes (one bar per step) value traders follow; default: a seeded OU path."),
     out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Folder the run record is written under."),
+    time_format: str | None = TIME_FORMAT_OPTION,
+    time_unit: str | None = TIME_UNIT_OPTION,
+    dayfirst: bool = DAYFIRST_OPTION,
+    delimiter: str | None = DELIMITER_OPTION,
+    decimal: str = DECIMAL_OPTION,
 ) -> None:
     """Run an all-scripted market, record it, and print its stylized facts."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -463,7 +482,8 @@ def simulate(
     # the spec checks every setting (and its size limit) before anything is read, allocated or written
     given = {"makers": makers, "takers": takers, "noise": noise, "momentum": momentum, "value": value, "steps": steps, "clearing": clearing, "seed": seed}
     spec = simulation.SimulationSpec(**{key: value for key, value in given.items() if value is not None})
-    path = simulation.fundamental_from_prices(load_prices(fundamental)) if fundamental is not None else None
+    options = _read_options(time_format, time_unit, dayfirst, delimiter, decimal)
+    path = simulation.fundamental_from_prices(load_prices(fundamental, options)) if fundamental is not None else None
     with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"), TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task("simulate", total=spec.steps)
         result = simulation.simulate(spec, out=out, fundamental=path, progress=lambda done, total: bar.update(task, completed=done))
@@ -481,6 +501,11 @@ def facts(
     run: str = typer.Argument(..., help="A market run (name under --runs, or a path)."),
     data: Path | None = typer.Option(None, "--data", help="A real price file to compare with."),
     runs: Path = RUNS_OPTION,
+    time_format: str | None = TIME_FORMAT_OPTION,
+    time_unit: str | None = TIME_UNIT_OPTION,
+    dayfirst: bool = DAYFIRST_OPTION,
+    delimiter: str | None = DELIMITER_OPTION,
+    decimal: str = DECIMAL_OPTION,
 ) -> None:
     """Stylized facts of a run's mid-price returns beside the bundled sample and a real price file."""
     from market.data import load_prices, load_sample
@@ -488,7 +513,8 @@ def facts(
     from market.simulation import run_facts
 
     path = Path(run) if Path(run).is_dir() or "/" in run else runs / run
-    compared = {data.name: price_facts(load_prices(data), source=str(data))} if data is not None else {}  # a short file is refused first
+    options = _read_options(time_format, time_unit, dayfirst, delimiter, decimal)
+    compared = {data.name: price_facts(load_prices(data, options), source=str(data))} if data is not None else {}  # a short file is refused first
     _print_facts({"run": run_facts(path), "bundled sample (daily)": price_facts(load_sample(), source="the bundled sample"), **compared})
 
 

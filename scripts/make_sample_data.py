@@ -23,7 +23,7 @@ import pandas as pd
 
 from market.data import SAMPLE_DIR, SAMPLES
 from market.data.loading import PRICE_COLUMNS, VOLUME
-from market.data.synthetic import generate
+from market.data.synthetic import factor_panel, generate
 
 SEED: Final = 20_240_101
 """Root seed of the sample data; each data set gets its own spawned stream."""
@@ -128,7 +128,17 @@ def write_samples(out_dir: Path) -> list[Path]:
         path = out_dir / SAMPLES[spec.name]
         table.to_csv(path, float_format=f"%.{spec.decimals}f", date_format=spec.time_format, lineterminator="\n")
         written.append(path)
+    panel = factor_panel(np.random.default_rng(PANEL_SEED), PANEL_DAYS)
+    path = out_dir / PANEL_FILE
+    panel.to_csv(path, float_format="%.2f", date_format="%Y-%m-%d", lineterminator="\n")
+    written.append(path)
     return written
+
+
+PANEL_SEED: Final = 20_240_102
+PANEL_DAYS: Final = 1_000
+PANEL_FILE: Final = "sample_panel.csv"
+"""The bundled panel: closes of 12 assets in 3 sectors (see :func:`market.data.synthetic.factor_panel`)."""
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -186,8 +186,8 @@ def test_missing_columns_are_listed(tmp_path: Path) -> None:
     assert "'Date', 'Open', 'Close'" in message
 
 
-def test_semicolon_separated_file_gets_a_hint(tmp_path: Path) -> None:
-    message = load_error(write(tmp_path, "Date;Open;High;Low;Close\n2024-01-02;1;1;1;1\n"))
+def test_pipe_separated_file_gets_a_hint(tmp_path: Path) -> None:
+    message = load_error(write(tmp_path, "Date|Open|High|Low|Close\n2024-01-02|1|1|1|1\n"))
     assert message.endswith("fields must be separated by commas)")
 
 

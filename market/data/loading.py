@@ -47,8 +47,10 @@ __all__ = [
     "TIME",
     "TIME_UNIT",
     "VOLUME",
+    "ReadOptions",
     "check_prices",
     "load_prices",
+    "read_wide_closes",
 ]
 
 TIME: Final = "time"
@@ -97,11 +99,69 @@ _MISSING_TOKENS: Final = frozenset(
 )
 # A time of day followed by a UTC designator or an offset: the text carries a time zone.
 _TZ_PATTERN: Final = r"[T ]\d{1,2}(?::\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
-_TIME_FORMAT_HINT: Final = "expected ISO 8601 such as 2024-01-31 or 2024-01-31T09:30:00Z"
+_TIME_FORMAT_HINT: Final = (
+    "expected ISO 8601 such as 2024-01-31 or 2024-01-31T09:30:00Z; "
+    "for other text give time_format (strftime, e.g. '%d.%m.%Y %H:%M:%S.%f') or dayfirst, "
+    "for epoch numbers time_unit"
+)
+_DELIMITERS: Final = (",", ";", "\t")
+_EPOCH_UNITS: Final[tuple[str, ...]] = ("s", "ms", "us", "ns")
+# Integer epochs are detected by their number of digits: seconds have 10 (2001 to 2286),
+# milliseconds 13, microseconds 16, nanoseconds 19. Other widths (such as 20240131) are not guessed.
+_EPOCH_DIGITS: Final[Mapping[int, str]] = {10: "s", 13: "ms", 16: "us", 19: "ns"}
+_INTEGER_PATTERN: Final = r"^[+-]?\d+$"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadOptions:
+    """How to read the time column and the CSV dialect of a price file; one object for every loader.
+
+    The defaults read what :func:`load_prices` always read (ISO 8601 times, comma-separated UTF-8),
+    plus what can be told apart without guessing: the delimiter is sniffed from the header line,
+    and a time column of integers with 10, 13, 16 or 19 digits is read as epoch seconds,
+    milliseconds, microseconds or nanoseconds.
+
+    Attributes:
+        time_unit: Read the time column as integer epochs in this unit (``"s"``, ``"ms"``,
+            ``"us"`` or ``"ns"``); None detects the unit from the number of digits.
+        time_format: A :func:`~datetime.datetime.strptime` format for time text, for example
+            ``"%d.%m.%Y %H:%M:%S.%f"`` for Dukascopy or MetaTrader ``01.01.2017 22:00:00.000``.
+        dayfirst: Read numeric dates without a format day first (``31/01/2024``); the format is
+            worked out from row 1 and then applied to every row.
+        delimiter: The CSV field separator (one character); None sniffs comma, semicolon or tab
+            from the header line.
+        decimal: The decimal mark of CSV numbers, ``"."`` or ``","``; a comma needs a
+            semicolon or tab delimiter.
+
+    Example:
+        >>> ReadOptions(time_format="%d.%m.%Y %H:%M:%S.%f", delimiter=";", decimal=",").decimal
+        ','
+    """
+
+    time_unit: str | None = None
+    time_format: str | None = None
+    dayfirst: bool = False
+    delimiter: str | None = None
+    decimal: str = "."
+
+    def __post_init__(self) -> None:
+        if self.time_unit is not None and self.time_unit not in _EPOCH_UNITS:
+            raise DataError(f"time_unit must be one of {', '.join(_EPOCH_UNITS)}, got {self.time_unit!r}")
+        if self.time_unit is not None and self.time_format is not None:
+            raise DataError("give time_unit or time_format, not both")
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            raise DataError(f"delimiter must be one character, got {self.delimiter!r}")
+        if self.decimal not in (".", ","):
+            raise DataError(f"decimal must be '.' or ',', got {self.decimal!r}")
+        if self.decimal == "," and self.delimiter == ",":
+            raise DataError("decimal ',' needs a delimiter other than ','")
+
+
+_DEFAULT_OPTIONS: Final = ReadOptions()
 _MAX_SHOWN: Final = 40
 
 
-def load_prices(path: str | os.PathLike[str]) -> pd.DataFrame:
+def load_prices(path: str | os.PathLike[str], options: ReadOptions | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet OHLCV file into a validated price table.
 
     Column headers are matched in any case, with spaces, underscores or hyphens ignored:
@@ -110,9 +170,11 @@ def load_prices(path: str | os.PathLike[str]) -> pd.DataFrame:
     is used and Adj Close is ignored; when it has only Adj Close, Adj Close is used as the close.
     Other columns are ignored.
 
-    CSV files (``.csv``, or gzip-compressed ``.csv.gz``) must be UTF-8 with a header line and
-    comma-separated fields; times are ISO 8601 text, numbers plain decimals (``12.5``, ``1e3``);
-    fully empty lines are skipped. Parquet files (``.parquet``, ``.pq``) must store the time as a
+    CSV files (``.csv``, or gzip-compressed ``.csv.gz``) must be UTF-8 (a byte order mark and CRLF
+    line ends are fine) with a header line; fields are separated by commas, semicolons or tabs
+    (sniffed from the header, or given by ``options.delimiter``); times are ISO 8601 text unless
+    ``options`` says otherwise (see :class:`ReadOptions`), numbers plain decimals (``12.5``,
+    ``1e3``, or ``12,5`` with ``decimal=","``); fully empty lines are skipped. Parquet files (``.parquet``, ``.pq``) must store the time as a
     timestamp or date column and the prices and volume as integer, floating or decimal columns.
 
     Times without a time zone are taken as UTC; times with one are converted to UTC. The result's
@@ -120,6 +182,7 @@ def load_prices(path: str | os.PathLike[str]) -> pd.DataFrame:
 
     Args:
         path: The CSV or Parquet file.
+        options: Time formats and CSV dialect; None for the defaults of :class:`ReadOptions`.
 
     Returns:
         A DataFrame indexed by a strictly increasing :class:`pandas.DatetimeIndex` named
@@ -134,14 +197,15 @@ def load_prices(path: str | os.PathLike[str]) -> pd.DataFrame:
             the row (1-based, counting data rows; CSV messages add the line number) or column, and
             the problem.
     """
+    options = _DEFAULT_OPTIONS if options is None else options
     shown = os.fspath(path)
     file = Path(shown)
     _check_regular_file(file, shown)
     name = file.name.lower()
     if name.endswith(_CSV_SUFFIXES):
-        return _read_csv(file, shown)
+        return _read_csv(file, shown, options)
     if name.endswith(_PARQUET_SUFFIXES):
-        return _read_parquet(file, shown)
+        return _read_parquet(file, shown, options)
     suffixes = ", ".join((*_CSV_SUFFIXES, *_PARQUET_SUFFIXES))
     raise DataError(f"{shown}: unsupported file type {file.suffix or '(no extension)'!r}, expected one of {suffixes}")
 
@@ -275,14 +339,15 @@ class _CsvLines:
     Lines and rows differ when a file has empty lines or quoted fields that span lines.
     """
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, delimiter: str) -> None:
         self._text = text
+        self._delimiter = delimiter
         self._starts: list[int] | None = None
 
     def __call__(self, row: int) -> int:
         """The line (1-based) on which the 0-based data row ``row`` starts."""
         if self._starts is None:
-            reader = csv.reader(io.StringIO(self._text, newline=""), strict=True)
+            reader = csv.reader(io.StringIO(self._text, newline=""), delimiter=self._delimiter, strict=True)
             starts, previous_end = [], 0
             for record in reader:
                 if record:  # csv yields [] for an empty line
@@ -292,10 +357,13 @@ class _CsvLines:
         return self._starts[row + 1]  # record 0 is the header
 
 
-def _read_csv(file: Path, shown: str) -> pd.DataFrame:
+def _read_csv(file: Path, shown: str, options: ReadOptions) -> pd.DataFrame:
     """Read, parse and validate a CSV price file."""
     text = _csv_text(file, shown)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    delimiter = options.delimiter if options.delimiter is not None else _sniff_delimiter(text, shown)
+    if options.decimal == "," and delimiter == ",":
+        raise DataError(f"{shown}: decimal ',' needs fields separated by ';' or tab, but they are separated by ','")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         records = [record for record in reader if record]  # csv yields [] for an empty line
     except csv.Error as error:
@@ -306,7 +374,7 @@ def _read_csv(file: Path, shown: str) -> pd.DataFrame:
     positions = _match_columns(header, shown)
     if not rows:
         raise DataError(f"{shown}: has a header but no data rows")
-    table = _Table(source=shown, headers={role: header[i] for role, i in positions.items()}, line_of=_CsvLines(text))
+    table = _Table(source=shown, headers={role: header[i] for role, i in positions.items()}, line_of=_CsvLines(text, delimiter))
     # Every row has as many fields as the header (pandas would shift extra fields into the index).
     widths = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
     uneven = np.flatnonzero(widths != len(header))
@@ -317,9 +385,86 @@ def _read_csv(file: Path, shown: str) -> pd.DataFrame:
     # Columns as text, then each converted under our own rules.
     fields = list(zip(*rows, strict=True))
     cells = {role: pc.utf8_trim_whitespace(pa.array(fields[i], type=pa.string())) for role, i in positions.items()}
-    times = _parse_time_text(table, cells.pop(TIME))
+    times = _parse_time_text(table, cells.pop(TIME), options)
+    if options.decimal == ",":
+        cells = {role: pc.replace_substring(texts, ",", ".", max_replacements=1) for role, texts in cells.items()}
     values = {role: _parse_number_text(table, role, texts) for role, texts in cells.items()}
     return _finish(table, times, values)
+
+
+def read_wide_closes(path: str | os.PathLike[str], options: ReadOptions | None = None) -> dict[str, pd.DataFrame]:
+    """Read a wide CSV of closes (a time column, then one column per asset) into one price table per asset.
+
+    Each asset's table has open = high = low = close (the file has closes only), so a consumer
+    that fills at the next bar's open fills at the next bar's close. Values are checked as in
+    :func:`load_prices`; the times once for all assets.
+
+    Args:
+        path: The CSV file; its header names the time column and the assets.
+        options: Time formats and CSV dialect.
+
+    Returns:
+        Asset name -> price table, in the order of the header.
+
+    Raises:
+        DataError: As :func:`load_prices`; the message names the file, the row and the asset's column.
+    """
+    options = _DEFAULT_OPTIONS if options is None else options
+    shown = os.fspath(path)
+    file = Path(shown)
+    _check_regular_file(file, shown)
+    if not file.name.lower().endswith(_CSV_SUFFIXES):
+        raise DataError(f"{shown}: a wide file of closes must be CSV ({', '.join(_CSV_SUFFIXES)})")
+    text = _csv_text(file, shown)
+    delimiter = options.delimiter if options.delimiter is not None else _sniff_delimiter(text, shown)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        records = [record for record in reader if record]
+    except csv.Error as error:
+        raise DataError(f"{shown}: line {reader.line_num}: malformed CSV: {one_line(error)}") from error
+    if len(records) < 2:
+        raise DataError(f"{shown}: needs a header and data rows")
+    header, rows = records[0], records[1:]
+    time_at = [i for i, name in enumerate(header) if _ALIASES.get(re.sub(r"[^0-9a-z]", "", name.lower())) == TIME]
+    if len(time_at) != 1:
+        raise DataError(f"{shown}: a wide file needs exactly one time column (Date, Time, ...), found {len(time_at)}")
+    lines = _CsvLines(text, delimiter)
+    widths = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
+    uneven = np.flatnonzero(widths != len(header))
+    if uneven.size:
+        row = int(uneven[0])
+        raise DataError(f"{shown}: row {row + 1} (line {lines(row)}): {widths[row]} fields, but the header has {len(header)}")
+    fields = list(zip(*rows, strict=True))
+    time_table = _Table(source=shown, headers={TIME: header[time_at[0]]}, line_of=lines)
+    times = _parse_time_text(time_table, pc.utf8_trim_whitespace(pa.array(fields[time_at[0]], type=pa.string())), options)
+    _check_times(time_table, times)
+    closes: dict[str, pd.DataFrame] = {}
+    for position, asset in enumerate(header):
+        if position == time_at[0]:
+            continue
+        if asset in closes:
+            raise DataError(f"{shown}: column {position + 1} {asset!r} repeats an asset")
+        table = _Table(source=shown, headers={role: asset for role in PRICE_COLUMNS}, line_of=lines)
+        texts = pc.utf8_trim_whitespace(pa.array(fields[position], type=pa.string()))
+        if options.decimal == ",":
+            texts = pc.replace_substring(texts, ",", ".", max_replacements=1)
+        close = _parse_number_text(table, CLOSE, texts)
+        closes[asset] = _finish(table, times, dict.fromkeys(PRICE_COLUMNS, close))
+    return closes
+
+
+def _sniff_delimiter(text: str, shown: str) -> str:
+    """The one of comma, semicolon and tab that separates the header line's fields.
+
+    The header is the first non-empty line. With none of them it is a comma (a one-column file
+    then fails on its missing columns); with more than one the file is refused, naming the option.
+    """
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    found = [delimiter for delimiter in _DELIMITERS if delimiter in header]
+    if len(found) > 1:
+        shown_found = ", ".join(repr(delimiter) for delimiter in found)
+        raise DataError(f"{shown}: line 1: the header has several separators ({shown_found}); give the delimiter option")
+    return found[0] if found else ","
 
 
 def _csv_text(file: Path, shown: str) -> str:
@@ -360,8 +505,20 @@ def _match_columns(header: Sequence[str], shown: str) -> dict[str, int]:
     return found
 
 
-def _parse_time_text(table: _Table, texts: pa.StringArray) -> pd.DatetimeIndex:
-    """Parse ISO 8601 time strings into naive UTC times, naming the first bad row."""
+def _parse_time_text(table: _Table, texts: pa.StringArray, options: ReadOptions) -> pd.DatetimeIndex:
+    """Parse time strings (ISO 8601, epochs, or as ``options`` says) into naive UTC times, naming the first bad row."""
+    integers = pc.match_substring_regex(texts, pattern=_INTEGER_PATTERN).to_numpy(zero_copy_only=False)
+    if options.time_unit is not None:
+        if not integers.all():
+            row = int(np.argmin(integers))
+            raise table.error(row, TIME, f"time {_show(texts[row].as_py())} is not an integer epoch (time_unit={options.time_unit!r})")
+        return _epoch_times(table, pc.cast(texts, pa.int64()).to_numpy(zero_copy_only=False), options.time_unit)
+    if options.time_format is None and not options.dayfirst and integers.all():
+        unit = _detect_epoch_unit(texts)
+        if unit is not None:
+            return _epoch_times(table, pc.cast(texts, pa.int64()).to_numpy(zero_copy_only=False), unit)
+    if options.time_format is not None or options.dayfirst:
+        return _parse_formatted_time(table, texts, options)
     with_zone = pc.match_substring_regex(texts, pattern=_TZ_PATTERN).to_numpy(zero_copy_only=False)
     if with_zone.any() and not with_zone.all():
         row = int(np.argmax(with_zone != with_zone[0]))
@@ -377,6 +534,42 @@ def _parse_time_text(table: _Table, texts: pa.StringArray) -> pd.DatetimeIndex:
     if bad.size:
         row = int(bad[0])
         raise table.error(row, TIME, f"cannot parse time {_show(texts[row].as_py())}, {_TIME_FORMAT_HINT}")
+    return _naive_utc(table, pd.DatetimeIndex(parsed))
+
+
+def _detect_epoch_unit(texts: pa.StringArray) -> str | None:
+    """The epoch unit told by the number of digits, when every time has the same width of 10, 13, 16 or 19."""
+    widths = pc.utf8_length(pc.utf8_ltrim(texts, characters="+-")).to_numpy(zero_copy_only=False)
+    if widths.size == 0 or not (widths == widths[0]).all():
+        return None
+    return _EPOCH_DIGITS.get(int(widths[0]))
+
+
+def _epoch_times(table: _Table, epochs: np.ndarray, unit: str) -> pd.DatetimeIndex:
+    """Integer epochs in ``unit`` since 1970-01-01 UTC as naive UTC times."""
+    try:
+        times = pd.DatetimeIndex(pd.to_datetime(epochs, unit=unit))
+    except (ValueError, OverflowError) as error:
+        raise table.column_error(TIME, f"epoch times in {unit!r} out of range: {one_line(error)}") from error
+    return _naive_utc(table, times)
+
+
+def _parse_formatted_time(table: _Table, texts: pa.StringArray, options: ReadOptions) -> pd.DatetimeIndex:
+    """Parse time text with ``options.time_format``, or day first with the format row 1 shows."""
+    time_format = options.time_format
+    if time_format is None:
+        time_format = pd.tseries.api.guess_datetime_format(texts[0].as_py(), dayfirst=True)
+        if time_format is None:
+            raise table.error(0, TIME, f"cannot tell the format of time {_show(texts[0].as_py())}; give time_format")
+    series = pd.Series(pd.arrays.ArrowStringArray(texts))
+    try:
+        parsed = pd.to_datetime(series, format=time_format, errors="coerce")
+    except (ValueError, OverflowError) as error:
+        raise table.column_error(TIME, f"cannot parse times with format {time_format!r}: {one_line(error)}") from error
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if bad.size:
+        row = int(bad[0])
+        raise table.error(row, TIME, f"time {_show(texts[row].as_py())} does not match format {time_format!r}")
     return _naive_utc(table, pd.DatetimeIndex(parsed))
 
 
@@ -401,7 +594,7 @@ def _parse_number_text(table: _Table, role: str, texts: pa.StringArray) -> np.nd
     return values
 
 
-def _read_parquet(file: Path, shown: str) -> pd.DataFrame:
+def _read_parquet(file: Path, shown: str, options: ReadOptions) -> pd.DataFrame:
     """Read, type-check and validate a Parquet price file."""
     try:
         arrow = pq.read_table(file)
@@ -414,14 +607,22 @@ def _read_parquet(file: Path, shown: str) -> pd.DataFrame:
     if arrow.num_rows == 0:
         raise DataError(f"{shown}: has columns but no data rows")
     table = _Table(source=shown, headers={role: header[i] for role, i in positions.items()})
-    times = _arrow_times(table, arrow.column(positions.pop(TIME)))
+    times = _arrow_times(table, arrow.column(positions.pop(TIME)), options)
     values = {role: _arrow_numbers(table, role, arrow.column(i)) for role, i in positions.items()}
     return _finish(table, times, values)
 
 
-def _arrow_times(table: _Table, column: pa.ChunkedArray) -> pd.DatetimeIndex:
-    """Convert a Parquet timestamp or date column into naive UTC times."""
+def _arrow_times(table: _Table, column: pa.ChunkedArray, options: ReadOptions) -> pd.DatetimeIndex:
+    """Convert a Parquet timestamp, date or integer epoch column into naive UTC times."""
     kind = column.type
+    if pa.types.is_integer(kind):
+        nulls = np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))
+        if nulls.size:
+            raise table.error(int(nulls[0]), TIME, "missing time (null)")
+        unit = options.time_unit or _detect_epoch_unit(pc.cast(column, pa.string()))
+        if unit is None:
+            raise table.column_error(TIME, "holds integers whose epoch unit cannot be told from their digits; give time_unit")
+        return _epoch_times(table, column.cast(pa.int64()).to_numpy(), unit)
     if pa.types.is_date(kind):
         column = column.cast(pa.timestamp("s"))
     elif not pa.types.is_timestamp(kind):

@@ -1,0 +1,103 @@
+"""load_panel: per-asset files aligned on time, read from real small files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from market.data.panel import load_panel
+from market.errors import DataError
+
+
+def write_asset(folder: Path, name: str, days: list[int], closes: list[float]) -> Path:
+    lines = ["Date,Open,High,Low,Close"] + [f"2024-01-{d:02d},{c},{c},{c},{c}" for d, c in zip(days, closes, strict=True)]
+    path = folder / f"{name}.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_inner_join_keeps_common_times_and_reports_losses(tmp_path: Path) -> None:
+    write_asset(tmp_path, "AAA", [2, 3, 4, 5], [1.0, 2.0, 3.0, 4.0])
+    write_asset(tmp_path, "BBB", [3, 4, 5, 8], [10.0, 20.0, 30.0, 40.0])
+    panel = load_panel(tmp_path)
+    assert panel.assets == ("AAA", "BBB")
+    assert [t.day for t in panel.times] == [3, 4, 5]
+    assert panel.fields["close"].tolist() == [[2.0, 10.0], [3.0, 20.0], [4.0, 30.0]]
+    assert panel.report.rows_dropped == {"AAA": 1, "BBB": 1}
+    assert panel.available.all()
+
+
+def test_forward_fill_marks_filled_bars(tmp_path: Path) -> None:
+    a = write_asset(tmp_path, "AAA", [2, 3, 4, 5], [1.0, 2.0, 3.0, 4.0])
+    b = write_asset(tmp_path, "BBB", [2, 3, 5], [10.0, 20.0, 30.0])
+    panel = load_panel([a, b], align="ffill", max_fill=1)
+    assert panel.fields["close"][:, 1].tolist() == [10.0, 20.0, 20.0, 30.0]
+    assert panel.available[:, 1].tolist() == [True, True, False, True]
+    assert panel.report.rows_filled == {"AAA": 0, "BBB": 1}
+    with pytest.raises(DataError, match="asset 'BBB': more than 0 bars in a row missing"):
+        load_panel([a, b], align="ffill", max_fill=0)
+
+
+def test_one_asset_is_refused(tmp_path: Path) -> None:
+    write_asset(tmp_path, "AAA", [2, 3], [1.0, 2.0])
+    with pytest.raises(DataError, match="a panel needs at least 2 assets, got 1"):
+        load_panel(tmp_path)
+
+
+def test_asset_with_too_little_overlap_is_named(tmp_path: Path) -> None:
+    write_asset(tmp_path, "AAA", [2, 3, 4], [1.0, 2.0, 3.0])
+    write_asset(tmp_path, "BBB", [4, 5, 6], [1.0, 2.0, 3.0])
+    with pytest.raises(DataError, match="asset 'AAA': only 1 bars overlap"):
+        load_panel(tmp_path)
+
+
+def test_bad_file_in_panel_names_the_file(tmp_path: Path) -> None:
+    write_asset(tmp_path, "AAA", [2, 3], [1.0, 2.0])
+    (tmp_path / "BBB.csv").write_text("Date,Open,High,Low,Close\n2024-01-02,1,1,1,x\n")
+    with pytest.raises(DataError, match=r"BBB.csv: row 1 \(line 2\), column 'Close': 'x' is not a number"):
+        load_panel(tmp_path)
+
+
+def test_wide_file_of_closes_is_a_panel_with_closes_as_every_price(tmp_path: Path) -> None:
+    path = tmp_path / "closes.csv"
+    path.write_text("Date;AAA;BBB\n2024-01-02;1,5;10\n2024-01-03;1,25;11\n")
+    from market.data.loading import ReadOptions
+
+    panel = load_panel(path, wide=True, options=ReadOptions(decimal=","))
+    assert panel.assets == ("AAA", "BBB")
+    assert panel.fields["close"].tolist() == [[1.5, 10.0], [1.25, 11.0]]
+    assert (panel.fields["open"] == panel.fields["close"]).all()
+
+
+def test_wide_file_bad_cell_names_row_and_asset(tmp_path: Path) -> None:
+    path = tmp_path / "closes.csv"
+    path.write_text("Date,AAA,BBB\n2024-01-02,1.5,10\n2024-01-03,1.25,-1\n")
+    with pytest.raises(DataError, match=r"closes.csv: row 2 \(line 3\), column 'BBB': price must be positive, got -1.0"):
+        load_panel(path, wide=True)
+
+
+SAMPLE_PANEL = Path(__file__).resolve().parents[1] / "market" / "data" / "sample" / "sample_panel.csv"
+
+
+def test_sample_script_regenerates_the_bundled_panel_byte_for_byte(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = SAMPLE_PANEL.parents[3] / "scripts" / "make_sample_data.py"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, capture_output=True, cwd=tmp_path)
+    assert (tmp_path / SAMPLE_PANEL.name).read_bytes() == SAMPLE_PANEL.read_bytes()
+
+
+def test_bundled_panel_has_sector_correlation_and_loads_as_a_panel() -> None:
+    import numpy as np
+
+    panel = load_panel(SAMPLE_PANEL, wide=True)
+    assert len(panel.assets) == 12 and len(panel.times) == 1000
+    assert SAMPLE_PANEL.stat().st_size < 300_000
+    returns = np.diff(np.log(panel.fields["close"]), axis=0)
+    corr = np.corrcoef(returns.T)
+    sector = np.array([int(name[1]) for name in panel.assets])
+    same = sector[:, None] == sector[None, :]
+    off_diagonal = ~np.eye(len(sector), dtype=bool)
+    assert corr[same & off_diagonal].mean() > corr[~same].mean() + 0.1
