@@ -101,3 +101,83 @@ def test_bundled_panel_has_sector_correlation_and_loads_as_a_panel() -> None:
     same = sector[:, None] == sector[None, :]
     off_diagonal = ~np.eye(len(sector), dtype=bool)
     assert corr[same & off_diagonal].mean() > corr[~same].mean() + 0.1
+
+
+# ---------------------------------------------------------------------------- one long file
+LONG_ROWS = [
+    # interleaved assets, each sorted by time; BBB misses day 2 and has day 8
+    ("2024-01-02", "AAA", 1.0),
+    ("2024-01-03", "BBB", 10.0),
+    ("2024-01-03", "AAA", 2.0),
+    ("2024-01-04", "BBB", 20.0),
+    ("2024-01-04", "AAA", 3.0),
+    ("2024-01-05", "AAA", 4.0),
+    ("2024-01-05", "BBB", 30.0),
+    ("2024-01-08", "BBB", 40.0),
+]
+
+
+def long_csv(path: Path, rows: list[tuple[str, str, float]] = LONG_ROWS, symbol: str = "Symbol") -> Path:
+    lines = [f"Date,{symbol},Open,High,Low,Close"] + [f"{t},{s},{c},{c},{c},{c}" for t, s, c in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_long_file_with_a_symbol_column_is_the_same_panel_as_one_file_per_asset(tmp_path: Path) -> None:
+    folder = tmp_path / "assets"
+    folder.mkdir()
+    write_asset(folder, "AAA", [2, 3, 4, 5], [1.0, 2.0, 3.0, 4.0])
+    write_asset(folder, "BBB", [3, 4, 5, 8], [10.0, 20.0, 30.0, 40.0])
+    expected = load_panel(folder)
+    panel = load_panel(long_csv(tmp_path / "long.csv"), symbol="symbol")
+    assert panel.assets == expected.assets
+    assert panel.times.equals(expected.times)
+    for name, values in expected.fields.items():
+        assert (panel.fields[name] == values).all()
+    assert panel.report == expected.report
+
+
+def test_long_parquet_file_reads_like_the_csv(tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"time": pd.to_datetime([t for t, _, _ in LONG_ROWS]), "ticker": [s for _, s, _ in LONG_ROWS]}
+        | {column: [c for _, _, c in LONG_ROWS] for column in ("open", "high", "low", "close")}
+    )
+    path = tmp_path / "long.parquet"
+    frame.to_parquet(path)
+    from_parquet = load_panel(path, symbol="Ticker")
+    from_csv = load_panel(long_csv(tmp_path / "long.csv"), symbol="symbol")
+    assert from_parquet.assets == from_csv.assets and (from_parquet.fields["close"] == from_csv.fields["close"]).all()
+
+
+def test_long_file_bad_value_names_the_asset_and_the_files_row(tmp_path: Path) -> None:
+    rows = [*LONG_ROWS[:5], ("2024-01-05", "AAA", -4.0), *LONG_ROWS[6:]]
+    path = long_csv(tmp_path / "long.csv", rows)
+    with pytest.raises(DataError, match=r"long.csv: asset 'AAA': row 6 \(line 7\), column 'Open': price must be positive"):
+        load_panel(path, symbol="symbol")
+
+
+def test_long_file_rows_out_of_order_within_an_asset_name_it(tmp_path: Path) -> None:
+    rows = [LONG_ROWS[2], LONG_ROWS[0], *LONG_ROWS[3:], LONG_ROWS[1]]
+    path = long_csv(tmp_path / "long.csv", rows)
+    with pytest.raises(DataError, match=r"long.csv: asset 'AAA': row 2 \(line 3\), column 'Date': time 2024-01-02 00:00:00 is earlier"):
+        load_panel(path, symbol="symbol")
+
+
+def test_long_file_without_the_symbol_column_or_with_an_empty_symbol_is_one_line(tmp_path: Path) -> None:
+    path = long_csv(tmp_path / "long.csv", symbol="Name")
+    with pytest.raises(DataError, match=r"long.csv: no symbol column 'symbol' \(header has 'Date', 'Name'"):
+        load_panel(path, symbol="symbol")
+    path = long_csv(tmp_path / "gap.csv", [*LONG_ROWS[:3], ("2024-01-04", "", 2.0)])
+    with pytest.raises(DataError, match=r"gap.csv: row 4 \(line 5\): the 'symbol' column is empty"):
+        load_panel(path, symbol="symbol")
+    with pytest.raises(DataError, match="not both"):
+        load_panel(path, symbol="symbol", wide=True)
+
+
+def test_bundled_panel_loads_by_name() -> None:
+    from market.data import load_sample_panel
+
+    panel = load_sample_panel()
+    assert panel.assets == load_panel(SAMPLE_PANEL, wide=True).assets and panel.fields["close"].shape == (1000, 12)

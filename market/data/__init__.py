@@ -27,7 +27,9 @@ from market.data.loading import (
     check_bars,
     check_prices,
     load_prices,
+    read_long_prices,
 )
+from market.data.panel import Panel, load_panel
 from market.data.synthetic import GENERATORS, generate
 from market.errors import ConfigError
 
@@ -38,7 +40,9 @@ __all__ = [
     "LOW",
     "OHLCV_COLUMNS",
     "OPEN",
+    "PANEL_SAMPLE",
     "PRICE_COLUMNS",
+    "Panel",
     "ReadOptions",
     "SAMPLES",
     "SAMPLE_DIR",
@@ -48,8 +52,11 @@ __all__ = [
     "check_bars",
     "check_prices",
     "generate",
+    "load_panel",
     "load_prices",
     "load_sample",
+    "load_sample_panel",
+    "read_long_prices",
     "sample_path",
 ]
 
@@ -62,6 +69,10 @@ SAMPLES: Final[dict[str, str]] = {
 }
 """Bundled data sets by name: ``daily`` is ten years of a stock-like series in business-day bars,
 ``hourly`` about 5,000 hourly bars of an FX-like rate on weekdays."""
+
+PANEL_SAMPLE: Final = "sample_panel.csv"
+"""The bundled panel: daily closes of 12 assets in 3 sectors over 1,000 business days, one column
+per asset (see ``scripts/make_sample_data.py``)."""
 
 
 def sample_path(name: str = "daily") -> Path:
@@ -95,3 +106,15 @@ def load_sample(name: str = "daily") -> pd.DataFrame:
         DataError: The bundled file is missing or damaged (a broken install).
     """
     return load_prices(sample_path(name))
+
+
+def load_sample_panel() -> Panel:
+    """Load the bundled panel (:data:`PANEL_SAMPLE`, wide closes) with :func:`load_panel`.
+
+    Returns:
+        The 12-asset panel; close-only, so open = high = low = close.
+
+    Raises:
+        DataError: The bundled file is missing or damaged (a broken install).
+    """
+    return load_panel(SAMPLE_DIR / PANEL_SAMPLE, wide=True)

@@ -50,6 +50,7 @@ __all__ = [
     "ReadOptions",
     "check_prices",
     "load_prices",
+    "read_long_prices",
     "read_wide_closes",
 ]
 
@@ -312,17 +313,20 @@ class _Table:
     """Where the rows of one source came from, to word error messages.
 
     Attributes:
-        source: The file as the caller named it.
+        source: The file as the caller named it (and the asset, for one asset of a long file).
         headers: The header that was used for each role (``close`` -> ``"Adj Close"``).
         line_of: For CSV, gives the file line on which a 0-based data row starts; None for Parquet.
+        rows: For one asset of a long file, the file's data row of each of its rows.
     """
 
     source: str
     headers: Mapping[str, str]
     line_of: Callable[[int], int] | None = None
+    rows: np.ndarray | None = None
 
     def error(self, row: int, role: str | None, problem: str) -> DataError:
         """An error about the data row at 0-based position ``row`` (and a column, if given)."""
+        row = row if self.rows is None else int(self.rows[row])
         where = f"row {row + 1}" if self.line_of is None else f"row {row + 1} (line {self.line_of(row)})"
         if role is not None:
             where += f", column {self.headers[role]!r}"
@@ -359,6 +363,14 @@ class _CsvLines:
 
 def _read_csv(file: Path, shown: str, options: ReadOptions) -> pd.DataFrame:
     """Read, parse and validate a CSV price file."""
+    table, times, values, _ = _parse_csv(file, shown, options, symbol=None)
+    return _finish(table, times, values)
+
+
+def _parse_csv(
+    file: Path, shown: str, options: ReadOptions, *, symbol: str | None
+) -> tuple[_Table, pd.DatetimeIndex, dict[str, np.ndarray], np.ndarray | None]:
+    """Parse a CSV price file's times and numbers (and its ``symbol`` column as text, if named)."""
     text = _csv_text(file, shown)
     delimiter = options.delimiter if options.delimiter is not None else _sniff_delimiter(text, shown)
     if options.decimal == "," and delimiter == ",":
@@ -372,6 +384,7 @@ def _read_csv(file: Path, shown: str, options: ReadOptions) -> pd.DataFrame:
         raise DataError(f"{shown}: file is empty")
     header, rows = records[0], records[1:]
     positions = _match_columns(header, shown)
+    symbol_at = None if symbol is None else _symbol_column(header, symbol, shown)
     if not rows:
         raise DataError(f"{shown}: has a header but no data rows")
     table = _Table(source=shown, headers={role: header[i] for role, i in positions.items()}, line_of=_CsvLines(text, delimiter))
@@ -389,7 +402,63 @@ def _read_csv(file: Path, shown: str, options: ReadOptions) -> pd.DataFrame:
     if options.decimal == ",":
         cells = {role: pc.replace_substring(texts, ",", ".", max_replacements=1) for role, texts in cells.items()}
     values = {role: _parse_number_text(table, role, texts) for role, texts in cells.items()}
-    return _finish(table, times, values)
+    symbols = None if symbol_at is None else np.array([cell.strip() for cell in fields[symbol_at]], dtype=object)
+    return table, times, values, symbols
+
+
+def read_long_prices(
+    path: str | os.PathLike[str], options: ReadOptions | None = None, *, symbol: str = "symbol"
+) -> dict[str, pd.DataFrame]:
+    """Read one long file of many assets, a ``symbol`` column naming each row's asset, into one table per asset.
+
+    Rows of different assets may be interleaved in any order, but each asset's rows must be sorted
+    by time. Each asset's table is checked as :func:`load_prices` checks a file.
+
+    Args:
+        path: A CSV or Parquet file with the columns :func:`load_prices` reads plus the symbol column.
+        options: Time formats and CSV dialect.
+        symbol: The name of the symbol column (matched ignoring case and surrounding spaces).
+
+    Returns:
+        Asset name -> price table, assets in the order they first appear in the file.
+
+    Raises:
+        DataError: As :func:`load_prices`, or the symbol column is missing or has an empty cell; a
+            message about one asset's rows names the file, the asset and the file's row.
+    """
+    options = _DEFAULT_OPTIONS if options is None else options
+    shown = os.fspath(path)
+    file = Path(shown)
+    _check_regular_file(file, shown)
+    name = file.name.lower()
+    if name.endswith(_CSV_SUFFIXES):
+        table, times, values, symbols = _parse_csv(file, shown, options, symbol=symbol)
+    elif name.endswith(_PARQUET_SUFFIXES):
+        table, times, values, symbols = _parse_parquet(file, shown, options, symbol=symbol)
+    else:
+        suffixes = ", ".join((*_CSV_SUFFIXES, *_PARQUET_SUFFIXES))
+        raise DataError(f"{shown}: unsupported file type {file.suffix or '(no extension)'!r}, expected one of {suffixes}")
+    assert symbols is not None
+    empty = np.flatnonzero(symbols == "")
+    if empty.size:
+        raise table.error(int(empty[0]), None, f"the {symbol!r} column is empty")
+    assets: dict[str, pd.DataFrame] = {}
+    for asset in dict.fromkeys(symbols):
+        rows = np.flatnonzero(symbols == asset)
+        part = _Table(source=f"{shown}: asset {asset!r}", headers=table.headers, line_of=table.line_of, rows=rows)
+        assets[asset] = _finish(part, times[rows], {role: column[rows] for role, column in values.items()})
+    return assets
+
+
+def _symbol_column(header: Sequence[str], symbol: str, shown: str) -> int:
+    """The position of the symbol column in ``header``, matched ignoring case and spaces."""
+    wanted = symbol.strip().lower()
+    found = [i for i, name in enumerate(header) if name.strip().lower() == wanted]
+    if len(found) != 1:
+        seen = ", ".join(_show(name) for name in header[:12])
+        problem = "no" if not found else f"{len(found)}"
+        raise DataError(f"{shown}: {problem} symbol column {symbol!r} (header has {seen}); give the symbol column's name")
+    return found[0]
 
 
 def read_wide_closes(path: str | os.PathLike[str], options: ReadOptions | None = None) -> dict[str, pd.DataFrame]:
@@ -596,6 +665,14 @@ def _parse_number_text(table: _Table, role: str, texts: pa.StringArray) -> np.nd
 
 def _read_parquet(file: Path, shown: str, options: ReadOptions) -> pd.DataFrame:
     """Read, type-check and validate a Parquet price file."""
+    table, times, values, _ = _parse_parquet(file, shown, options, symbol=None)
+    return _finish(table, times, values)
+
+
+def _parse_parquet(
+    file: Path, shown: str, options: ReadOptions, *, symbol: str | None
+) -> tuple[_Table, pd.DatetimeIndex, dict[str, np.ndarray], np.ndarray | None]:
+    """Read and type-check a Parquet price file's columns (and its ``symbol`` column as text, if named)."""
     try:
         arrow = pq.read_table(file)
     except (pa.ArrowException, OSError, ValueError) as error:
@@ -609,7 +686,16 @@ def _read_parquet(file: Path, shown: str, options: ReadOptions) -> pd.DataFrame:
     table = _Table(source=shown, headers={role: header[i] for role, i in positions.items()})
     times = _arrow_times(table, arrow.column(positions.pop(TIME)), options)
     values = {role: _arrow_numbers(table, role, arrow.column(i)) for role, i in positions.items()}
-    return _finish(table, times, values)
+    if symbol is None:
+        return table, times, values, None
+    column = arrow.column(_symbol_column(header, symbol, shown))
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or pa.types.is_integer(column.type)):
+        raise DataError(f"{shown}: symbol column {symbol!r} has type {column.type}, expected text")
+    nulls = np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))
+    if nulls.size:
+        raise table.error(int(nulls[0]), None, f"the {symbol!r} column is empty (null)")
+    symbols = np.array([str(cell).strip() for cell in column.to_pylist()], dtype=object)
+    return table, times, values, symbols
 
 
 def _arrow_times(table: _Table, column: pa.ChunkedArray, options: ReadOptions) -> pd.DatetimeIndex:

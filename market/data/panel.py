@@ -29,7 +29,19 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from market.data.loading import CLOSE, HIGH, LOW, OPEN, PRICE_COLUMNS, TIME, VOLUME, ReadOptions, load_prices, read_wide_closes
+from market.data.loading import (
+    CLOSE,
+    HIGH,
+    LOW,
+    OPEN,
+    PRICE_COLUMNS,
+    TIME,
+    VOLUME,
+    ReadOptions,
+    load_prices,
+    read_long_prices,
+    read_wide_closes,
+)
 from market.errors import DataError
 
 __all__ = ["ALIGNMENTS", "AlignmentReport", "Panel", "load_panel"]
@@ -88,8 +100,9 @@ def load_panel(
     min_rows: int = 2,
     options: ReadOptions | None = None,
     wide: bool = False,
+    symbol: str | None = None,
 ) -> Panel:
-    """Read per-asset price files (a folder of them, or a list) into a :class:`Panel`.
+    """Read per-asset price files (a folder of them, or a list), or one wide or long file, into a :class:`Panel`.
 
     Args:
         source: A folder (its ``.csv``, ``.csv.gz``, ``.parquet`` and ``.pq`` files, sorted by
@@ -101,6 +114,8 @@ def load_panel(
         wide: ``source`` is one CSV file of closes, a time column then one column per asset
             (see :func:`~market.data.loading.read_wide_closes`: open = high = low = close, so
             orders fill at the next bar's close).
+        symbol: ``source`` is one long CSV or Parquet file of OHLC rows whose column of this name
+            says each row's asset (see :func:`~market.data.loading.read_long_prices`).
 
     Returns:
         The aligned panel; ``panel.report`` says how many rows each asset lost or had filled.
@@ -114,11 +129,16 @@ def load_panel(
     if max_fill < 0 or (align == "inner" and max_fill):
         raise DataError(f"max_fill must be >= 0 and only used with align='ffill', got {max_fill}")
     tables: dict[str, pd.DataFrame] = {}
+    one_file = wide or symbol is not None
+    if wide and symbol is not None:
+        raise DataError("give wide=True (a column per asset) or symbol (a column naming each row's asset), not both")
+    if one_file and not isinstance(source, (str, os.PathLike)):
+        raise DataError(f"{'wide=True' if wide else 'symbol'} reads one file; got a list")
     if wide:
-        if not isinstance(source, (str, os.PathLike)):
-            raise DataError("wide=True reads one file; got a list")
         tables = read_wide_closes(source, options)
-    files = [] if wide else _panel_files(source)
+    elif symbol is not None:
+        tables = read_long_prices(source, options, symbol=symbol)
+    files = [] if one_file else _panel_files(source)
     for file in files:
         asset = _asset_name(file)
         if asset in tables:
