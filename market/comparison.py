@@ -44,7 +44,7 @@ _TRADER = (
     Column("pnl", "P&L", True),
     Column("pnl_std", "P&L std", True),
     Column("pnl_sharpe", "P&L Sharpe", False),
-    Column("mean_abs_inventory", "mean |inventory|", False),
+    Column("mean_abs_inventory", "mean abs inventory", False),
     Column("final_inventory", "final inventory", False),
     Column("final_inventory_std", "final inventory std", False),
 )
