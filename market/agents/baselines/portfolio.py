@@ -34,23 +34,24 @@ Shrinkage (:func:`shrunk_covariance`). With ``X`` the lookback's returns de-mean
 ``T <= N``):
 
 * ``identity``: Ledoit and Wolf (2004a), "A well-conditioned estimator for large-dimensional covariance
-  matrices", Journal of Multivariate Analysis 88(2), 365-411, Lemma 3.2 and Theorem 3.1 with the
+  matrices", Journal of Multivariate Analysis 88(2), 365-411, with its estimators of section 3 and the
   norm ``||A||**2 = tr(A A') / N``: ``F = m I`` with ``m = tr(S) / N``, ``d2 = ||S - m I||**2``,
   ``b2 = min(d2, (1 / T**2) * sum_t ||x_t x_t' - S||**2)`` and ``d = b2 / d2`` (0 when ``d2 = 0``).
   This is scikit-learn's ``LedoitWolf``.
 * ``constant_correlation``: Ledoit and Wolf (2004b), "Honey, I shrunk the sample covariance matrix",
-  Journal of Portfolio Management 30(4), 110-119 (their ``covCor.m``): ``F_ii = s_ii``,
-  ``F_ij = r s_i s_j`` with ``r`` the mean sample correlation over pairs ``i != j``;
+  Journal of Portfolio Management 30(4), 110-119, as the authors' ``covCor.m`` computes it. With
+  ``s_ij`` the entries of ``S`` and ``v_i = sqrt(s_ii)``: ``F_ii = s_ii`` and ``F_ij = r v_i v_j``,
+  ``r`` the mean sample correlation ``s_ij / (v_i v_j)`` over pairs ``i != j``;
   ``pi = sum_ij (1/T) sum_t (x_ti x_tj - s_ij)**2``;
-  ``rho = sum_i pi_ii + r * sum_{i != j} (s_j / s_i) * theta_ij`` with
-  ``theta_ij = (1/T) sum_t (x_ti**2 - s_ii)(x_ti x_tj - s_ij)``; ``gamma = ||F - S||_F**2``; and
-  ``d = max(0, min(1, (pi - rho) / gamma / T))``. Constant assets (``s_i = 0``) are left out of the
-  mean correlation and of ``rho`` (their terms are 0).
+  ``rho = sum_i pi_ii + r * sum_{i != j} (v_j / v_i) * theta_ij`` with
+  ``theta_ij = (1/T) sum_t (x_ti**2 - s_ii)(x_ti x_tj - s_ij)``; ``gamma = ||F - S||_F**2`` (Frobenius);
+  and ``d = max(0, min(1, (pi - rho) / gamma / T))``. Constant assets (``v_i = 0``) are left out of
+  the mean correlation and add nothing to ``rho``.
 * ``none``: ``d = 0``, the sample covariance.
 
 Minimum variance (:func:`min_variance_weights`) is solved exactly by a primal active-set method
-(Nocedal and Wright, Numerical Optimization, 2nd ed., Algorithm 16.3): on the free assets ``F`` the
-equality-constrained minimum is ``w_F = C_FF^-1 1 / (1' C_FF^-1 1)``; a free asset whose weight would
+(Nocedal and Wright, Numerical Optimization, 2nd ed., section 16.5, the active-set method for convex
+QP): on the free assets ``F`` the equality-constrained minimum is ``w_F = C_FF^-1 1 / (1' C_FF^-1 1)``; a free asset whose weight would
 turn negative blocks the step and is fixed at 0; at a feasible point an asset fixed at 0 is freed
 while its multiplier ``(C w)_i - w' C w`` is negative. It stops at the KKT point, which is the unique
 minimum for a positive definite ``C``.
@@ -285,7 +286,8 @@ def ledoit_wolf_constant_correlation(returns: np.ndarray) -> tuple[np.ndarray, f
     squared = centred**2
     pi_matrix = squared.T @ squared / n_rows - 2.0 * (centred.T @ centred) * sample / n_rows + sample**2
     pi = float(pi_matrix.sum())
-    # 5. rho: the covariances between the target's and the sample's entries (theta off the diagonal).
+    # 5. rho: the covariances between the target's and the sample's entries. With S = X'X / T the
+    #    expansion of theta_ij collapses to (1/T) sum_t x_ti^3 x_tj - s_ii s_ij; its diagonal is unused.
     theta = (centred**3).T @ centred / n_rows - variance[:, None] * sample
     np.fill_diagonal(theta, 0.0)
     ratio = np.divide(sigma[None, :], sigma[:, None], out=np.zeros((n_assets, n_assets)), where=live[:, None])
