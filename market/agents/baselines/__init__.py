@@ -7,12 +7,24 @@
 * :mod:`~market.agents.baselines.cartea_jaimungal`: the Cartea-Jaimungal (2015, section 10.2) market
   maker with running and terminal inventory penalties and an inventory cap, a maker policy for the
   market env (scripted policy ``cartea_jaimungal``).
+* :mod:`~market.agents.baselines.portfolio`: portfolio baselines for the portfolio env (equal weight,
+  buy and hold, inverse volatility, minimum variance, cross-sectional momentum), pure functions of recent
+  returns answering target weights with cash last, built by name with :func:`make_portfolio_baseline`.
 """
 
 from __future__ import annotations
 
 from market.agents.baselines.avellaneda_stoikov import AvellanedaStoikovMaker, AvellanedaStoikovParams
 from market.agents.baselines.cartea_jaimungal import CarteaJaimungalMaker, CarteaJaimungalParams
+from market.agents.baselines.portfolio import (
+    PORTFOLIO_BASELINES,
+    CrossSectionalMomentum,
+    EqualWeight,
+    EqualWeightBuyAndHold,
+    InverseVolatility,
+    MinimumVariance,
+    make_portfolio_baseline,
+)
 from market.agents.baselines.trading import (
     BASELINES,
     BUY_AND_HOLD,
@@ -30,6 +42,7 @@ __all__ = [
     "BASELINES",
     "BUY_AND_HOLD",
     "MEAN_REVERSION",
+    "PORTFOLIO_BASELINES",
     "RANDOM",
     "SMA_CROSSOVER",
     "AvellanedaStoikovMaker",
@@ -37,8 +50,14 @@ __all__ = [
     "BuyAndHold",
     "CarteaJaimungalMaker",
     "CarteaJaimungalParams",
+    "CrossSectionalMomentum",
+    "EqualWeight",
+    "EqualWeightBuyAndHold",
+    "InverseVolatility",
     "MeanReversion",
+    "MinimumVariance",
     "RandomPolicy",
     "SMACrossover",
     "make_baseline",
+    "make_portfolio_baseline",
 ]
