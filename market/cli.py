@@ -174,14 +174,20 @@ def backtest(
     seed: int = typer.Option(0, "--seed", help="Seed of the policy's random stream."),
     out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Folder the run record is written under."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON instead of a table."),
+    time_format: str | None = TIME_FORMAT_OPTION,
+    time_unit: str | None = TIME_UNIT_OPTION,
+    dayfirst: bool = DAYFIRST_OPTION,
+    delimiter: str | None = DELIMITER_OPTION,
+    decimal: str = DECIMAL_OPTION,
 ) -> None:
     """Backtest one policy over a price file, beside buy and hold, and write a run record."""
     from market.agents.baselines import make_baseline
     from market.backtest.engine import BENCHMARK, run_backtest, write_backtest_record
     from market.backtest.metrics import METRIC_KEYS
-    from market.data import sample_path
+    from market.data import load_prices, sample_path
     from market.envs.trading import TradingEnvConfig
 
+    options = _read_options(time_format, time_unit, dayfirst, delimiter, decimal)
     # the options given, named as the user wrote them; the rest are TradingEnvConfig's defaults
     costs = {"commission_bps": commission_bps, "slippage_bps": slippage_bps}
     for key, value in costs.items():
@@ -195,7 +201,9 @@ def backtest(
         player, label = make_baseline(policy), policy
     prices = str(data) if data is not None else str(sample_path())
     given = {key: value for key, value in costs.items() if value is not None}
-    config = TradingEnvConfig(data=prices, start=start, end=end, **given, **env_settings)
+    # a file read with options is read here, whole and checked, and handed to the env as a frame
+    source = load_prices(data, options) if data is not None and options != _read_options(None, None, False, None, ".") else prices
+    config = TradingEnvConfig(data=source, start=start, end=end, **given, **env_settings)
     if env_settings:
         from market.envs import TradingEnv
 

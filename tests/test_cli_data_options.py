@@ -27,3 +27,32 @@ def test_facts_reads_a_dotted_semicolon_decimal_comma_file_with_the_options(tmp_
     read = run("facts", str(folder), "--data", str(dotted), "--time-format", "%d.%m.%Y %H:%M:%S.%f", "--decimal", ",")
     assert read.returncode == 1
     assert read.stderr == f"error: {dotted}: 2 bars; stylized facts need at least {MIN_RETURNS + 1}\n"
+
+
+def test_backtest_reads_a_dotted_semicolon_decimal_comma_file_with_the_options(tmp_path):
+    from market.data import load_sample
+
+    bars = load_sample().iloc[:120]
+    lines = ["Time;Open;High;Low;Close"] + [
+        f"{t:%d.%m.%Y %H:%M:%S}.000;" + ";".join(f"{bar[c]:.4f}".replace(".", ",") for c in ("open", "high", "low", "close"))
+        for t, bar in bars.iterrows()
+    ]
+    path = tmp_path / "dotted.csv"
+    path.write_text("\n".join(lines) + "\n")
+    plain = run("backtest", "--data", str(path), "--out", str(tmp_path / "runs"))
+    assert plain.returncode == 1 and "time_format" in plain.stderr and len(plain.stderr.splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+    read = run("backtest", "--data", str(path), "--time-format", "%d.%m.%Y %H:%M:%S.%f", "--decimal", ",", "--json", "--out", str(tmp_path / "runs"))
+    assert read.returncode == 0, read.stderr
+    import json
+
+    payload = json.loads(read.stdout)
+    # the same bars written plainly (ISO times, commas, decimal points) backtest to the same figures
+    plain_path = tmp_path / "plain.csv"
+    plain_path.write_text("\n".join(
+        [lines[0].replace(";", ",")]
+        + [f"{t:%Y-%m-%dT%H:%M:%S}," + ",".join(f"{bar[c]:.4f}" for c in ("open", "high", "low", "close")) for t, bar in bars.iterrows()]
+    ) + "\n")
+    same = run("backtest", "--data", str(plain_path), "--json", "--out", str(tmp_path / "runs"))
+    assert same.returncode == 0, same.stderr
+    assert json.loads(same.stdout)["metrics"] == payload["metrics"] and payload["settings"]["bars"] > 60
