@@ -1,0 +1,13 @@
+"""Population science: empirical games between strategies, their equilibria and the strategies' ratings.
+
+* :mod:`market.league.equilibrium`: equilibrium mixtures of an empirical payoff matrix (replicator
+  dynamics with a regret check; a linear program for two-population zero-sum games).
+* :mod:`market.league.ratings`: Plackett-Luce ratings of strategies from played episodes.
+"""
+
+from __future__ import annotations
+
+from market.league.equilibrium import Equilibrium, Game, expected_payoffs, regret, replicator, solve, strategy_regrets, zero_sum
+from market.league.ratings import Standing, rate_strategies
+
+__all__ = ["Equilibrium", "Game", "Standing", "expected_payoffs", "rate_strategies", "regret", "replicator", "solve", "strategy_regrets", "zero_sum"]
