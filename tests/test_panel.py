@@ -181,3 +181,25 @@ def test_bundled_panel_loads_by_name() -> None:
 
     panel = load_sample_panel()
     assert panel.assets == load_panel(SAMPLE_PANEL, wide=True).assets and panel.fields["close"].shape == (1000, 12)
+
+
+def test_a_panel_built_in_code_equals_the_same_panel_read_from_files(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from market.data.panel import panel_from_closes
+    from market.data.synthetic import factor_panel
+
+    closes = factor_panel(np.random.default_rng(0), 30, sectors=(2, 1))
+    path = tmp_path / "wide.csv"
+    closes.to_csv(path, float_format="%.17g")
+    from_file = load_panel(path, wide=True)
+    in_code = panel_from_closes(closes)
+    assert in_code.assets == from_file.assets and in_code.times.equals(from_file.times)
+    assert (in_code.fields["close"] == from_file.fields["close"]).all()
+    bad = closes.copy()
+    bad.iloc[3, 1] = -1.0
+    with pytest.raises(DataError, match="asset 'S0_1'"):
+        panel_from_closes(bad)
+    with pytest.raises(DataError, match="at least 2 assets"):
+        panel_from_closes(pd.DataFrame({"A": closes.iloc[:, 0]}))

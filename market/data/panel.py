@@ -38,13 +38,14 @@ from market.data.loading import (
     TIME,
     VOLUME,
     ReadOptions,
+    check_prices,
     load_prices,
     read_long_prices,
     read_wide_closes,
 )
 from market.errors import DataError
 
-__all__ = ["ALIGNMENTS", "AlignmentReport", "Panel", "load_panel"]
+__all__ = ["ALIGNMENTS", "AlignmentReport", "Panel", "load_panel", "panel_from_closes", "panel_from_frames"]
 
 ALIGNMENTS: Final[tuple[str, ...]] = ("inner", "ffill")
 """The alignment rules :func:`load_panel` accepts."""
@@ -147,6 +148,42 @@ def load_panel(
     if len(tables) < 2:
         raise DataError(f"{os.fspath(source) if isinstance(source, (str, os.PathLike)) else 'files'}: a panel needs at least 2 assets, got {len(tables)}")
     return _align(tables, align=align, max_fill=max_fill, min_rows=min_rows)
+
+
+def panel_from_frames(
+    tables: Mapping[str, pd.DataFrame], *, align: str = "inner", max_fill: int = 0, min_rows: int = 2
+) -> Panel:
+    """A :class:`Panel` from price tables built in code (asset name -> a table shaped as :func:`load_prices` returns).
+
+    Each table is checked with :func:`~market.data.loading.check_prices`; alignment is as in :func:`load_panel`.
+
+    Raises:
+        DataError: A table is not a valid price table (the message names the asset), there are
+            fewer than two assets, or an asset shares too few bars with the others.
+    """
+    if align not in ALIGNMENTS:
+        raise DataError(f"align must be one of {', '.join(ALIGNMENTS)}, got {align!r}")
+    if max_fill < 0 or (align == "inner" and max_fill):
+        raise DataError(f"max_fill must be >= 0 and only used with align='ffill', got {max_fill}")
+    if len(tables) < 2:
+        raise DataError(f"a panel needs at least 2 assets, got {len(tables)}")
+    for asset, table in tables.items():
+        check_prices(table, source=f"asset {asset!r}")
+    return _align(dict(tables), align=align, max_fill=max_fill, min_rows=min_rows)
+
+
+def panel_from_closes(closes: pd.DataFrame) -> Panel:
+    """A :class:`Panel` from a frame of closes (time x asset), open = high = low = close as for a wide file.
+
+    Raises:
+        DataError: As :func:`panel_from_frames`.
+    """
+    index = pd.DatetimeIndex(closes.index, name=TIME).as_unit("us")
+    tables = {}
+    for asset in closes.columns:
+        values = closes[asset].to_numpy(dtype=np.float64)
+        tables[str(asset)] = pd.DataFrame(dict.fromkeys(PRICE_COLUMNS, values), index=index)
+    return panel_from_frames(tables)
 
 
 def _panel_files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
