@@ -203,3 +203,21 @@ def test_a_panel_built_in_code_equals_the_same_panel_read_from_files(tmp_path: P
         panel_from_closes(bad)
     with pytest.raises(DataError, match="at least 2 assets"):
         panel_from_closes(pd.DataFrame({"A": closes.iloc[:, 0]}))
+
+
+def test_pair_panel_plants_a_mean_reverting_spread_that_a_cheap_asset_rule_earns_from() -> None:
+    import numpy as np
+
+    from market.data.synthetic import pair_panel
+
+    panel = pair_panel(np.random.default_rng(0), 2_000, phi=0.8)
+    assert panel.assets == ("A", "B") and panel.fields["close"].shape == (2_000, 2)
+    log_close = np.log(panel.fields["close"])
+    spread = log_close[:, 0] - log_close[:, 1]
+    phi = np.polyfit(spread[:-1], spread[1:], 1)[0]
+    assert 0.75 < phi < 0.85
+    # each bar opens at the last close: long the cheap asset, short the dear one, decided at the close
+    assert (panel.fields["open"][1:] == panel.fields["close"][:-1]).all()
+    next_diff = np.diff(log_close, axis=0)[1:, 0] - np.diff(log_close, axis=0)[1:, 1]
+    edge = -np.sign(spread[1:-1]) * next_diff
+    assert edge.mean() > 4 * edge.std() / np.sqrt(edge.size)

@@ -31,6 +31,7 @@ import pandas as pd
 from market import limits
 from market.config import suggest
 from market.data.loading import CLOSE, HIGH, LOW, OPEN, TIME, TIME_UNIT, VOLUME
+from market.data.panel import Panel, panel_from_frames
 from market.errors import ConfigError
 
 __all__ = [
@@ -511,3 +512,53 @@ def factor_panel(
     names = [f"S{s}_{k}" for s, count in enumerate(sectors) for k in range(count)]
     times = pd.bdate_range(start, periods=n, name="time", unit="us")
     return pd.DataFrame(closes, index=times, columns=names)
+
+
+def pair_panel(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    phi: float = 0.8,
+    spread_vol: float = 0.01,
+    market_vol: float = 0.01,
+    start: str = "2015-01-02",
+) -> Panel:
+    """Two assets whose log-price spread mean-reverts: a planted signal for portfolio learning tests.
+
+    Log prices are ``m_t + s_t / 2`` (``A``) and ``m_t - s_t / 2`` (``B``): ``m`` a random walk with
+    daily volatility ``market_vol``, ``s`` an AR(1) with coefficient ``phi`` and innovation volatility
+    ``spread_vol``, so ``E[r_A - r_B at t+1] = -(1 - phi) s_t``: the asset that is cheap against the
+    other tends to outperform it. Each bar opens at the previous close (no gaps), so an order decided
+    at one bar's close fills at that close's price on the next bar.
+
+    Args:
+        rng: The random stream.
+        n: Business days.
+        phi: The spread's AR(1) coefficient, in [0, 1).
+        spread_vol: The spread's daily innovation volatility.
+        market_vol: The common random walk's daily volatility.
+        start: The first business day.
+
+    Returns:
+        A :class:`~market.data.panel.Panel` of assets ``A`` and ``B`` starting at 100.
+    """
+    if not 0 <= phi < 1:
+        raise ConfigError(f"pair_panel: phi must be in [0, 1), got {phi!r}")
+    _positive("pair_panel", "spread_vol", spread_vol)
+    _positive("pair_panel", "market_vol", market_vol)
+    count = _count("pair_panel", n)
+    spread = np.empty(count)
+    innovations = rng.standard_normal(count) * spread_vol
+    spread[0] = innovations[0] / math.sqrt(1 - phi * phi)  # start in the stationary distribution
+    for t in range(1, count):
+        spread[t] = phi * spread[t - 1] + innovations[t]
+    common = np.cumsum(rng.standard_normal(count) * market_vol)
+    times = pd.bdate_range(start, periods=count, name="time", unit="us")
+    tables = {}
+    for name, sign in (("A", 0.5), ("B", -0.5)):
+        close = 100.0 * np.exp(common + sign * spread)
+        open_ = np.concatenate([[100.0], close[:-1]])
+        tables[name] = pd.DataFrame(
+            {"open": open_, "high": np.maximum(open_, close), "low": np.minimum(open_, close), "close": close}, index=times
+        )
+    return panel_from_frames(tables)
