@@ -198,15 +198,23 @@ def load_prices(path: str | os.PathLike[str], options: ReadOptions | None = None
             the row (1-based, counting data rows; CSV messages add the line number) or column, and
             the problem.
     """
+    table, times, values, _ = _parse(path, options, symbol=None)
+    return _finish(table, times, values)
+
+
+def _parse(
+    path: str | os.PathLike[str], options: ReadOptions | None, *, symbol: str | None
+) -> tuple[_Table, pd.DatetimeIndex, dict[str, np.ndarray], np.ndarray | None]:
+    """Parse a CSV or Parquet price file by its suffix (and its ``symbol`` column as text, if named)."""
     options = _DEFAULT_OPTIONS if options is None else options
     shown = os.fspath(path)
     file = Path(shown)
     _check_regular_file(file, shown)
     name = file.name.lower()
     if name.endswith(_CSV_SUFFIXES):
-        return _read_csv(file, shown, options)
+        return _parse_csv(file, shown, options, symbol=symbol)
     if name.endswith(_PARQUET_SUFFIXES):
-        return _read_parquet(file, shown, options)
+        return _parse_parquet(file, shown, options, symbol=symbol)
     suffixes = ", ".join((*_CSV_SUFFIXES, *_PARQUET_SUFFIXES))
     raise DataError(f"{shown}: unsupported file type {file.suffix or '(no extension)'!r}, expected one of {suffixes}")
 
@@ -361,12 +369,6 @@ class _CsvLines:
         return self._starts[row + 1]  # record 0 is the header
 
 
-def _read_csv(file: Path, shown: str, options: ReadOptions) -> pd.DataFrame:
-    """Read, parse and validate a CSV price file."""
-    table, times, values, _ = _parse_csv(file, shown, options, symbol=None)
-    return _finish(table, times, values)
-
-
 def _parse_csv(
     file: Path, shown: str, options: ReadOptions, *, symbol: str | None
 ) -> tuple[_Table, pd.DatetimeIndex, dict[str, np.ndarray], np.ndarray | None]:
@@ -426,19 +428,9 @@ def read_long_prices(
         DataError: As :func:`load_prices`, or the symbol column is missing or has an empty cell; a
             message about one asset's rows names the file, the asset and the file's row.
     """
-    options = _DEFAULT_OPTIONS if options is None else options
-    shown = os.fspath(path)
-    file = Path(shown)
-    _check_regular_file(file, shown)
-    name = file.name.lower()
-    if name.endswith(_CSV_SUFFIXES):
-        table, times, values, symbols = _parse_csv(file, shown, options, symbol=symbol)
-    elif name.endswith(_PARQUET_SUFFIXES):
-        table, times, values, symbols = _parse_parquet(file, shown, options, symbol=symbol)
-    else:
-        suffixes = ", ".join((*_CSV_SUFFIXES, *_PARQUET_SUFFIXES))
-        raise DataError(f"{shown}: unsupported file type {file.suffix or '(no extension)'!r}, expected one of {suffixes}")
+    table, times, values, symbols = _parse(path, options, symbol=symbol)
     assert symbols is not None
+    shown = os.fspath(path)
     empty = np.flatnonzero(symbols == "")
     if empty.size:
         raise table.error(int(empty[0]), None, f"the {symbol!r} column is empty")
@@ -661,12 +653,6 @@ def _parse_number_text(table: _Table, role: str, texts: pa.StringArray) -> np.nd
         row = int(overflow[0])
         raise table.error(row, role, f"{_show(texts[row].as_py())} is too large (overflows to infinity)")
     return values
-
-
-def _read_parquet(file: Path, shown: str, options: ReadOptions) -> pd.DataFrame:
-    """Read, type-check and validate a Parquet price file."""
-    table, times, values, _ = _parse_parquet(file, shown, options, symbol=None)
-    return _finish(table, times, values)
 
 
 def _parse_parquet(
