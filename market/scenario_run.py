@@ -117,6 +117,7 @@ def run_scenario(
     with RunWriter(out, name, kind=KIND_SCENARIO, config=config, seed=settings.seed, scenario=scenario.name) as writer:
         first: Path | None = None
         per_seed: list[dict[str, tuple[float, float]]] = []
+        reuse: dict[str, Any] = {}  # baseline episodes that do not depend on the training seed
         iterations = 0
         for k in range(training_seeds):  # each training seed trains and is evaluated on the same held-out seeds
             settings = training_config(scenario, seed=k)
@@ -138,7 +139,7 @@ def run_scenario(
             recording = writer if k == 0 else None  # the first seed's evaluation is the one recorded step by step
             try:
                 if scenario.kind is ScenarioKind.MARKET:
-                    per_seed.append(_evaluate_market(scenario, settings, checkpoint, seeds, recording))
+                    per_seed.append(_evaluate_market(scenario, settings, checkpoint, seeds, recording, reuse))
                 else:
                     per_seed.append(_evaluate_trading(scenario, settings, checkpoint, recording))
             except KeyboardInterrupt:
@@ -167,7 +168,9 @@ def _over_training_seeds(per_seed: list[dict[str, tuple[float, float]]]) -> dict
     return combined
 
 
-def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path | None, seeds: int, writer: RunWriter | None) -> dict[str, tuple[float, float]]:
+def _evaluate_market(
+    scenario: ScenarioConfig, settings: Any, checkpoint: Path | None, seeds: int, writer: RunWriter | None, reuse: dict[str, Any] | None = None
+) -> dict[str, tuple[float, float]]:
     """The trained policies on held-out seeds (their modes, or draws with ``evaluation.explore``), the
     first episode recorded; then again with each rule of ``evaluation.without_rules`` off, with each
     of ``evaluation.counts``, and with each of ``evaluation.baselines`` in place of its population (a
@@ -175,7 +178,11 @@ def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path |
     (``checkpoint`` None) plays its market as written.
     Every figure of :func:`_collect` as mean and 95% interval, the per-episode P&L Sharpe and
     terminal-inventory spread of every learning population, and the paired differences learned minus
-    each baseline (:func:`_compare`)."""
+    each baseline (:func:`_compare`).
+
+    ``reuse`` carries, from one training seed's evaluation to the next, the episodes of baselines
+    that no trained policy plays in (a baseline in the place of the only learning population): they
+    are the same episodes whatever the training seed, so they are played once."""
     from market.agents.scripted import build_policy, population_limits
     from market.agents.trained import load_policy
     from market.simulation import run_market
@@ -217,10 +224,20 @@ def _evaluate_market(scenario: ScenarioConfig, settings: Any, checkpoint: Path |
             play({"populations": swapped}, prefix, label=baseline.name)
             continue
         others = {key: policy for key, policy in trained.items() if key != own and not key.startswith(f"{own}_")}
+        if not others and reuse is not None and baseline.name in reuse:  # played already, by an earlier training seed
+            figures, schedule = reuse[baseline.name]
+            per_metric.update({key: list(values) for key, values in figures.items()})
+            schedules.update(schedule)
+            continue
         scripted = build_policy(
             baseline.policy, dict(baseline.params), window=market.window, population=own, **population_limits(population)
         )
         play({}, prefix, policies={**others, own: scripted}, label=baseline.name)
+        if not others and reuse is not None:
+            reuse[baseline.name] = (
+                {key: list(values) for key, values in per_metric.items() if key.startswith(prefix)},
+                {label: curve for label, curve in schedules.items() if label == baseline.name},
+            )
     if schedules and writer is not None:
         writer.set_field(comparison.SCHEDULES, schedules)
     compared = [p.name for p in scenario.populations] or sorted({b.population for b in scenario.evaluation.baselines})

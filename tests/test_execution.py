@@ -20,7 +20,7 @@ from market.errors import ConfigError
 from market.execution_impact import estimate_impact
 from market.records import RunReader
 from market.scenario import load_scenario
-from market.scenario_run import run_scenario
+from market.scenario_run import _evaluate_market, run_scenario, training_config
 from market.simulation import run_market
 from market.training.envs import market_policies
 
@@ -214,6 +214,14 @@ def test_execution_quick_run_compares_the_learned_executor_with_every_baseline_o
     rows = comparison_rows(reader.metrics, reader.metrics["ci95"], reader.manifest["config"]["evaluation"])
     assert [(r.strategy, r.role) for r in rows] == [(s, "executor") for s in ("learned", "twap", "passive", "all_at_once", "almgren_chriss")]
     assert evaluation_record(scenario)["compared"] == {"executor": "executor"}
+    # a second training seed reuses the baselines' episodes (no trained policy plays in them): the same figures
+    settings = training_config(scenario)
+    fresh = _evaluate_market(scenario, settings, result.checkpoint, 2, None)
+    reuse: dict = {}
+    first = _evaluate_market(scenario, settings, result.checkpoint, 2, None, reuse)
+    again = _evaluate_market(scenario, settings, result.checkpoint, 2, None, reuse)
+    assert sorted(reuse) == ["all_at_once", "almgren_chriss", "passive", "twap"]
+    assert fresh == first == again
 
 
 def test_the_seller_variant_sells_its_order_with_every_baseline():
