@@ -512,6 +512,55 @@ def turnover(positions: npt.ArrayLike) -> float:
     return float(np.mean(changes))
 
 
+def annual_turnover(traded: npt.ArrayLike, *, periods_per_year: float) -> float:
+    """A portfolio's turnover per year: the mean fraction of its value traded per bar, times bars per year.
+
+    ``traded[t]`` is the notional traded at bar ``t`` over the portfolio's value before the trade,
+    buys and sells both counted (``sum_i |w_after[i] - w_before[i]|`` over the assets), so moving 10%
+    of the value from one asset to another is 0.2, and a turnover of 12 a year trades the portfolio's
+    value twelve times.
+
+    Args:
+        traded: The fraction of value traded at each bar.
+        periods_per_year: Bars per year.
+
+    Returns:
+        ``mean(traded) * periods_per_year``; ``nan`` when empty.
+
+    Raises:
+        StatisticsError: If ``traded`` is not 1-D or holds a non-finite or negative value.
+    """
+    values = validated_finite(traded, "traded")
+    if values.size == 0:
+        return _NAN
+    if np.any(values < 0):
+        raise StatisticsError(f"traded: fractions traded must be >= 0, got {float(values.min())!r} at {_describe_position(values, int(np.argmin(values)))}")
+    return float(np.mean(values) * periods_per_year)
+
+
+def mean_holdings(weights: npt.ArrayLike, *, threshold: float = 1e-6) -> float:
+    """The average number of assets held: ``mean over bars of count(|w[t, i]| > threshold)``.
+
+    Args:
+        weights: Asset weights held over each bar, shape (bars, assets), cash excluded.
+        threshold: The smallest weight that counts as a holding.
+
+    Returns:
+        The mean count; ``nan`` with no bars.
+
+    Raises:
+        StatisticsError: If ``weights`` is not 2-D or holds a non-finite value.
+    """
+    held = np.asarray(weights, dtype=np.float64)
+    if held.ndim != 2:
+        raise StatisticsError(f"weights: expected a 2-D array (bars, assets), got {held.ndim} dimensions")
+    if not np.isfinite(held).all():
+        raise StatisticsError("weights: every weight must be a finite number")
+    if held.shape[0] == 0:
+        return _NAN
+    return float(np.mean(np.sum(np.abs(held) > threshold, axis=1)))
+
+
 def hit_rate(returns: npt.ArrayLike, positions: npt.ArrayLike) -> float:
     """Share of exposed bars that made money.
 

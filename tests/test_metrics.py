@@ -609,3 +609,18 @@ def test_intervals_refuse_non_finite_or_mismatched_samples():
         mean_interval([1.0, float("nan")])
     with pytest.raises(StatisticsError):
         paired_difference([1.0, 2.0], [1.0])
+
+
+def test_portfolio_turnover_per_year_and_mean_holdings_by_hand():
+    from market.errors import StatisticsError
+    from market.stats import annual_turnover, mean_holdings
+
+    # moving 10% of the value from one asset to another trades 0.2 of it; once every 4 bars of 252 a year
+    assert annual_turnover([0.2, 0.0, 0.0, 0.0], periods_per_year=252) == pytest.approx(0.2 / 4 * 252)
+    assert math.isnan(annual_turnover([], periods_per_year=252))
+    with pytest.raises(StatisticsError, match="traded: fractions traded must be >= 0, got -0.1 at index 1"):
+        annual_turnover([0.1, -0.1], periods_per_year=252)
+    weights = np.array([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0], [0.3, 0.3, 0.3]])
+    assert mean_holdings(weights) == pytest.approx((2 + 1 + 3) / 3)
+    with pytest.raises(StatisticsError, match="2-D"):
+        mean_holdings([0.5, 0.5])
