@@ -84,22 +84,22 @@ class TradingEnvConfig:
             )
         check_int("window", self.window, minimum=1)
         limits.check_size("window", self.window, limits.MAX_WINDOW)
-        _set(self, "commission_bps", _check_number("commission_bps", self.commission_bps, low=0.0, high=10_000.0))
-        _set(self, "slippage_bps", _check_number("slippage_bps", self.slippage_bps, low=0.0, high=10_000.0))
-        _check_bool("allow_short", self.allow_short)
-        _set(self, "leverage", _check_number("leverage", self.leverage, low=0.0, high=MAX_LEVERAGE, open_low=True))
+        _set(self, "commission_bps", check_number("commission_bps", self.commission_bps, low=0.0, high=10_000.0))
+        _set(self, "slippage_bps", check_number("slippage_bps", self.slippage_bps, low=0.0, high=10_000.0))
+        check_bool("allow_short", self.allow_short)
+        _set(self, "leverage", check_number("leverage", self.leverage, low=0.0, high=MAX_LEVERAGE, open_low=True))
         if self.reward not in rewards.REWARD_KINDS:
             raise ConfigError(f"reward must be one of {', '.join(rewards.REWARD_KINDS)}, got {self.reward!r}")
-        _set(self, "drawdown_penalty", _check_number("drawdown_penalty", self.drawdown_penalty, low=0.0))
+        _set(self, "drawdown_penalty", check_number("drawdown_penalty", self.drawdown_penalty, low=0.0))
         _set(
             self,
             "sharpe_eta",
-            _check_number("sharpe_eta", self.sharpe_eta, low=0.0, high=1.0, open_low=True, open_high=True),
+            check_number("sharpe_eta", self.sharpe_eta, low=0.0, high=1.0, open_low=True, open_high=True),
         )
         if self.max_steps is not None:
             check_int("max_steps", self.max_steps, minimum=1)
             limits.check_size("max_steps", self.max_steps, limits.MAX_STEPS)
-        _check_bool("random_start", self.random_start)
+        check_bool("random_start", self.random_start)
         _set(self, "start", check_time("start", self.start))
         _set(self, "end", check_time("end", self.end))
         if self.start is not None and self.end is not None and self.start >= self.end:
@@ -107,9 +107,9 @@ class TradingEnvConfig:
         _set(
             self,
             "initial_cash",
-            _check_number("initial_cash", self.initial_cash, low=0.0, high=1e15, open_low=True),
+            check_number("initial_cash", self.initial_cash, low=0.0, high=1e15, open_low=True),
         )
-        _check_bool("discrete", self.discrete)
+        check_bool("discrete", self.discrete)
         check_int("n_levels", self.n_levels, minimum=2)
 
     @classmethod
@@ -137,7 +137,7 @@ def _set(config: TradingEnvConfig, name: str, value: Any) -> None:
     object.__setattr__(config, name, value)
 
 
-def _check_number(
+def check_number(
     key: str,
     value: Any,
     *,
@@ -165,7 +165,7 @@ def check_int(key: str, value: Any, *, minimum: int) -> None:
         raise ConfigError(f"{key} must be an integer >= {minimum}, got {value!r}")
 
 
-def _check_bool(key: str, value: Any) -> None:
+def check_bool(key: str, value: Any) -> None:
     """Raise unless ``value`` is a bool."""
     if not isinstance(value, bool):
         raise ConfigError(f"{key} must be True or False, got {value!r}")
