@@ -66,17 +66,18 @@ def test_all_cash_keeps_the_value_and_pays_nothing():
         assert info["value"] == 1_000_000.0 and reward == 0.0 and info["total_cost"] == 0.0
 
 
-def test_one_asset_alone_tracks_that_assets_price_from_the_fill_open():
-    panel = small_panel()
-    env = PortfolioEnv(data=panel, window=5, random_start=False, commission_bps=0.0, slippage_bps=0.0)
-    _, info = env.reset(seed=0)
-    start = info["bar"]
-    action = np.array([-1.0, 1.0, -1.0, -1.0], dtype=np.float32)  # all in the second asset
-    opens, closes = panel.fields["open"][:, 1], panel.fields["close"][:, 1]
-    for k in range(1, 15):
+def test_one_asset_alone_holds_its_units_and_tracks_its_price():
+    opens = {"A": [10, 10, 11, 12, 13, 12, 14], "B": [5.0] * 7}
+    closes = {"A": [10, 10, 12, 12, 12, 13, 15], "B": [5.0] * 7}
+    env = PortfolioEnv(data=ohlc_panel(opens, closes), window=2, random_start=False, commission_bps=0.0, slippage_bps=0.0, initial_cash=1000.0)
+    env.reset(seed=0)  # decides at bar 2's close (12): 1000 / 12 units of A, bought at bar 3's open (12)
+    action = action_from_weights(np.array([1.0, 0.0, 0.0]))
+    units = 1000.0 / 12
+    cash = 1000.0 - units * 12
+    for bar in range(3, 7):
         _, _, _, _, info = env.step(action)
-        assert info["value"] == pytest.approx(1_000_000.0 * closes[start + k] / opens[start + 1], rel=1e-12)
-        assert info["weights"][1] == pytest.approx(1.0) and info["weights"][-1] == pytest.approx(0.0, abs=1e-12)
+        assert info["value"] == pytest.approx(cash + units * closes["A"][bar], rel=1e-12)
+        assert info["turnover"] == (1.0 if bar == 3 else 0.0)  # the weights held are the units held: no trade
 
 
 def test_costs_are_commission_and_slippage_per_asset_on_traded_notional():
@@ -105,7 +106,8 @@ def test_an_asset_whose_bar_was_filled_forward_does_not_trade(tmp_path):
     env = PortfolioEnv(data=panel, window=2, random_start=False)
     env.reset(options={"start": 3})
     _, _, _, _, info = env.step(action_from_weights(np.array([0.5, 0.5, 0.0])))  # fills at bar 4, where B has no bar
-    assert info["weights"][1] == 0.0 and info["weights"][0] == pytest.approx(0.5, rel=1e-3)
+    assert info["weights"][1] == 0.0 and 0.45 < info["weights"][0] < 0.6  # A bought, B untouched (its cash stays cash)
+    assert info["weights"][2] > 0.4
 
 
 def test_nothing_before_a_bar_depends_on_the_bars_after_it():

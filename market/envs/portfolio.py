@@ -29,9 +29,11 @@ class PortfolioEnv(gym.Env[np.ndarray, np.ndarray]):
     ## Description
 
     One portfolio holds units of N assets and cash. At each decision bar ``t`` the agent sees data up
-    to ``t``'s close and picks target weights. The trades that reach them fill at bar ``t + 1``'s open
-    with commission and slippage charged per asset on the traded notional (paid from cash); the
-    portfolio is then marked at ``t + 1``'s close, the next decision bar. An asset whose bar ``t + 1``
+    to ``t``'s close and picks target weights, which become units at ``t``'s close prices (so keeping
+    the weights held keeps the units and trades nothing). The trades fill at bar ``t + 1``'s open with
+    commission and slippage charged per asset on the traded notional (paid from cash, which also
+    takes up the gap between ``t``'s close and the open); the portfolio is then marked at ``t + 1``'s
+    close, the next decision bar. An asset whose bar ``t + 1``
     was filled forward by the panel's alignment does not trade (its units are kept). There is no
     look-ahead: nothing shown or done up to ``t`` depends on bars after ``t``. No interest or borrow
     fee is charged.

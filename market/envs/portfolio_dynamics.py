@@ -145,7 +145,10 @@ class Step(NamedTuple):
 def advance(book: Book, actions: np.ndarray, data: PortfolioData, config: PortfolioEnvConfig, costs_bps: np.ndarray) -> tuple[Book, Step]:
     """Trade every portfolio to its target at the next bar's open, then mark it at that bar's close.
 
-    1. The action's target weights (:func:`weights_from_action`) apply to the value at the open.
+    1. The action's target weights (:func:`weights_from_action`) become units at the decision bar's
+       close (``w_i * value / close_i``): holding the weights just held is holding the units, and
+       trades nothing. Those units are bought or sold at the next bar's open; cash takes up the
+       difference between the close the weights were priced at and the open they fill at.
     2. An asset whose next bar is filled forward (not tradable) keeps its units.
     3. Costs (commission and slippage, bps of traded notional per asset) are paid from cash.
     4. The reward is the log (or differential Sharpe) return of the value from close to close, less
@@ -154,10 +157,11 @@ def advance(book: Book, actions: np.ndarray, data: PortfolioData, config: Portfo
     target = weights_from_action(actions, long_only=config.long_only, gross_leverage=config.gross_leverage)
     bar = book.bar + 1
     opens, closes, tradable = data.opens[bar], data.closes[bar], data.tradable[bar]
-    # 1-2. units wanted at the open, and what actually trades
-    value_at_open = book.cash + np.sum(book.units * opens, axis=1)
-    wanted = target[:, :-1] * value_at_open[:, None] / opens
+    # 1-2. units wanted, priced at the decision close, and what actually trades at the open
+    last_closes = data.closes[book.bar]
+    wanted = target[:, :-1] * book.value[:, None] / last_closes
     units = np.where(tradable, wanted, book.units)
+    value_at_open = book.cash + np.sum(book.units * opens, axis=1)
     traded = np.abs(units - book.units) * opens
     # 3. costs from cash
     cost = np.sum(traded * costs_bps, axis=1) / 10_000.0

@@ -18,6 +18,10 @@ Tables (all optional per run; a backtest has no ``book`` table):
 ``book``: top-of-book snapshots, one row per level per side per step.
     ``step`` int64; ``side`` string, ``"bid"`` or ``"ask"``; ``level`` int32 (0 is the best price);
     ``price`` float64; ``qty`` int64.
+``holdings``: a portfolio's weights and return contributions, one row per step per agent per asset.
+    ``step`` int64; ``time`` timestamp[ns] (nullable); ``agent`` string; ``asset`` string (an asset
+    of the panel, or ``"cash"``); ``weight`` float64 (held at the step's close); ``contribution``
+    float64 (the asset's part of the step's return; cash's is minus the step's costs).
 ``training``: training progress in long format, one row per metric per iteration, so a dashboard
     can plot any metric without knowing its name in advance.
     ``iteration`` int64; ``env_steps`` int64; ``time_s`` float64 (seconds since training began);
@@ -112,6 +116,7 @@ STEPS = "steps"
 TRADES = "trades"
 BOOK = "book"
 TRAINING = "training"
+HOLDINGS = "holdings"
 
 # --- column names ------------------------------------------------------------------------------
 
@@ -134,6 +139,10 @@ TAKER_SIDE = "taker_side"
 
 SIDE = "side"
 LEVEL = "level"
+
+ASSET = "asset"
+WEIGHT = "weight"
+CONTRIBUTION = "contribution"
 
 ITERATION = "iteration"
 ENV_STEPS = "env_steps"
@@ -204,8 +213,18 @@ TRAINING_SCHEMA = _schema(
     pa.field(VALUE, pa.float64(), nullable=False),
 )
 
+HOLDINGS_SCHEMA = _schema(
+    HOLDINGS,
+    pa.field(STEP, pa.int64(), nullable=False),
+    pa.field(TIME, _TIME_TYPE, nullable=True),
+    pa.field(AGENT, pa.string(), nullable=False),
+    pa.field(ASSET, pa.string(), nullable=False),
+    pa.field(WEIGHT, pa.float64(), nullable=False),
+    pa.field(CONTRIBUTION, pa.float64(), nullable=False),
+)
+
 TABLE_SCHEMAS: Mapping[str, pa.Schema] = MappingProxyType(
-    {STEPS: STEPS_SCHEMA, TRADES: TRADES_SCHEMA, BOOK: BOOK_SCHEMA, TRAINING: TRAINING_SCHEMA}
+    {STEPS: STEPS_SCHEMA, TRADES: TRADES_SCHEMA, BOOK: BOOK_SCHEMA, TRAINING: TRAINING_SCHEMA, HOLDINGS: HOLDINGS_SCHEMA}
 )
 """Every table of this layout version, by name."""
 

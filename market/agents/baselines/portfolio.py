@@ -92,6 +92,7 @@ __all__ = [
     "InverseVolatility",
     "MinimumVariance",
     "PortfolioBaseline",
+    "PortfolioPolicy",
     "equal_weights",
     "inverse_volatility_weights",
     "ledoit_wolf_constant_correlation",
@@ -572,3 +573,46 @@ def make_portfolio_baseline(name: str, **params: Any) -> PortfolioBaseline:
             expected = f"one of {', '.join(accepted)}" if accepted else "no parameters"
             raise ConfigError(f"{name}.{key}: unknown parameter{suggest(key, accepted)}; expected {expected}")
     return cls(**params)
+
+
+class PortfolioPolicy:
+    """A portfolio baseline acting in :class:`~market.envs.portfolio.PortfolioEnv`: a :class:`~market.agents.policy.Policy`.
+
+    Each ``act`` reads the returns window and the held weights out of the observation (by
+    :func:`~market.envs.portfolio_data.portfolio_observation_layout`), asks the baseline for target
+    weights and maps them to the env's action with :func:`~market.envs.portfolio_dynamics.action_from_weights`.
+    The held weights are renormalised first (the observation holds them in float32, and costs paid
+    from cash can leave the cash weight a hair below zero). It counts the decisions of an episode
+    for the baselines that rebalance every k bars: call :meth:`start_episode` at each reset.
+
+    Args:
+        baseline: The baseline.
+        n_assets: The env's number of assets.
+        window: The env's window of returns.
+        long_only: The env's ``long_only`` (baselines are long only either way).
+        gross_leverage: The env's ``gross_leverage``.
+    """
+
+    def __init__(self, baseline: PortfolioBaseline, *, n_assets: int, window: int, long_only: bool = True, gross_leverage: float = 1.0) -> None:
+        from market.envs.portfolio_data import RETURNS, WEIGHTS, portfolio_observation_layout
+
+        layout = portfolio_observation_layout(n_assets, window)
+        self.baseline = baseline
+        self._returns, self._weights = layout[RETURNS], layout[WEIGHTS]
+        self._shape = (window, n_assets)
+        self._long_only, self._leverage = long_only, gross_leverage
+        self._step = 0
+
+    def start_episode(self) -> None:
+        """Count decisions from 0 again."""
+        self._step = 0
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        from market.envs.portfolio_dynamics import action_from_weights
+
+        returns = np.asarray(obs[self._returns], dtype=np.float64).reshape(self._shape)
+        held = np.clip(np.asarray(obs[self._weights], dtype=np.float64), 0.0, None)
+        held = held / held.sum() if held.sum() > 0 else np.eye(self._shape[1] + 1)[-1]  # nothing held: all cash
+        target = self.baseline.target_weights(returns, held, self._step)
+        self._step += 1
+        return action_from_weights(target, long_only=self._long_only, gross_leverage=self._leverage)
