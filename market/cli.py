@@ -179,8 +179,20 @@ def backtest(
     dayfirst: bool = DAYFIRST_OPTION,
     delimiter: str | None = DELIMITER_OPTION,
     decimal: str = DECIMAL_OPTION,
+    panel: bool = typer.Option(False, "--panel", help="A portfolio over many assets: --data is a folder of per-asset files (or, with --wide or --symbol, one file); without --data the bundled 12-asset panel."),
+    wide: bool = typer.Option(False, "--wide", help="--data is one CSV of closes with a column per asset (implies --panel)."),
+    symbol: str | None = typer.Option(None, "--symbol", help="--data is one long file whose column of this name says each row's asset (implies --panel)."),
+    align: str = typer.Option("inner", "--align", help="Panel alignment: inner (times every asset has) or ffill (fill up to --max-fill bars)."),
+    max_fill: int = typer.Option(0, "--max-fill", help="With --align ffill, the most bars in a row an asset's last close may fill."),
+    window: int | None = typer.Option(None, "--window", help="Portfolio: bars of returns the policy sees (default: PortfolioEnv's)."),
 ) -> None:
-    """Backtest one policy over a price file, beside buy and hold, and write a run record."""
+    """Backtest one policy over a price file (beside buy and hold) or a panel of assets (beside equal weight), and write a run record."""
+    if panel or wide or symbol is not None or (data is not None and data.is_dir()):
+        _backtest_portfolio(
+            data, policy, commission_bps=commission_bps, slippage_bps=slippage_bps, start=start, end=end, seed=seed, out=out, as_json=as_json,
+            options=_read_options(time_format, time_unit, dayfirst, delimiter, decimal), wide=wide, symbol=symbol, align=align, max_fill=max_fill, window=window,
+        )
+        return
     from market.agents.baselines import make_baseline
     from market.backtest.engine import BENCHMARK, run_backtest, write_backtest_record
     from market.backtest.metrics import METRIC_KEYS
@@ -223,7 +235,53 @@ def backtest(
     console.print(f"run record: {path}", soft_wrap=True)
 
 
-def _checkpoint_player(path: Path) -> tuple[object, dict]:
+def _backtest_portfolio(
+    data: Path | None, policy: str, *, commission_bps: float | None, slippage_bps: float | None, start: str | None, end: str | None,
+    seed: int, out: Path, as_json: bool, options: Any, wide: bool, symbol: str | None, align: str, max_fill: int, window: int | None,
+) -> None:
+    """``market backtest --panel``: a portfolio policy over a panel beside equal weight."""
+    from market.backtest.portfolio import BENCHMARK, PORTFOLIO_METRIC_KEYS, baseline_policy, run_portfolio_backtest, write_portfolio_record
+    from market.data import load_sample_panel
+    from market.data.panel import load_panel
+    from market.envs import PortfolioEnv
+    from market.envs.portfolio_config import PortfolioEnvConfig
+
+    costs = {"commission_bps": commission_bps, "slippage_bps": slippage_bps}
+    for key, value in costs.items():
+        if value is not None and not 0 <= value < MAX_COST_BPS:
+            raise ConfigError(f"{key.replace('_', '-')}: expected a number in [0, {MAX_COST_BPS}), got {value!r}")
+    if data is None:
+        prices, source = load_sample_panel(), "the bundled panel"
+    else:
+        prices, source = load_panel(data, align=align, max_fill=max_fill, options=options, wide=wide, symbol=symbol), str(data)
+    settings = {key: value for key, value in costs.items() if value is not None}
+    if window is not None:
+        settings["window"] = window
+    env_settings: dict = {}
+    if "/" in policy or Path(policy).exists():  # a checkpoint trained on the portfolio env
+        player, env_settings = _checkpoint_player(Path(policy), env="portfolio")
+        label = "trained"
+    config = PortfolioEnvConfig(data=prices, start=start, end=end, **settings, **env_settings)
+    probe = PortfolioEnv(config)
+    if env_settings:
+        player.check_compatible(probe.observation_space, probe.action_space, "the backtest env")
+    else:
+        player, label = baseline_policy(policy, probe), policy
+    result = run_portfolio_backtest(player, config, seed=seed)
+    path = write_portfolio_record(result, out, _run_name("backtest", label), policy=label, data=source, seed=seed)
+    if as_json:
+        payload = {"policy": label, "run": str(path), "settings": result.settings, "metrics": result.play.metrics, BENCHMARK: result.benchmark.metrics}
+        print(json.dumps(to_jsonable(payload, "--json"), indent=2))
+        return
+    title = f"Portfolio backtest of {len(result.assets)} assets, {result.settings['start'][:10]} to {result.settings['end'][:10]} ({result.settings['bars']} bars)"
+    table = Table("metric", label, BENCHMARK, title=title)
+    for key in PORTFOLIO_METRIC_KEYS:
+        table.add_row(key, f"{result.play.metrics[key]:.4g}", f"{result.benchmark.metrics[key]:.4g}")
+    console.print(table)
+    console.print(f"run record: {path}", soft_wrap=True)
+
+
+def _checkpoint_player(path: Path, env: str = "trading") -> tuple[object, dict]:
     """A trained TradingEnv policy and the env settings it was trained with (those that shape its spaces).
 
     Raises:
@@ -234,11 +292,13 @@ def _checkpoint_player(path: Path) -> tuple[object, dict]:
     from market.training.runner import read_checkpoint_settings
 
     settings, _ = read_checkpoint_settings(path, flag="--policy")
-    if settings.env != "trading":
-        raise MarketError(f"--policy {path}: the checkpoint was trained on the {settings.env} env, not on TradingEnv")
+    if settings.env != env:
+        names = {"trading": "TradingEnv", "portfolio": "PortfolioEnv"}
+        raise MarketError(f"--policy {path}: the checkpoint was trained on the {settings.env} env, not on {names.get(env, env)}")
     env_config = settings.env_config
     player = load_policy(path)
-    env_settings = {key: env_config[key] for key in ("window", "allow_short", "leverage") if key in env_config}
+    shaping = ("window", "allow_short", "leverage") if env == "trading" else ("window", "long_only", "gross_leverage")
+    env_settings = {key: env_config[key] for key in shaping if key in env_config}
     return player, env_settings
 
 

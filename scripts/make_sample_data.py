@@ -135,7 +135,9 @@ def write_samples(out_dir: Path) -> list[Path]:
     return written
 
 
-PANEL_SEED: Final = 20_240_102
+PANEL_SEED: Final = 1
+"""The first seed from 1 up whose equal-weight index rises over the 1,000 days (by 34%), as stock
+markets have on average; the panel is a sample for examples and tests, not evidence of anything."""
 PANEL_DAYS: Final = 1_000
 PANEL_FILE: Final = "sample_panel.csv"
 """The bundled panel: closes of 12 assets in 3 sectors (see :func:`market.data.synthetic.factor_panel`)."""

@@ -140,6 +140,9 @@ def load_panel(
     elif symbol is not None:
         tables = read_long_prices(source, options, symbol=symbol)
     files = [] if one_file else _panel_files(source)
+    if not one_file and len(files) < 2:  # before reading any: the count is the first thing wrong
+        shown = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "files"
+        raise DataError(f"{shown}: a panel needs at least 2 assets, got {len(files)}")
     for file in files:
         asset = _asset_name(file)
         if asset in tables:
