@@ -187,7 +187,7 @@ def backtest(
     window: int | None = typer.Option(None, "--window", help="Portfolio: bars of returns the policy sees (default: PortfolioEnv's)."),
 ) -> None:
     """Backtest one policy over a price file (beside buy and hold) or a panel of assets (beside equal weight), and write a run record."""
-    if panel or wide or symbol is not None or (data is not None and data.is_dir()):
+    if panel or wide or symbol is not None or (data is not None and data.is_dir()) or _checkpoint_env(policy) == "portfolio":
         _backtest_portfolio(
             data, policy, commission_bps=commission_bps, slippage_bps=slippage_bps, start=start, end=end, seed=seed, out=out, as_json=as_json,
             options=_read_options(time_format, time_unit, dayfirst, delimiter, decimal), wide=wide, symbol=symbol, align=align, max_fill=max_fill, window=window,
@@ -206,7 +206,7 @@ def backtest(
         if value is not None and not 0 <= value < MAX_COST_BPS:
             raise ConfigError(f"{key.replace('_', '-')}: expected a number in [0, {MAX_COST_BPS}), got {value!r}")
     env_settings: dict = {}
-    if "/" in policy or Path(policy).exists():  # a checkpoint: act with its module, in the env it was trained on
+    if _is_checkpoint(policy):  # a checkpoint: act with its module, in the env it was trained on
         player, env_settings = _checkpoint_player(Path(policy))
         label = "trained"
     else:
@@ -235,6 +235,24 @@ def backtest(
     console.print(f"run record: {path}", soft_wrap=True)
 
 
+def _is_checkpoint(policy: str) -> bool:
+    """A ``--policy`` that names a path (a checkpoint), not a built-in policy."""
+    return "/" in policy or Path(policy).exists()
+
+
+def _checkpoint_env(policy: str) -> str | None:
+    """The env a ``--policy`` checkpoint was trained on, or None for a name or an unreadable path."""
+    if not _is_checkpoint(policy):
+        return None
+    from market.training.runner import read_checkpoint_settings
+
+    try:
+        settings, _ = read_checkpoint_settings(Path(policy), flag="--policy")
+    except MarketError:
+        return None  # the backtest that follows names the problem
+    return settings.env.value
+
+
 def _backtest_portfolio(
     data: Path | None, policy: str, *, commission_bps: float | None, slippage_bps: float | None, start: str | None, end: str | None,
     seed: int, out: Path, as_json: bool, options: Any, wide: bool, symbol: str | None, align: str, max_fill: int, window: int | None,
@@ -257,13 +275,14 @@ def _backtest_portfolio(
     settings = {key: value for key, value in costs.items() if value is not None}
     if window is not None:
         settings["window"] = window
+    trained = _is_checkpoint(policy)
     env_settings: dict = {}
-    if "/" in policy or Path(policy).exists():  # a checkpoint trained on the portfolio env
+    if trained:  # a checkpoint trained on the portfolio env
         player, env_settings = _checkpoint_player(Path(policy), env="portfolio")
         label = "trained"
     config = PortfolioEnvConfig(data=prices, start=start, end=end, **settings, **env_settings)
     probe = PortfolioEnv(config)
-    if env_settings:
+    if trained:
         player.check_compatible(probe.observation_space, probe.action_space, "the backtest env")
     else:
         player, label = baseline_policy(policy, probe), policy
@@ -311,17 +330,17 @@ def _default_env_config(env: str) -> tuple[dict, dict]:
             {"name": "noise", "role": "taker", "count": 4, "policy": "noise"},
         ]
         return {"populations": populations, "max_steps": 200}, {}
-    from market.data import load_sample
+    from market.data import load_sample, load_sample_panel
 
-    index = load_sample().index
+    index = load_sample_panel().times if env == "portfolio" else load_sample().index
     split = index[int(len(index) * 0.7)]
-    train_part = {"max_steps": 256, "end": str(split.date())}  # window and costs: TradingEnvConfig's defaults
+    train_part = {"max_steps": 256, "end": str(split.date())}  # window and costs: the env config's defaults
     return train_part, {"start": str(split.date()), "end": None, "max_steps": None}
 
 
 @app.command()
 def train(
-    env: str = typer.Option("trading", "--env", help="trading (TradingEnv on the bundled sample) or market (MarketEnv)."),
+    env: str = typer.Option("trading", "--env", help="trading (TradingEnv on the bundled sample), portfolio (PortfolioEnv on the bundled panel) or market (MarketEnv)."),
     algo: str = typer.Option("ppo", "--algo", help="ppo, sac, dqn (trading only) or appo."),
     iterations: int | None = typer.Option(None, "--iterations", help=f"Stop after N training iterations (default {DEFAULT_ITERATIONS} if no other stop)."),
     timesteps: int | None = typer.Option(None, "--timesteps", help="Stop after N sampled env steps."),
@@ -346,7 +365,7 @@ def train(
     from market.training.runner import StopConfig, connect, read_checkpoint_settings
     from market.training.runner import train as run_training
 
-    env_config, eval_config = _default_env_config(env) if env in ("trading", "market") else ({}, {})
+    env_config, eval_config = _default_env_config(env) if env in ("trading", "market", "portfolio") else ({}, {})
     settings = TrainingConfig(
         algo=algo, env=env, env_config=env_config, eval_env_config=eval_config, num_env_runners=num_env_runners,
         num_learners=num_learners, train_batch_size=train_batch_size, minibatch_size=minibatch_size, num_epochs=num_epochs, seed=seed,
@@ -446,7 +465,7 @@ def run_command(
 @app.command()
 def tune(
     space: Path = typer.Option(..., "--space", help="TOML or JSON file: TrainingConfig fields to search, e.g. lr = {loguniform = [1e-5, 1e-3]}."),
-    env: str = typer.Option("trading", "--env", help="trading or market."),
+    env: str = typer.Option("trading", "--env", help="trading, portfolio or market."),
     algo: str = typer.Option("ppo", "--algo", help="ppo, sac, dqn (trading only) or appo."),
     samples: int = typer.Option(8, "--samples", help="Trials to draw."),
     iterations: int = typer.Option(10, "--iterations", help="Training iterations per trial."),
@@ -471,7 +490,7 @@ def tune(
             raise MarketError(f"--space {space}: not valid JSON ({error})") from None
     else:
         table = read_toml(space)
-    env_config, eval_config = _default_env_config(env) if env in ("trading", "market") else ({}, {})
+    env_config, eval_config = _default_env_config(env) if env in ("trading", "market", "portfolio") else ({}, {})
     settings = TrainingConfig(algo=algo, env=env, env_config=env_config, eval_env_config=eval_config, num_env_runners=num_env_runners, seed=seed)
     result = run_tune(settings, table, samples=samples, iterations=iterations, metric=metric, out=out, name=_run_name("tune", f"{env}_{algo}"), address=address, verbose=verbose)
     trials = Table("trial", "values", metric, title="Tune trials")

@@ -182,7 +182,7 @@ def test_the_observation_layout_names_the_returns_and_the_weights():
     layout = portfolio_observation_layout(3, 5)
     returns = obs[layout["returns"]].reshape(5, 3)
     expected = np.diff(np.log(panel.fields["close"][15:21]), axis=0)
-    assert np.allclose(returns, expected, atol=1e-6)  # oldest row first
+    assert np.allclose(returns, 100 * expected, atol=1e-4)  # in percent, oldest row first
     assert obs[layout["weights"]].tolist() == [0.0, 0.0, 0.0, 1.0]
     assert obs.shape == (layout["value_return"].stop,)
 

@@ -186,38 +186,43 @@ def write_portfolio_record(result: PortfolioBacktestResult, root: Any, name: str
         The path of the finished run folder.
     """
     config = {"policy": policy, "data": data, **result.settings}
-    players = {BENCHMARK: result.benchmark, policy: result.play}  # one entry when the policy is equal weight
     with RunWriter(root, name, kind=KIND_BACKTEST, config=config, seed=seed) as writer:
-        for player, play in players.items():
-            frame = play.frame
-            bars = len(frame)
-            writer.append(
-                STEPS,
-                {
-                    STEP: np.arange(bars, dtype=np.int64),
-                    TIME: frame[TIME].to_numpy(),
-                    AGENT: [player] * bars,
-                    PRICE: np.full(bars, np.nan),
-                    CASH: frame["cash"].to_numpy(),
-                    POSITION: frame["gross"].to_numpy(),
-                    EQUITY: frame["value"].to_numpy(),
-                    ACTION: play.targets,
-                    REWARD: frame[REWARD].to_numpy(),
-                },
-            )
-            names = [*result.assets, CASH_ROW]
-            cost_share = -frame["cost"].to_numpy() / np.concatenate([[frame.attrs["initial_value"]], frame["value"].to_numpy()[:-1]])
-            contributions = np.concatenate([play.contributions, cost_share[:, None]], axis=1)
-            writer.append(
-                HOLDINGS,
-                {
-                    STEP: np.repeat(np.arange(bars, dtype=np.int64), len(names)),
-                    TIME: np.repeat(frame[TIME].to_numpy(), len(names)),
-                    AGENT: [player] * (bars * len(names)),
-                    ASSET: names * bars,
-                    WEIGHT: play.weights.reshape(-1),
-                    CONTRIBUTION: contributions.reshape(-1),
-                },
-            )
+        record_portfolio(writer, result, policy=policy)
         writer.set_metrics({**result.play.metrics, BENCHMARK: result.benchmark.metrics})
     return writer.path
+
+
+def record_portfolio(writer: RunWriter, result: PortfolioBacktestResult, *, policy: str) -> None:
+    """Append both players' bars to ``steps`` and their weights and contributions to ``holdings``."""
+    players = {BENCHMARK: result.benchmark, policy: result.play}  # one entry when the policy is equal weight
+    for player, play in players.items():
+        frame = play.frame
+        bars = len(frame)
+        writer.append(
+            STEPS,
+            {
+                STEP: np.arange(bars, dtype=np.int64),
+                TIME: frame[TIME].to_numpy(),
+                AGENT: [player] * bars,
+                PRICE: np.full(bars, np.nan),
+                CASH: frame["cash"].to_numpy(),
+                POSITION: frame["gross"].to_numpy(),
+                EQUITY: frame["value"].to_numpy(),
+                ACTION: play.targets,
+                REWARD: frame[REWARD].to_numpy(),
+            },
+        )
+        names = [*result.assets, CASH_ROW]
+        cost_share = -frame["cost"].to_numpy() / np.concatenate([[frame.attrs["initial_value"]], frame["value"].to_numpy()[:-1]])
+        contributions = np.concatenate([play.contributions, cost_share[:, None]], axis=1)
+        writer.append(
+            HOLDINGS,
+            {
+                STEP: np.repeat(np.arange(bars, dtype=np.int64), len(names)),
+                TIME: np.repeat(frame[TIME].to_numpy(), len(names)),
+                AGENT: [player] * (bars * len(names)),
+                ASSET: names * bars,
+                WEIGHT: play.weights.reshape(-1),
+                CONTRIBUTION: contributions.reshape(-1),
+            },
+        )

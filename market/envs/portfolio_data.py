@@ -20,10 +20,13 @@ from market.data.panel import Panel
 from market.envs.portfolio_config import MAX_GROSS_LEVERAGE, PortfolioEnvConfig
 from market.errors import ConfigError
 
-RETURN_BOUND: Final = 1.0
-"""Per-bar log returns in the observation are clipped to [-1, 1] (a 63% fall or a 172% rise)."""
-MOMENTUM_BOUND: Final = 5.0
-"""The window's summed log return is clipped to [-5, 5]."""
+PERCENT: Final = 100.0
+"""Returns, volatilities and momenta are shown in percent (log return x 100), so a network's inputs are
+of order 1; every baseline's weights are the same whatever the scale of the returns it reads."""
+RETURN_BOUND: Final = 100.0
+"""Per-bar log returns in the observation (percent) are clipped to [-100, 100] (a 63% fall or a 172% rise)."""
+MOMENTUM_BOUND: Final = 500.0
+"""The window's summed log return (percent) is clipped to [-500, 500]."""
 VALUE_RETURN_BOUNDS: Final = (-1.0, 10.0)
 """The portfolio's return since the start of the episode, clipped."""
 
@@ -44,11 +47,12 @@ def portfolio_observation_layout(n_assets: int, window: int) -> dict[str, slice]
     ======================  ==================  ===============  ==============================================
     name                    size                bounds           meaning at decision bar t
     ======================  ==================  ===============  ==============================================
-    ``returns``             window x N          [-1, 1]          log close-to-close returns of bars
-                                                                 t - window + 1 .. t, oldest row first,
-                                                                 row-major (row k, asset i at k * N + i)
-    ``volatility``          N                   [0, 1]           each asset's std of those returns
-    ``momentum``            N                   [-5, 5]          each asset's sum of those returns
+    ``returns``             window x N          [-100, 100]      log close-to-close returns of bars
+                                                                 t - window + 1 .. t in percent, oldest
+                                                                 row first, row-major (row k, asset i at
+                                                                 k * N + i)
+    ``volatility``          N                   [0, 100]         each asset's std of those returns
+    ``momentum``            N                   [-500, 500]      each asset's sum of those returns
     ``correlation_to_mean`` N                   [-1, 1]          each asset's correlation with the assets'
                                                                  mean return over the window
     ``mean_correlation``    1                   [-1, 1]          mean pairwise correlation over the window
@@ -199,9 +203,9 @@ def load_portfolio_data(config: PortfolioEnvConfig) -> PortfolioData:
     market = np.zeros((bars, observation_size(n_assets, window) - (n_assets + 4)), dtype=np.float32)
     layout = portfolio_observation_layout(n_assets, window)
     rows = slice(first_start, bars)
-    market[rows, layout[RETURNS]] = np.clip(windows, -RETURN_BOUND, RETURN_BOUND).reshape(windows.shape[0], -1)
-    market[rows, layout[VOLATILITY]] = np.clip(windows.std(axis=1), 0.0, RETURN_BOUND)
-    market[rows, layout[MOMENTUM]] = np.clip(windows.sum(axis=1), -MOMENTUM_BOUND, MOMENTUM_BOUND)
+    market[rows, layout[RETURNS]] = np.clip(PERCENT * windows, -RETURN_BOUND, RETURN_BOUND).reshape(windows.shape[0], -1)
+    market[rows, layout[VOLATILITY]] = np.clip(PERCENT * windows.std(axis=1), 0.0, RETURN_BOUND)
+    market[rows, layout[MOMENTUM]] = np.clip(PERCENT * windows.sum(axis=1), -MOMENTUM_BOUND, MOMENTUM_BOUND)
     market[rows, layout[CORRELATION]] = to_mean
     market[rows, layout[MEAN_CORRELATION]] = mean_corr[:, None]
     # the bars episodes may use

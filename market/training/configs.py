@@ -35,6 +35,7 @@ from market.training.lean import LeanPPOTorchLearner, LeanPPOTorchRLModule
 SINGLE_AGENT_MODULE = "default_policy"
 _TRADING_ENV = "market.envs:market/Trading-v0"  # "module:id" so remote env runners import the registration
 _TRADING_DISCRETE_ENV = "market.envs:market/TradingDiscrete-v0"
+_PORTFOLIO_ENV = "market.envs:market/Portfolio-v0"
 
 
 class Algo(StrEnum):
@@ -51,6 +52,7 @@ class EnvKind(StrEnum):
 
     TRADING = "trading"
     MARKET = "market"
+    PORTFOLIO = "portfolio"
 
 
 class PolicySharing(StrEnum):
@@ -66,8 +68,8 @@ class TrainingConfig:
 
     Attributes:
         algo: ppo, sac, dqn (discrete TradingEnv only) or appo.
-        env: trading (TradingEnv) or market (MarketEnv).
-        env_config: the env's settings (TradingEnvConfig or MarketConfig fields).
+        env: trading (TradingEnv), portfolio (PortfolioEnv) or market (MarketEnv).
+        env_config: the env's settings (TradingEnvConfig, PortfolioEnvConfig or MarketConfig fields).
         eval_env_config: settings laid over ``env_config`` for evaluation: a held-out period for
             TradingEnv (``start``/``end``), held-out seeds come from ``eval_seed`` for MarketEnv.
         sharing: one module per learning population or per agent (market env).
@@ -149,8 +151,8 @@ class TrainingConfig:
             limits.check_size("hidden (layer width)", width, limits.MAX_LAYER_WIDTH)
         if self.training_intensity is not None and not limits.check_finite("training_intensity", self.training_intensity) > 0:
             raise ConfigError(f"training_intensity: expected a number above 0, got {self.training_intensity!r}")
-        if self.algo is Algo.DQN and self.env is EnvKind.MARKET:
-            raise ConfigError("algo: dqn needs discrete actions; the market env's actions are continuous (use ppo, sac or appo)")
+        if self.algo is Algo.DQN and self.env is not EnvKind.TRADING:
+            raise ConfigError(f"algo: dqn needs discrete actions; the {self.env.value} env's actions are continuous (use ppo, sac or appo)")
         if self.env is EnvKind.MARKET:
             market = self.market_config()
             if not any(p.learner for p in market.populations):
@@ -165,6 +167,8 @@ class TrainingConfig:
         """The name RLlib builds the env by."""
         if self.env is EnvKind.MARKET:
             return MARKET_ENV
+        if self.env is EnvKind.PORTFOLIO:
+            return _PORTFOLIO_ENV
         return _TRADING_DISCRETE_ENV if self.algo is Algo.DQN else _TRADING_ENV
 
 
@@ -180,7 +184,7 @@ def agent_itself(agent_id: str, *args: Any, **kwargs: Any) -> str:
 
 def learning_modules(settings: TrainingConfig) -> list[str]:
     """The RLModule ids that train: one per learning population (or agent), or the single-agent module."""
-    if settings.env is EnvKind.TRADING:
+    if settings.env is not EnvKind.MARKET:
         return [SINGLE_AGENT_MODULE]
     learners = [p for p in settings.market_config().populations if p.learner]
     if settings.sharing is PolicySharing.POPULATION:
@@ -191,10 +195,12 @@ def learning_modules(settings: TrainingConfig) -> list[str]:
 def _common(config: AlgorithmConfig, settings: TrainingConfig) -> AlgorithmConfig:
     """The parts every algorithm shares: env, runners, learners, modules, seed."""
     register_envs()
-    vectorize = settings.env is EnvKind.TRADING and settings.num_envs_per_env_runner > 1
-    # TradingEnv clips its own targets to [-1, 1], so RLlib's per-action unsquash and clip (identity on
-    # Box(-1, 1) but a tree-map per env per step) is left out. MarketEnv rejects out-of-range actions: clip.
-    actions = {"normalize_actions": False, "clip_actions": False} if settings.env is EnvKind.TRADING else {"clip_actions": True}
+    single = settings.env in (EnvKind.TRADING, EnvKind.PORTFOLIO)
+    vectorize = single and settings.num_envs_per_env_runner > 1
+    # TradingEnv and PortfolioEnv clip their own actions to [-1, 1], so RLlib's per-action unsquash and
+    # clip (identity on Box(-1, 1) but a tree-map per env per step) is left out. MarketEnv rejects
+    # out-of-range actions: clip.
+    actions = {"normalize_actions": False, "clip_actions": False} if single else {"clip_actions": True}
     config = (
         config.environment(settings.env_id, env_config=dict(settings.env_config), **actions)
         .env_runners(

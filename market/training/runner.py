@@ -268,6 +268,18 @@ def evaluate_trading(policy: TrainedPolicy, settings: TrainingConfig) -> tuple[d
     return metrics, result
 
 
+def evaluate_portfolio(policy: TrainedPolicy, settings: TrainingConfig) -> tuple[dict[str, float], Any]:
+    """Backtest ``policy`` on the held-out period of a panel; returns its metrics (with equal weight's) and the result."""
+    from market.backtest.portfolio import BENCHMARK, run_portfolio_backtest
+    from market.envs.portfolio_config import PortfolioEnvConfig
+
+    config = PortfolioEnvConfig.from_mapping({**settings.env_config, **settings.eval_env_config})  # data None: the bundled panel
+    result = run_portfolio_backtest(policy, config, seed=settings.eval_seed)
+    metrics = {k: v for k, v in result.play.metrics.items() if isinstance(v, float)}
+    metrics.update({f"{BENCHMARK}_{k}": v for k, v in result.benchmark.metrics.items() if k in ("sharpe_ratio", "total_return")})
+    return metrics, result
+
+
 def evaluate_market(policies: Mapping[str, Any], settings: TrainingConfig, episodes: int = 2) -> dict[str, float]:
     """Per learning population, over held-out seeds with deterministic actions: the mean episode return
     (final over starting equity, minus 1) and the mean spread capture (what its agents earned as makers
@@ -294,6 +306,8 @@ def evaluate(algo: Any, settings: TrainingConfig) -> dict[str, float]:
     policies = _live_policies(algo, settings)
     if settings.env is EnvKind.TRADING:
         return evaluate_trading(policies[SINGLE_AGENT_MODULE], settings)[0]
+    if settings.env is EnvKind.PORTFOLIO:
+        return evaluate_portfolio(policies[SINGLE_AGENT_MODULE], settings)[0]
     return evaluate_market(policies, settings)
 
 
@@ -310,8 +324,16 @@ def save_checkpoint(algo: Any, folder: Path, settings: TrainingConfig, rows: lis
 def _settings_dict(settings: TrainingConfig) -> dict[str, Any]:
     data = asdict(settings)
     for key in ("env_config", "eval_env_config"):
-        data[key] = {k: (str(v) if k == "data" and v is not None and not isinstance(v, str) else v) for k, v in data[key].items()}
+        data[key] = {k: (_data_name(v) if k == "data" and v is not None and not isinstance(v, str) else v) for k, v in data[key].items()}
     return data
+
+
+def _data_name(data: Any) -> str:
+    """How a ``data`` setting that is not a path is named in the stored settings (a frame or a panel)."""
+    assets = getattr(data, "assets", None)
+    if assets is not None:
+        return f"a panel of {len(assets)} assets ({', '.join(assets[:5])}{', ...' if len(assets) > 5 else ''}), {len(data.times)} bars"
+    return str(data)
 
 
 def read_checkpoint_settings(path: Path, flag: str = "--resume") -> tuple[TrainingConfig, list[tuple]]:
@@ -483,6 +505,12 @@ def _record_final_episode(writer: RunWriter, algo: Any, settings: TrainingConfig
 
         _, result = evaluate_trading(policies[SINGLE_AGENT_MODULE], settings)
         record_steps(writer, result, policy="trained")
+        return
+    if settings.env is EnvKind.PORTFOLIO:
+        from market.backtest.portfolio import record_portfolio
+
+        _, played = evaluate_portfolio(policies[SINGLE_AGENT_MODULE], settings)
+        record_portfolio(writer, played, policy="trained")
         return
     from market.simulation import run_market
 

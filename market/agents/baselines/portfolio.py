@@ -578,7 +578,7 @@ def make_portfolio_baseline(name: str, **params: Any) -> PortfolioBaseline:
 class PortfolioPolicy:
     """A portfolio baseline acting in :class:`~market.envs.portfolio.PortfolioEnv`: a :class:`~market.agents.policy.Policy`.
 
-    Each ``act`` reads the returns window and the held weights out of the observation (by
+    Each ``act`` reads the returns window (in percent, turned back into log returns) and the held weights out of the observation (by
     :func:`~market.envs.portfolio_data.portfolio_observation_layout`), asks the baseline for target
     weights and maps them to the env's action with :func:`~market.envs.portfolio_dynamics.action_from_weights`.
     The held weights are renormalised first (the observation holds them in float32, and costs paid
@@ -608,9 +608,10 @@ class PortfolioPolicy:
         self._step = 0
 
     def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        from market.envs.portfolio_data import PERCENT
         from market.envs.portfolio_dynamics import action_from_weights
 
-        returns = np.asarray(obs[self._returns], dtype=np.float64).reshape(self._shape)
+        returns = np.asarray(obs[self._returns], dtype=np.float64).reshape(self._shape) / PERCENT  # back to log returns
         held = np.clip(np.asarray(obs[self._weights], dtype=np.float64), 0.0, None)
         held = held / held.sum() if held.sum() > 0 else np.eye(self._shape[1] + 1)[-1]  # nothing held: all cash
         target = self.baseline.target_weights(returns, held, self._step)
