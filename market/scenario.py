@@ -38,6 +38,7 @@ class ScenarioKind(StrEnum):
 
     TRADING = "trading"  # one trader on historical or generated prices (TradingEnv)
     MARKET = "market"  # many agents through one exchange (MarketEnv)
+    PORTFOLIO = "portfolio"  # one allocator over a panel of assets (PortfolioEnv)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,6 +225,8 @@ class EvaluationConfig:
     ``rules`` (trading scenarios) backtests hand-written rules (``sma_crossover``, ``mean_reversion``,
     ``buy_and_hold``, ``random``) on the same held-out period: ``strategy/<rule>/<metric>``, and the
     learned policy's difference from each, ``vs/<rule>/<metric>``, with its interval over the seeds.
+    Portfolio scenarios name portfolio baselines there (``equal_weight``, ``buy_and_hold``,
+    ``inverse_volatility``, ``min_variance``, ``momentum``).
     """
 
     episodes: int = 1
@@ -240,11 +243,6 @@ class EvaluationConfig:
 
     def __post_init__(self) -> None:
         limits.check_size("evaluation.training_seeds", self.training_seeds, limits.MAX_TRAINING_SEEDS)
-        from market.agents.baselines.trading import BASELINES
-
-        for rule in self.rules:
-            if rule not in BASELINES:
-                raise ConfigError(f"evaluation.rules: unknown rule {rule!r}{suggest(str(rule), list(BASELINES))}; known: {list(BASELINES)}")
         if not isinstance(self.label, str) or (self.label and not self.label.isidentifier()):
             raise ConfigError(f"evaluation.label: expected an identifier, got {self.label!r}")
         if (self.vary is None) != (not self.counts) or any(type(c) is not int or c < 1 for c in self.counts):
@@ -265,14 +263,15 @@ class EvaluationConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScenarioConfig:
-    """A whole scenario file. ``market``, ``trading`` and ``training`` are checked against
-    MarketConfig, TradingEnvConfig and TrainingConfig when the file is loaded."""
+    """A whole scenario file. ``market``, ``trading``, ``portfolio`` and ``training`` are checked against
+    MarketConfig, TradingEnvConfig, PortfolioEnvConfig and TrainingConfig when the file is loaded."""
 
     scenario: ScenarioInfo
     market: dict[str, Any] = field(default_factory=dict)
     populations: tuple[PopulationConfig, ...] = ()
     background: tuple[PopulationConfig, ...] = ()
     trading: dict[str, Any] = field(default_factory=dict)
+    portfolio: dict[str, Any] = field(default_factory=dict)
     data: DataConfig = field(default_factory=DataConfig)
     fundamental: FundamentalConfig | None = None
     training: dict[str, Any] = field(default_factory=dict)
@@ -304,7 +303,7 @@ class ScenarioConfig:
     @property
     def learns(self) -> bool:
         """True when the scenario trains: a trading scenario, or a market scenario with a learning population."""
-        return self.kind is ScenarioKind.TRADING or bool(self.populations)
+        return self.kind is not ScenarioKind.MARKET or bool(self.populations)
 
     @property
     def label(self) -> str:
@@ -404,7 +403,7 @@ def training_settings(scenario: ScenarioConfig) -> dict[str, Any]:
     """The [training] table without ``iterations`` (a stop criterion, not a TrainingConfig field)."""
     for key in _SET_BY_SCENARIO:
         if key in scenario.training:
-            raise ConfigError(f"training.{key}: set by the scenario itself ([scenario] kind, [market] or [trading], [data])")
+            raise ConfigError(f"training.{key}: set by the scenario itself ([scenario] kind, [market], [trading] or [portfolio], [data])")
     return {k: v for k, v in scenario.training.items() if k != "iterations"}
 
 
@@ -430,12 +429,26 @@ def _check(scenario: ScenarioConfig) -> None:
                 raise ConfigError(f"background.{population.name}.policy: {error}") from None
         _check_evaluation(scenario, config)
     else:
-        if scenario.market or scenario.populations or scenario.background:
-            raise ConfigError("market: a trading scenario takes [trading] and [data] tables, not [market] or populations")
-        if "data" in scenario.trading:
-            raise ConfigError("trading.data: prices come from the [data] table")
-        from_mapping(TradingEnvConfig, scenario.trading, "trading")
-        _check_data(scenario.data)
+        kind = scenario.kind.value
+        own, other = (scenario.trading, scenario.portfolio) if scenario.kind is ScenarioKind.TRADING else (scenario.portfolio, scenario.trading)
+        if scenario.market or scenario.populations or scenario.background or other:
+            raise ConfigError(f"market: a {kind} scenario takes [{kind}] and [data] tables, not [market], populations or [{'portfolio' if kind == 'trading' else 'trading'}]")
+        if "data" in own:
+            raise ConfigError(f"{kind}.data: prices come from the [data] table")
+        if scenario.kind is ScenarioKind.TRADING:
+            from market.agents.baselines.trading import BASELINES as rules
+
+            from_mapping(TradingEnvConfig, own, kind)
+            _check_data(scenario.data)
+        else:
+            from market.agents.baselines.portfolio import PORTFOLIO_BASELINES as rules
+            from market.envs.portfolio_config import PortfolioEnvConfig
+
+            from_mapping(PortfolioEnvConfig, own, kind)
+            _check_panel_data(scenario.data)
+        for rule in scenario.evaluation.rules:
+            if rule not in rules:
+                raise ConfigError(f"evaluation.rules: unknown rule {rule!r}{suggest(str(rule), list(rules))}; known: {list(rules)}")
     from_mapping(TrainingConfig, training_settings(scenario), "training")
 
 
@@ -470,6 +483,12 @@ def _check_evaluation(scenario: ScenarioConfig, config: MarketConfig) -> None:
                 dataclasses.replace(config, populations=populations)
             except ConfigError as error:
                 raise ConfigError(f"evaluation.counts: with {count:,} {evaluation.vary} agents: {error}") from None
+
+
+def _check_panel_data(data: DataConfig) -> None:
+    """The [data] table of a portfolio scenario names the bundled panel, or a folder or wide CSV that exists."""
+    if data.source != "sample" and not Path(data.source).exists():
+        raise ConfigError(f"data.source: {data.source!r} is neither 'sample' (the bundled panel) nor a folder of price files or a wide CSV of closes that exists")
 
 
 def _check_data(data: DataConfig) -> None:

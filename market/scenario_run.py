@@ -49,6 +49,17 @@ def _data_frame(scenario: ScenarioConfig) -> Any:
     return load_prices(data.source)
 
 
+def _panel(scenario: ScenarioConfig) -> Any:
+    """The panel of a portfolio scenario: the bundled one, a folder of per-asset files, or a wide CSV."""
+    from market.data import load_sample_panel
+    from market.data.panel import load_panel
+
+    source = scenario.data.source
+    if source == "sample":
+        return load_sample_panel()
+    return load_panel(source, wide=not Path(source).is_dir())
+
+
 def _market_env_config(scenario: ScenarioConfig) -> dict[str, Any]:
     config = scenario.market_config()
     return {**scenario.market, "populations": [dataclasses.asdict(p) for p in config.populations], "fundamental": config.fundamental}
@@ -73,6 +84,11 @@ def training_config(scenario: ScenarioConfig, *, seed: int = 0):
         if not scenario.learns:
             return PlaySettings(_market_env_config(scenario), settings.seed, settings.eval_seed)
         return dataclasses.replace(settings, env="market", env_config=_market_env_config(scenario))
+    if scenario.kind is ScenarioKind.PORTFOLIO:
+        panel = _panel(scenario)
+        split = str(panel.times[int(len(panel.times) * scenario.data.split)])
+        env_config = {**scenario.portfolio, "data": panel, "end": split}
+        return dataclasses.replace(settings, env="portfolio", env_config=env_config, eval_env_config={"start": split, "end": None, "max_steps": None})
     prices = _data_frame(scenario)
     split = str(prices.index[int(len(prices) * scenario.data.split)])
     env_config = {**scenario.trading, "data": prices, "end": split}
@@ -112,7 +128,7 @@ def run_scenario(
         "evaluation_seeds": seeds,
         "evaluation": comparison.evaluation_record(scenario),
     }
-    config["market" if scenario.kind is ScenarioKind.MARKET else "trading"] = scenario.market if scenario.kind is ScenarioKind.MARKET else scenario.trading
+    config[scenario.kind.value] = {ScenarioKind.MARKET: scenario.market, ScenarioKind.TRADING: scenario.trading, ScenarioKind.PORTFOLIO: scenario.portfolio}[scenario.kind]
     training_seeds = scenario.evaluation.training_seeds if scenario.learns else 1
     with RunWriter(out, name, kind=KIND_SCENARIO, config=config, seed=settings.seed, scenario=scenario.name) as writer:
         first: Path | None = None
@@ -140,6 +156,8 @@ def run_scenario(
             try:
                 if scenario.kind is ScenarioKind.MARKET:
                     per_seed.append(_evaluate_market(scenario, settings, checkpoint, seeds, recording, reuse))
+                elif scenario.kind is ScenarioKind.PORTFOLIO:
+                    per_seed.append(_evaluate_portfolio(scenario, settings, checkpoint, recording, reuse))
                 else:
                     per_seed.append(_evaluate_trading(scenario, settings, checkpoint, recording))
             except KeyboardInterrupt:
@@ -348,3 +366,33 @@ def _evaluate_trading(scenario: ScenarioConfig, settings: Any, checkpoint: Path,
                 figures[f"{STRATEGY_PREFIX}{rule}/{key}"] = (theirs[key], 0.0)
                 figures[f"{VERSUS_PREFIX}{rule}/{key}"] = (metrics[key] - theirs[key], 0.0)
     return figures
+
+
+def _evaluate_portfolio(scenario: ScenarioConfig, settings: Any, checkpoint: Path, writer: RunWriter | None, reuse: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """A deterministic backtest of the trained allocator on the held-out period, beside equal weight and
+    each of ``evaluation.rules`` (portfolio baselines, ``strategy/<rule>/``), with the differences learned
+    minus rule (``vs/<rule>/``). The baselines do not depend on the training seed: played once (``reuse``)."""
+    from market.agents.trained import load_policy
+    from market.backtest.portfolio import baseline_policy, record_portfolio, run_portfolio_backtest
+    from market.envs.portfolio import PortfolioEnv
+    from market.envs.portfolio_config import PortfolioEnvConfig
+    from market.training.runner import evaluate_portfolio
+
+    metrics, result = evaluate_portfolio(load_policy(checkpoint), settings)
+    if writer is not None:
+        record_portfolio(writer, result, policy="trained")
+    figures = {key: (value, 0.0) for key, value in metrics.items() if isinstance(value, float)}
+    config = PortfolioEnvConfig.from_mapping({**settings.env_config, **settings.eval_env_config})
+    for rule in scenario.evaluation.rules:
+        if rule not in reuse:
+            reuse[rule] = run_portfolio_backtest(baseline_policy(rule, PortfolioEnv(config)), config, seed=settings.eval_seed).play.metrics
+        theirs = reuse[rule]
+        for key in PORTFOLIO_COMPARED:
+            if isinstance(theirs.get(key), float) and isinstance(metrics.get(key), float):
+                figures[f"{STRATEGY_PREFIX}{rule}/{key}"] = (theirs[key], 0.0)
+                figures[f"{VERSUS_PREFIX}{rule}/{key}"] = (metrics[key] - theirs[key], 0.0)
+    return figures
+
+
+PORTFOLIO_COMPARED = ("sharpe_ratio", "total_return", "max_drawdown", "turnover_per_year", "mean_holdings")
+"""The figures a portfolio scenario sets beside each baseline's."""

@@ -221,3 +221,26 @@ def test_momentum_traders_blow_bubbles_that_value_traders_alone_do_not(ray_sessi
         assert RunReader(folder).metrics["fundamental_gap_max"] == pytest.approx(departures[label], rel=1e-9)
     assert departures["value_only"] < 0.03, f"value traders alone keep the price near value: {departures}"
     assert departures["both"] > 2 * departures["value_only"], f"momentum traders push it far away: {departures}"
+
+
+def test_portfolio_scenario_quick_run_backtests_the_held_out_period_beside_the_baselines(ray_session, tmp_path):
+    from market.backtest.portfolio import baseline_policy, run_portfolio_backtest
+    from market.envs import PortfolioEnv
+    from market.envs.portfolio_config import PortfolioEnvConfig
+    from market.records.schema import HOLDINGS
+    from market.scenario import load_scenario
+    from market.scenario_run import run_scenario, training_config
+
+    scenario = load_scenario("portfolio", quick=True)
+    result = run_scenario(scenario, out=tmp_path, name="pf")
+    settings = training_config(scenario)
+    split = settings.eval_env_config["start"]
+    assert settings.env_config["end"] == split  # training ends where the held-out period starts
+    reader = RunReader(result.run_path)
+    holdings = reader.read(HOLDINGS)
+    assert set(holdings["agent"]) == {"trained", "equal_weight"} and holdings["time"].min() > pd.Timestamp(split)
+    # the baseline's figures are a plain backtest of it on the same held-out bars
+    config = PortfolioEnvConfig.from_mapping({**settings.env_config, **settings.eval_env_config})
+    direct = run_portfolio_backtest(baseline_policy("min_variance", PortfolioEnv(config)), config, seed=settings.eval_seed)
+    assert result.metrics["strategy/min_variance/sharpe_ratio"][0] == pytest.approx(direct.play.metrics["sharpe_ratio"])
+    assert result.metrics["vs/min_variance/sharpe_ratio"][0] == pytest.approx(result.metrics["sharpe_ratio"][0] - direct.play.metrics["sharpe_ratio"])
