@@ -390,8 +390,9 @@ def league(
     generations: int | None = typer.Option(None, "--generations", help="Rounds of the loop (default: the scenario's league.generations)."),
     seeds: int | None = typer.Option(None, "--seeds", help="Held-out seeds each generation adds to every profile (default: league.seeds)."),
     workers: int | None = typer.Option(None, "--workers", help="Episodes played at once as Ray tasks (default: the number of cores)."),
+    iterations: int | None = typer.Option(None, "--iterations", help="PPO iterations of each best response; 0: none (default: league.best_response_iterations)."),
     address: str | None = typer.Option(None, "--address", help="Join the Ray cluster at ADDR."),
-    out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Runs folder: the record, and the league's state under checkpoints/."),
+    out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Runs folder: the record, best responses' runs, the league's state under checkpoints/."),
     resume: str | None = typer.Option(None, "--resume", help="Continue the league RUN (a run name under --out) from its last finished generation."),
     verbose: bool = VERBOSE_OPTION,
 ) -> None:
@@ -410,6 +411,7 @@ def league(
         generations=loaded.league.generations if generations is None else generations,
         seeds=loaded.league.seeds if seeds is None else seeds,
         workers=(os.cpu_count() or 1) if workers is None else workers,
+        iterations=loaded.league.best_response_iterations if iterations is None else iterations,
     )
     name = resume or _run_name("league", loaded.name)
     _check_out(out, name)
@@ -432,7 +434,13 @@ def _print_generation(generation) -> None:
             table.add_row(population, strategy, f"{weight:.3f}", f"{record['regrets'][population][strategy]:.4g}")
     console.print(table)
     values = ", ".join(f"{p} {v:.4g}" for p, v in record["values"].items())
-    console.print(f"mixture value (P&L per agent per episode): {values}; exploitability within the pool: {generation.exploitability:.4g}", soft_wrap=True)
+    console.print(f"mixture value (P&L per agent per episode): {values}; regret within the pool: {generation.equilibrium.regret:.4g}", soft_wrap=True)
+    for population, response in generation.best_responses.items():
+        console.print(
+            f"best response {population}/{response['strategy']}: {response['payoff']:.4g} against the mixture, gain {response['gain']:+.4g} ({response['checkpoint']})", soft_wrap=True
+        )
+    kind = "pool and best responses" if generation.best_responses else "pool only: no best responses trained"
+    console.print(f"[bold]exploitability[/bold] of the mixture ({kind}): {generation.exploitability:.4g}", soft_wrap=True)
 
 
 def _standings_table(standings: list[dict]) -> Table:

@@ -294,15 +294,19 @@ class LeagueConfig:
 
     Attributes:
         strategies: more strategies per learning population (``[[league.strategies]]``).
-        generations: rounds of the loop (estimate payoffs, solve, report).
+        generations: rounds of the loop (estimate payoffs, solve, train best responses, report).
         seeds: held-out seeds each generation adds to every profile's estimate.
+        best_response_iterations: PPO iterations of each generation's best response (0: none, the
+            league then only plays its pools).
     """
 
     strategies: tuple[LeagueStrategyConfig, ...] = ()
     generations: int = 3
     seeds: int = 4
+    best_response_iterations: int = 10
 
     def __post_init__(self) -> None:
+        limits.check_size("league.best_response_iterations", self.best_response_iterations, limits.MAX_ITERATIONS, minimum=0)
         limits.check_size("league.generations", self.generations, limits.MAX_ITERATIONS)
         limits.check_size("league.seeds", self.seeds, limits.MAX_SEEDS)
 

@@ -92,6 +92,16 @@ policy = "momentum"
 params = { lookback = 3, threshold = 0.001, size_scale = 20.0 }
 """
 
+QUICK_TRAINING = """
+[training]
+iterations = 1
+train_batch_size = 80
+minibatch_size = 40
+num_epochs = 1
+hidden = [8]
+num_envs_per_env_runner = 1
+"""
+
 LEAGUE = """
 [league]
 generations = 2
@@ -220,19 +230,77 @@ def test_interrupted_league_keeps_finished_generations_and_resumes_to_the_same_r
         run_league(scenario, settings, out=tmp_path / "runs", name="lg", source="tiny", resume=True)
 
 
+# ---------------------------------------------------------------------------- best responses
+def test_mixture_opponents_draw_a_strategy_per_agent_per_episode_with_the_mixtures_weights():
+    from market.agents.mixture import MixturePolicy
+    from market.agents.scripted import build_policy
+    from market.envs.market_config import observation_index
+
+    window = 5
+    quiet = build_policy("market_maker", {"size": 0.1}, window=window)
+    loud = build_policy("market_maker", {"size": 1.0}, window=window)
+    mixture = MixturePolicy([quiet, loud], [0.25, 0.75], window)
+    first, later = np.zeros(14, dtype=np.float32), np.zeros(14, dtype=np.float32)  # window 5: 14 features
+    first[observation_index("time_left", window)], later[observation_index("time_left", window)] = 1.0, 0.5
+    sizes = []
+    for episode in range(400):
+        rngs = [np.random.default_rng([episode, agent]) for agent in range(2)]  # new streams at every reset, as the env makes them
+        drawn = [float(mixture.act(first, rng)[2]) for rng in rngs]
+        assert [float(mixture.act(later, rng)[2]) for rng in rngs] == drawn, "an agent keeps its strategy for the episode"
+        sizes.extend(drawn)
+    loud_share = np.mean(np.array(sizes) > 0.5)
+    assert abs(loud_share - 0.75) < 0.06, loud_share
+    with pytest.raises(ConfigError, match="mixture: expected one non-negative weight per strategy summing to 1"):
+        MixturePolicy([quiet, loud], [0.5, 0.6], window)
+
+
+def test_best_response_learns_as_one_agent_against_fellows_driven_by_the_mixture(tmp_path):
+    from market.league.best_response import best_response_env_config
+    from market.training.envs import make_market_env
+
+    scenario = load_scenario(str(scenario_file(tmp_path, MAKERS, TOUCH, WIDE)))
+    pools = build_pools(scenario)
+    config = best_response_env_config(training_config(scenario).env_config, "maker", pools, [np.array([0.3, 0.7])])
+    env = make_market_env(config)
+    assert env.possible_agents == ["maker_0"], "one maker learns"
+    opponents = next(p for p in env.config.populations if p.name == "maker_opponents")
+    assert opponents.count == 2 and opponents.policy == "mixture"
+    assert dict(opponents.params)["weights"] == pytest.approx([0.3, 0.7])
+    assert [s["params"]["half_spread"] for s in dict(opponents.params)["strategies"]] == [0.0, 1.0]
+
+
+def test_league_trains_a_best_response_per_generation_measures_its_gain_and_adds_it_to_the_pool(tmp_path):
+    scenario = load_scenario(str(scenario_file(tmp_path, MAKERS, TOUCH, WIDE, LEAGUE, QUICK_TRAINING)))
+    result = run_league(scenario, LeagueSettings(generations=1, seeds=2, workers=2, iterations=1), out=tmp_path / "runs", name="lg", source="tiny")
+    [generation] = result.generations
+    response = generation["best_responses"]["maker"]
+    assert [s.name for s in result.pools["maker"]] == ["touch", "wide", "br1"]
+    assert Path(response["checkpoint"]).is_dir() and (tmp_path / "runs" / "lg_br1_maker").is_dir(), "the best response's own training record"
+    assert np.isfinite(response["payoff"]) and response["gain"] == pytest.approx(response["payoff"] - response["mixture_value"])
+    assert response["mixture_value"] == pytest.approx(generation["values"]["maker"]), "the mixture's value on the same seeds"
+    assert generation["exploitability"] == pytest.approx(max(0.0, response["gain"], generation["pool_regret"]), abs=1e-6)
+    assert RunReader(result.run_path).manifest["league"]["checkpoints"] == [result.pools["maker"][2].policy]
+
+
 # ---------------------------------------------------------------------------- the command
 def test_league_command_quick_prints_generations_and_standings_and_writes_a_readable_record(tmp_path):
     result = cli("league", "market_makers", "--quick", "--workers", "2", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Generation 1" in result.stdout and "Generation 2" in result.stdout and "Standings" in result.stdout
-    assert "exploitability within the pool" in result.stdout
-    [run] = [p for p in tmp_path.iterdir() if p.name.startswith("league_market_makers_")]
+    runs = [p for p in tmp_path.iterdir() if p.name.startswith("league_market_makers_")]
+    [run] = [p for p in runs if RunReader(p).kind == "league"]
+    assert sorted(RunReader(p).kind for p in runs) == ["league", "train", "train"], "each best response's training has its own record"
     league = RunReader(run).manifest["league"]
-    assert [s["name"] for s in league["pools"]["maker"]] == ["heuristic", "avellaneda_stoikov", "touch", "wide"]
+    assert [s["name"] for s in league["pools"]["maker"]] == ["heuristic", "avellaneda_stoikov", "touch", "wide", "br1", "br2"]
     assert len(league["generations"]) == 2 and league["generations"][-1]["seeds"] == 4
-    assert np.array(league["generations"][-1]["payoffs"]["counts"]).shape == (4, 4)
-    assert {s["strategy"] for s in league["standings"]} == {"maker/heuristic", "maker/avellaneda_stoikov", "maker/touch", "maker/wide"}
-    assert league["standings"][0]["strategy"] in result.stdout
+    first, last = league["generations"]
+    assert np.array(first["payoffs"]["counts"]).shape == (4, 4) and np.array(last["payoffs"]["counts"]).shape == (5, 5), "generation 1's best response joined the pool"
+    assert len(league["checkpoints"]) == 2 and all(Path(c.removeprefix("checkpoint:").partition("#")[0]).is_dir() for c in league["checkpoints"])
+    for generation in league["generations"]:
+        response = generation["best_responses"]["maker"]
+        assert np.isfinite(response["gain"]) and generation["exploitability"] >= max(0.0, response["gain"]) - 1e-9
+    assert {s["strategy"] for s in league["standings"]} == {"maker/heuristic", "maker/avellaneda_stoikov", "maker/touch", "maker/wide", "maker/br1"}
+    assert league["standings"][0]["strategy"] in result.stdout and "exploitability" in result.stdout and "best response maker/br1" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ last generation is done one run record is written (:class:`~market.records.RunWr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -57,17 +58,20 @@ class LeagueSettings:
         generations: rounds of the loop (at least 1).
         seeds: held-out seeds each generation adds to every profile.
         workers: episodes played at once (Ray tasks in flight).
+        iterations: PPO iterations of each best response (0: no best responses).
     """
 
     generations: int
     seeds: int
     workers: int = 1
+    iterations: int = 0
 
     def __post_init__(self) -> None:
         limits.check_size("--generations", self.generations, limits.MAX_ITERATIONS)
         limits.check_size("--seeds", self.seeds, limits.MAX_SEEDS)
         limits.check_size("--seeds x --generations", self.seeds * self.generations, limits.MAX_SEEDS)
         limits.check_size("--workers", self.workers, 1024)
+        limits.check_size("--iterations", self.iterations, limits.MAX_ITERATIONS, minimum=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +84,12 @@ class Generation:
         payoffs: the empirical game.
         equilibrium: the mixtures solve found, their values and regret.
         regrets: per population, each strategy's shortfall against that population's best reply.
-        exploitability: the mixture's pool exploitability (the equilibrium's regret).
+        exploitability: the mixture's exploitability: the largest gain any population has from
+            leaving the mixture for its best reply among its pool and its new best response (the
+            pool's best reply alone without best responses), in P&L per agent per episode.
         standings: the ratings of every strategy after every episode so far.
+        best_responses: per population, the best response trained against the mixture: its
+            strategy name, checkpoint, payoff against the mixture and gain over the mixture's value.
     """
 
     number: int
@@ -91,6 +99,7 @@ class Generation:
     regrets: tuple[np.ndarray, ...]
     exploitability: float
     standings: tuple[Standing, ...]
+    best_responses: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         populations = self.payoffs.populations
@@ -103,6 +112,8 @@ class Generation:
             "values": dict(zip(populations, self.equilibrium.values, strict=True)),
             "regrets": {p: dict(zip(n, r.tolist(), strict=True)) for p, n, r in zip(populations, names, self.regrets, strict=True)},
             "exploitability": self.exploitability,
+            "pool_regret": self.equilibrium.regret,
+            "best_responses": self.best_responses,
             "method": self.equilibrium.method,
             "standings": [_standing_dict(s) for s in self.standings],
         }
@@ -224,15 +235,20 @@ def run_league(
             jobs = [Job(profile, k) for k in range(seeds) for profile in profiles(pools) if (tuple(s.name for s in profile), k) not in played]
             episodes.extend(play_episodes(env_config, jobs, eval_seed=training.eval_seed, workers=settings.workers))
             generation = _generation(number, seeds, populations, pools, episodes, seed=training.seed + number)
+            if settings.iterations:
+                pools, generation = _best_responses(scenario, settings, generation, pools, episodes, state, out=out, name=name, address=address)
+                jobs = [Job(profile, k) for k in range(seeds) for profile in profiles(pools) if (tuple(s.name for s in profile), k) not in {(e.strategies, e.seed_index) for e in episodes}]
+                episodes.extend(play_episodes(env_config, jobs, eval_seed=training.eval_seed, workers=settings.workers))
+                generation = _exploitability(generation, populations, pools, episodes)
             state["episodes"] = [e.as_dict() for e in episodes]
             state["generations"].append(generation.as_dict())
             _write_state(path, state)
             if on_generation is not None:
                 on_generation(generation)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         finished = len(state["generations"])
         if finished == 0:
-            raise Interrupted("no generation had finished; nothing was recorded") from None
+            raise Interrupted("no generation had finished; the league's state was not written") from None
         raise Interrupted(f"generations 1..{finished} are kept in {path}; continue with: market league {source} --resume {name} --out {out}") from None
     _write_record(scenario, settings, state, pools, out=out, name=name, seed=training.seed)
     return LeagueResult(record, state["generations"], pools, len(episodes), [s["name"] for s in state["added"]])
@@ -247,6 +263,47 @@ def _generation(number: int, seeds: int, populations: Sequence[str], pools: Mapp
     regrets = tuple(strategy_regrets(game, equilibrium.mixtures))
     standings = tuple(rate_strategies(rating_episodes(populations, ordered)))
     return Generation(number, seeds, payoffs, equilibrium, regrets, equilibrium.regret, standings)
+
+
+def _best_responses(
+    scenario: ScenarioConfig, settings: LeagueSettings, generation: Generation, pools: Mapping[str, tuple[Strategy, ...]], episodes: Sequence[Episode], state: dict[str, Any], *, out: Path, name: str, address: str | None
+) -> tuple[dict[str, tuple[Strategy, ...]], Generation]:
+    """Train each population's best response to the generation's mixtures and add it to its pool."""
+    from market.league.best_response import train_best_response
+    from market.league.pool import checkpoint_strategy, strategy_policy
+
+    grown = dict(pools)
+    added: dict[str, dict[str, Any]] = {}
+    for population in pools:
+        run = f"{name}_br{generation.number}_{population}"
+        checkpoint = train_best_response(
+            scenario, population, pools, generation.equilibrium.mixtures, iterations=settings.iterations, seed=generation.number, out=out, name=run, address=address
+        )
+        strategy = checkpoint_strategy(f"br{generation.number}", population, str(checkpoint))
+        strategy_policy(strategy, scenario.market_config())  # it loads, on the population's spaces
+        grown[population] = (*grown[population], strategy)
+        state["added"].append(strategy.as_dict())
+        added[population] = {"strategy": strategy.name, "checkpoint": str(checkpoint), "run": run}
+    return grown, dataclasses.replace(generation, best_responses=added)
+
+
+def _exploitability(generation: Generation, populations: Sequence[str], pools: Mapping[str, Sequence[Strategy]], episodes: Sequence[Episode]) -> Generation:
+    """Each best response's payoff against the generation's mixtures and its gain over their value,
+    on the held-out seeds so far; the exploitability is the largest gain of any reply (pool or best response)."""
+    from market.league.equilibrium import expected_payoffs
+
+    ordered = sorted(episodes, key=lambda e: (e.seed_index, e.strategies))
+    grown = estimate(populations, pools, ordered)
+    padded = [np.concatenate([m, np.zeros(len(names) - len(m))]) for m, names in zip(generation.equilibrium.mixtures, grown.strategies, strict=True)]
+    values = expected_payoffs(grown.game(), padded)
+    responses = {p: dict(r) for p, r in generation.best_responses.items()}
+    gains = []
+    for p, (population, reply) in enumerate(zip(populations, values, strict=True)):
+        value = float(reply @ padded[p])
+        index = grown.strategies[p].index(responses[population]["strategy"])
+        responses[population].update(payoff=float(reply[index]), mixture_value=value, gain=float(reply[index]) - value)
+        gains.append(float(reply.max()) - value)
+    return dataclasses.replace(generation, best_responses=responses, exploitability=max(0.0, max(gains)))
 
 
 def _write_record(scenario: ScenarioConfig, settings: LeagueSettings, state: Mapping[str, Any], pools: Mapping[str, Sequence[Strategy]], *, out: Path, name: str, seed: int) -> None:
