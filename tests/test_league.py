@@ -320,3 +320,36 @@ def test_league_command_refuses_bad_input_in_one_line_and_writes_nothing(tmp_pat
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message.removeprefix("error: ") in lines[0], result.stderr
     assert not out.exists(), "nothing written"
+
+
+def test_ctrl_c_during_a_league_keeps_its_finished_generations_readable_and_resumable(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "runs"
+    path = scenario_file(tmp_path, MAKERS, TOUCH, WIDE)
+    league = subprocess.Popen(
+        [sys.executable, "-m", "market.cli", "league", str(path), "--generations", "500", "--seeds", "1", "--iterations", "0", "--workers", "1", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
+    )
+    deadline = time.monotonic() + 300
+    states = []
+    while time.monotonic() < deadline and not states and league.poll() is None:
+        states = list((out / "checkpoints").glob("*/league.json")) if (out / "checkpoints").is_dir() else []
+        time.sleep(0.2)
+    assert states, "a generation finished"
+    league.send_signal(signal.SIGINT)
+    _, stderr = league.communicate(timeout=120)
+    assert league.returncode == 130, stderr[-2000:]
+    [line] = [x for x in stderr.strip().splitlines() if x.startswith("interrupted: ")]
+    name = states[0].parent.name
+    state = read_state(out, name)
+    finished = len(state["generations"])
+    assert f"generations 1..{finished} are kept" in line and f"--resume {name}" in line
+    assert not (out / name).exists(), "no run record for an unfinished league"
+    resumed = cli("league", str(path), "--resume", name, "--generations", str(finished + 1), "--iterations", "0", "--workers", "1", "--out", str(out))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    generations = RunReader(out / name).manifest["league"]["generations"]
+    assert [g["generation"] for g in generations] == list(range(1, finished + 2))
+    assert generations[:finished] == state["generations"], "the finished generations are kept as they were"
+    assert generations[-1]["seeds"] == finished + 1
