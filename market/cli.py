@@ -415,9 +415,15 @@ def league(
     )
     name = resume or _run_name("league", loaded.name)
     _check_out(out, name)
-    from market.league.pool import build_pools
+    import logging
 
-    build_pools(loaded)  # every strategy checked before Ray starts or anything is written
+    import ray  # noqa: F401  (its logger is set up on import; Ray's and RLlib's messages go through one router from here)
+
+    from market.league.pool import build_pools
+    from market.training.runner import RayLogRouter, route_ray_logs
+
+    route_ray_logs(RayLogRouter(logging.INFO if verbose else logging.ERROR, None))
+    build_pools(loaded)  # every strategy checked (checkpoints loaded) before Ray starts or anything is written
     connect(address, verbose=verbose, log_file=_log_file(out, name))
     console.print(f"[bold]{loaded.name}[/bold]{' (quick)' if quick else ''}: league of {settings.generations} generation(s), {settings.seeds} seed(s) each", soft_wrap=True)
     result = run_league(loaded, settings, out=out, name=name, source=scenario, quick=quick, resume=resume is not None, address=address, on_generation=_print_generation)

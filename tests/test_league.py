@@ -267,6 +267,17 @@ def test_best_response_learns_as_one_agent_against_fellows_driven_by_the_mixture
     assert opponents.count == 2 and opponents.policy == "mixture"
     assert dict(opponents.params)["weights"] == pytest.approx([0.3, 0.7])
     assert [s["params"]["half_spread"] for s in dict(opponents.params)["strategies"]] == [0.0, 1.0]
+    # two learning populations: the makers learn whole while the takers play their mixture, and the other way round
+    scenario = load_scenario(str(scenario_file(tmp_path, MAKERS, TOUCH, WIDE, TAKERS, name="two.toml")))
+    pools = build_pools(scenario)
+    mixtures = [np.array([1.0, 0.0]), np.array([0.5, 0.5])]
+    makers_learn = make_market_env(best_response_env_config(training_config(scenario).env_config, "maker", pools, mixtures))
+    assert makers_learn.possible_agents == ["maker_0", "maker_1", "maker_2"]
+    takers = next(p for p in makers_learn.config.populations if p.name == "taker")
+    assert takers.policy == "mixture" and [s["policy"] for s in dict(takers.params)["strategies"]] == ["noise", "momentum"]
+    takers_learn = make_market_env(best_response_env_config(training_config(scenario).env_config, "taker", pools, mixtures))
+    makers = next(p for p in takers_learn.config.populations if p.name == "maker")
+    assert takers_learn.possible_agents == ["taker_0", "taker_1"] and dict(makers.params)["weights"] == [1.0], "a strategy of no weight is left out"
 
 
 def test_league_trains_a_best_response_per_generation_measures_its_gain_and_adds_it_to_the_pool(tmp_path):
@@ -308,6 +319,7 @@ def test_league_command_quick_prints_generations_and_standings_and_writes_a_read
     [
         ((MAKERS, TOUCH, WIDE.replace('policy = "market_maker"', 'policy = "market_makr"')), (), "error: league.strategies.wide.policy: unknown scripted policy 'market_makr' (did you mean 'market_maker'?)"),
         ((MAKERS, TOUCH), (), "error: league.strategies: the pool of 'maker' has 1 strategy (touch)"),
+        ((MAKERS, TOUCH, WIDE.replace('policy = "market_maker"', f'policy = "checkpoint:{Path(__file__).parent / "data" / "ppo_trading_checkpoint"}#default_policy"')), (), "but population 'maker' has"),
         ((MAKERS, TOUCH, WIDE), ("--generations", "0"), "error: --generations: "),
         ((MAKERS, TOUCH, WIDE), ("--workers", "0"), "error: --workers: "),
         ((MAKERS, TOUCH, WIDE), ("--resume", "nothing"), "error: --resume nothing: no league state"),

@@ -5,6 +5,7 @@
 * :mod:`market.league.ratings`: Plackett-Luce ratings of strategies from played episodes.
 * :mod:`market.league.pool`: each learning population's pool of strategies (scripted, checkpoints).
 * :mod:`market.league.payoffs`: profiles played over held-out seeds as Ray tasks; the empirical game.
+* :mod:`market.league.best_response`: PPO best responses against opponents drawn from a mixture.
 * :mod:`market.league.loop`: the generations of ``market league``, kept durably and resumable.
 """
 

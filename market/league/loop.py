@@ -10,7 +10,12 @@ Each generation ``g`` (counting from 0):
 3. reports each population's mixture, each strategy's regret against the mixtures, and the
    mixture's *pool exploitability*: the largest gain any population has from switching from its
    mixture to a pure strategy of its pool (the equilibrium's regret, in P&L per agent per episode);
-4. rates every strategy from every episode played so far (:func:`market.league.ratings.rate_strategies`).
+4. rates every strategy from every episode played so far (:func:`market.league.ratings.rate_strategies`);
+5. with ``iterations`` > 0, trains each population's best response to the mixtures
+   (:mod:`market.league.best_response`), adds it to the pool as a frozen checkpoint ``br<g>``, plays
+   its profiles on the same seeds, and reports its payoff against the mixtures and its gain over their
+   value. The generation's *exploitability* is then the largest gain of any reply, pool strategy or
+   best response: how far the mixture is from what the league can find against it.
 
 After each generation the whole state (pools, episodes, generations) is written to
 ``<out>/checkpoints/<name>/league.json`` through a temporary file, fsync and ``os.replace``: a Ctrl-C
@@ -279,7 +284,10 @@ def _best_responses(
         checkpoint = train_best_response(
             scenario, population, pools, generation.equilibrium.mixtures, iterations=settings.iterations, seed=generation.number, out=out, name=run, address=address
         )
-        strategy = checkpoint_strategy(f"br{generation.number}", population, str(checkpoint))
+        label = f"br{generation.number}"
+        while any(s.name == label for s in grown[population]):  # a scenario's own strategy took the name
+            label += "_"
+        strategy = checkpoint_strategy(label, population, str(checkpoint))
         strategy_policy(strategy, scenario.market_config())  # it loads, on the population's spaces
         grown[population] = (*grown[population], strategy)
         state["added"].append(strategy.as_dict())
