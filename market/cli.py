@@ -443,7 +443,7 @@ def _print_generation(generation) -> None:
     console.print(f"mixture value (P&L per agent per episode): {values}; regret within the pool: {generation.equilibrium.regret:.4g}", soft_wrap=True)
     for population, response in generation.best_responses.items():
         console.print(
-            f"best response {population}/{response['strategy']}: {response['payoff']:.4g} against the mixture, gain {response['gain']:+.4g} ({response['checkpoint']})", soft_wrap=True
+            f"best response {population}/{response['strategy']}: {response['payoff']:.4g} against the mixture, gain {response['gain']:+.4g} ({response['policy']})", soft_wrap=True
         )
     kind = "pool and best responses" if generation.best_responses else "pool only: no best responses trained"
     console.print(f"[bold]exploitability[/bold] of the mixture ({kind}): {generation.exploitability:.4g}", soft_wrap=True)

@@ -286,11 +286,34 @@ def test_league_trains_a_best_response_per_generation_measures_its_gain_and_adds
     [generation] = result.generations
     response = generation["best_responses"]["maker"]
     assert [s.name for s in result.pools["maker"]] == ["touch", "wide", "br1"]
-    assert Path(response["checkpoint"]).is_dir() and (tmp_path / "runs" / "lg_br1_maker").is_dir(), "the best response's own training record"
+    assert Path(response["policy"].removeprefix("checkpoint:").partition("#")[0]).is_dir() and (tmp_path / "runs" / "lg_br1_maker").is_dir(), "the best response's own training record"
     assert np.isfinite(response["payoff"]) and response["gain"] == pytest.approx(response["payoff"] - response["mixture_value"])
     assert response["mixture_value"] == pytest.approx(generation["values"]["maker"]), "the mixture's value on the same seeds"
     assert generation["exploitability"] == pytest.approx(max(0.0, response["gain"], generation["pool_regret"]), abs=1e-6)
     assert RunReader(result.run_path).manifest["league"]["checkpoints"] == [result.pools["maker"][2].policy]
+
+
+def test_exploitability_is_the_best_replys_gain_and_falls_once_the_pool_holds_the_reply(tmp_path):
+    from market.league.pool import Strategy
+
+    far = WIDE.replace('name = "wide"', 'name = "far"').replace("half_spread = 1.0", "half_spread = 0.8")
+    scenario = load_scenario(str(scenario_file(tmp_path, MAKERS, WIDE, far)))
+    # an oracle of scripted replies: a maker quoting half as far (it beats the far quoters), then one at the touch
+    replies = {1: ("mid", 0.5), 2: ("touch", 0.0)}
+
+    def respond(population, pools, mixtures, generation):
+        name, half_spread = replies[generation]
+        return Strategy(name=name, population=population, policy="market_maker", params=(("half_spread", half_spread), ("vol_widen", 0.0), ("inventory_skew", 0.0)))
+
+    result = run_league(scenario, LeagueSettings(generations=2, seeds=3, workers=2), out=tmp_path / "runs", name="lg", source="tiny", respond=respond)
+    first, second = result.generations
+    assert first["mixtures"]["maker"]["far"] > 0.999 and first["best_responses"]["maker"]["strategy"] == "mid"
+    assert first["best_responses"]["maker"]["gain"] > 50
+    assert first["exploitability"] == pytest.approx(first["best_responses"]["maker"]["gain"]), "mid is the best reply to the first mixture"
+    assert second["mixtures"]["maker"]["mid"] > 0.999, "the pool holds the reply, and the next mixture plays it"
+    assert second["exploitability"] == pytest.approx(max(0.0, second["best_responses"]["maker"]["gain"], second["pool_regret"]))
+    assert second["exploitability"] < first["exploitability"] / 2, "the mixture of a pool that holds the first reply is far less exploitable"
+    assert [s.name for s in result.pools["maker"]] == ["wide", "far", "mid", "touch"]
 
 
 # ---------------------------------------------------------------------------- the command

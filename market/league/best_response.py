@@ -28,7 +28,7 @@ from market.agents.mixture import MIXTURE_POLICY
 from market.league.pool import Strategy
 from market.records.schema import CHECKPOINTS_DIR
 
-__all__ = ["OPPONENTS_SUFFIX", "best_response_env_config", "train_best_response"]
+__all__ = ["OPPONENTS_SUFFIX", "PPOResponder", "best_response_env_config", "train_best_response"]
 
 OPPONENTS_SUFFIX = "_opponents"
 """In a symmetric game, the driven population of the learner's fellow agents: ``<population>_opponents``."""
@@ -91,3 +91,27 @@ def train_best_response(
     settings = training_config(scenario, seed=seed)
     settings = dataclasses.replace(settings, env_config=best_response_env_config(settings.env_config, population, pools, mixtures))
     return train(settings, StopConfig(iterations=iterations), out=Path(out), name=name, address=address).checkpoint
+
+
+class PPOResponder:
+    """The league's default best-response oracle: PPO for ``iterations`` iterations (the scenario's
+    training settings, seeded with the generation), its checkpoint joining the pool as ``br<g>``.
+
+    Each best response trains as its own run, ``<name>_br<g>_<population>`` under ``out``.
+    """
+
+    def __init__(self, scenario: Any, *, iterations: int, out: Path, name: str, address: str | None = None) -> None:
+        self.scenario = scenario
+        self.iterations = iterations
+        self.out = Path(out)
+        self.name = name
+        self.address = address
+
+    def __call__(self, population: str, pools: Mapping[str, Sequence[Strategy]], mixtures: Sequence[np.ndarray], generation: int) -> Strategy:
+        from market.league.pool import checkpoint_strategy
+
+        run = f"{self.name}_br{generation}_{population}"
+        checkpoint = train_best_response(
+            self.scenario, population, pools, mixtures, iterations=self.iterations, seed=generation, out=self.out, name=run, address=self.address
+        )
+        return checkpoint_strategy(f"br{generation}", population, str(checkpoint))

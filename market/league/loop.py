@@ -185,6 +185,7 @@ def run_league(
     resume: bool = False,
     address: str | None = None,
     on_generation: Callable[[Generation], None] | None = None,
+    respond: Responder | None = None,
 ) -> LeagueResult:
     """Play the league's generations, keep each durably, and write one run record at the end.
 
@@ -198,6 +199,8 @@ def run_league(
         resume: continue the league ``name`` from its last finished generation.
         address: a Ray cluster to join instead of a local Ray.
         on_generation: called after each generation (the CLI's tables).
+        respond: the best-response oracle; by default PPO with ``settings.iterations`` iterations
+            (none when they are 0).
 
     Raises:
         ConfigError: bad pools or settings, a run that exists, or a state that does not match.
@@ -229,6 +232,10 @@ def run_league(
         state = {"version": STATE_VERSION, "scenario": scenario.name, "source": source, "quick": quick, "seeds": settings.seeds, "added": [], "episodes": [], "generations": []}
     training = training_config(scenario)
     env_config = training.env_config
+    if respond is None and settings.iterations:
+        from market.league.best_response import PPOResponder
+
+        respond = PPOResponder(scenario, iterations=settings.iterations, out=Path(out), name=name, address=address)
     populations = tuple(pools)
     episodes = [Episode.from_dict(e) for e in state["episodes"]]
     connect(address)
@@ -240,8 +247,8 @@ def run_league(
             jobs = [Job(profile, k) for k in range(seeds) for profile in profiles(pools) if (tuple(s.name for s in profile), k) not in played]
             episodes.extend(play_episodes(env_config, jobs, eval_seed=training.eval_seed, workers=settings.workers))
             generation = _generation(number, seeds, populations, pools, episodes, seed=training.seed + number)
-            if settings.iterations:
-                pools, generation = _best_responses(scenario, settings, generation, pools, episodes, state, out=out, name=name, address=address)
+            if respond is not None:
+                pools, generation = _best_responses(respond, scenario, generation, pools, state)
                 jobs = [Job(profile, k) for k in range(seeds) for profile in profiles(pools) if (tuple(s.name for s in profile), k) not in {(e.strategies, e.seed_index) for e in episodes}]
                 episodes.extend(play_episodes(env_config, jobs, eval_seed=training.eval_seed, workers=settings.workers))
                 generation = _exploitability(generation, populations, pools, episodes)
@@ -270,28 +277,28 @@ def _generation(number: int, seeds: int, populations: Sequence[str], pools: Mapp
     return Generation(number, seeds, payoffs, equilibrium, regrets, equilibrium.regret, standings)
 
 
+Responder = Callable[[str, Mapping[str, tuple[Strategy, ...]], Sequence[np.ndarray], int], Strategy]
+"""A best-response oracle: ``respond(population, pools, mixtures, generation)`` returns a strategy of
+``population`` meant to beat the other populations' (or its fellows') ``mixtures``: by default PPO
+(:class:`~market.league.best_response.PPOResponder`)."""
+
+
 def _best_responses(
-    scenario: ScenarioConfig, settings: LeagueSettings, generation: Generation, pools: Mapping[str, tuple[Strategy, ...]], episodes: Sequence[Episode], state: dict[str, Any], *, out: Path, name: str, address: str | None
+    respond: Responder, scenario: ScenarioConfig, generation: Generation, pools: Mapping[str, tuple[Strategy, ...]], state: dict[str, Any]
 ) -> tuple[dict[str, tuple[Strategy, ...]], Generation]:
-    """Train each population's best response to the generation's mixtures and add it to its pool."""
-    from market.league.best_response import train_best_response
-    from market.league.pool import checkpoint_strategy, strategy_policy
+    """Each population's best response to the generation's mixtures, added to its pool."""
+    from market.league.pool import strategy_policy
 
     grown = dict(pools)
     added: dict[str, dict[str, Any]] = {}
     for population in pools:
-        run = f"{name}_br{generation.number}_{population}"
-        checkpoint = train_best_response(
-            scenario, population, pools, generation.equilibrium.mixtures, iterations=settings.iterations, seed=generation.number, out=out, name=run, address=address
-        )
-        label = f"br{generation.number}"
-        while any(s.name == label for s in grown[population]):  # a scenario's own strategy took the name
-            label += "_"
-        strategy = checkpoint_strategy(label, population, str(checkpoint))
-        strategy_policy(strategy, scenario.market_config())  # it loads, on the population's spaces
+        strategy = respond(population, pools, generation.equilibrium.mixtures, generation.number)
+        while any(s.name == strategy.name for s in grown[population]):  # a scenario's own strategy took the name
+            strategy = dataclasses.replace(strategy, name=f"{strategy.name}_")
+        strategy_policy(strategy, scenario.market_config())  # it loads and plays on the population's spaces
         grown[population] = (*grown[population], strategy)
         state["added"].append(strategy.as_dict())
-        added[population] = {"strategy": strategy.name, "checkpoint": str(checkpoint), "run": run}
+        added[population] = {"strategy": strategy.name, "policy": strategy.policy}
     return grown, dataclasses.replace(generation, best_responses=added)
 
 
