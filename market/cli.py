@@ -396,12 +396,16 @@ def league(
     resume: str | None = typer.Option(None, "--resume", help="Continue the league RUN (a run name under --out) from its last finished generation."),
     verbose: bool = VERBOSE_OPTION,
 ) -> None:
-    """Play the scenario's strategy pools against each other: payoffs, equilibrium, regrets and ratings per generation."""
+    """Play the scenario's strategy pools against each other: payoffs, equilibrium, regrets, best responses and ratings per generation."""
+    import logging
     import os
 
+    import ray  # noqa: F401  (Ray sets up its logger on import; from here its and RLlib's messages go through one router)
+
     from market.league.loop import LeagueSettings, read_state, run_league
+    from market.league.pool import build_pools
     from market.scenario import load_scenario
-    from market.training.runner import connect
+    from market.training.runner import RayLogRouter, connect, route_ray_logs
 
     loaded = load_scenario(scenario, quick=quick)
     if resume is not None:
@@ -415,19 +419,11 @@ def league(
     )
     name = resume or _run_name("league", loaded.name)
     _check_out(out, name)
-    import logging
-
-    import ray  # noqa: F401  (its logger is set up on import; Ray's and RLlib's messages go through one router from here)
-
-    from market.league.pool import build_pools
-    from market.training.runner import RayLogRouter, route_ray_logs
-
     route_ray_logs(RayLogRouter(logging.INFO if verbose else logging.ERROR, None))
     build_pools(loaded)  # every strategy checked (checkpoints loaded) before Ray starts or anything is written
     connect(address, verbose=verbose, log_file=_log_file(out, name))
     console.print(f"[bold]{loaded.name}[/bold]{' (quick)' if quick else ''}: league of {settings.generations} generation(s), {settings.seeds} seed(s) each", soft_wrap=True)
     result = run_league(loaded, settings, out=out, name=name, source=scenario, quick=quick, resume=resume is not None, address=address, on_generation=_print_generation)
-    console.print(_standings_table(result.generations[-1]["standings"]))
     console.print(f"run record: {result.run_path}", soft_wrap=True)
 
 
@@ -447,10 +443,11 @@ def _print_generation(generation) -> None:
         )
     kind = "pool and best responses" if generation.best_responses else "pool only: no best responses trained"
     console.print(f"[bold]exploitability[/bold] of the mixture ({kind}): {generation.exploitability:.4g}", soft_wrap=True)
+    console.print(_standings_table(record["standings"]))
 
 
 def _standings_table(standings: list[dict]) -> Table:
-    table = Table("rank", "strategy", "ordinal", "mu", "sigma", "episodes", "mean payoff", title="Standings (Plackett-Luce, every episode)")
+    table = Table("rank", "strategy", "ordinal", "mu", "sigma", "episodes", "mean payoff", title="Standings (Plackett-Luce, every episode so far)")
     for rank, s in enumerate(standings, 1):
         table.add_row(str(rank), s["strategy"], f"{s['ordinal']:.3f}", f"{s['mu']:.3f}", f"{s['sigma']:.3f}", str(s["episodes"]), f"{s['mean_payoff']:.4g}")
     return table

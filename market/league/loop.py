@@ -46,13 +46,17 @@ from market.records.files import fsync_dir, to_jsonable
 from market.records.schema import CHECKPOINTS_DIR
 from market.scenario import ScenarioConfig
 
-__all__ = ["KIND_LEAGUE", "STATE_FILE", "Generation", "LeagueResult", "LeagueSettings", "read_state", "run_league", "state_path"]
+__all__ = ["KIND_LEAGUE", "LEAGUE_FIELD", "M_EXPLOITABILITY", "STATE_FILE", "Generation", "LeagueResult", "LeagueSettings", "read_state", "run_league", "state_path"]
 
 KIND_LEAGUE = "league"
 """The run kind of a league's record."""
 STATE_FILE = "league.json"
 """The league's durable state, rewritten after every generation."""
 STATE_VERSION = 1
+LEAGUE_FIELD = "league"
+"""The record's manifest field with the pools, every generation, the standings, the added checkpoints and the episodes."""
+M_EXPLOITABILITY = "exploitability"
+"""The record's metric: the last generation's exploitability."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,7 +120,7 @@ class Generation:
             "mixtures": {p: dict(zip(n, m.tolist(), strict=True)) for p, n, m in zip(populations, names, self.equilibrium.mixtures, strict=True)},
             "values": dict(zip(populations, self.equilibrium.values, strict=True)),
             "regrets": {p: dict(zip(n, r.tolist(), strict=True)) for p, n, r in zip(populations, names, self.regrets, strict=True)},
-            "exploitability": self.exploitability,
+            M_EXPLOITABILITY: self.exploitability,
             "pool_regret": self.equilibrium.regret,
             "best_responses": self.best_responses,
             "method": self.equilibrium.method,
@@ -327,11 +331,11 @@ def _write_record(scenario: ScenarioConfig, settings: LeagueSettings, state: Map
     last = generations[-1]
     config = {"scenario": scenario.name, "source": state["source"], "quick": state["quick"], "generations": len(generations), "seeds_per_generation": settings.seeds, "market": scenario.market}
     with RunWriter(out, name, kind=KIND_LEAGUE, config=config, seed=seed, scenario=scenario.name) as writer:
-        writer.set_field("league", {
+        writer.set_field(LEAGUE_FIELD, {
             "pools": {p: [s.as_dict() for s in pool] for p, pool in pools.items()},
             "generations": generations,
             "standings": last["standings"],
             "checkpoints": [s["policy"] for s in state["added"]],
             "episodes": state["episodes"],
         })
-        writer.set_metrics({"exploitability": last["exploitability"], "generations": len(generations), "episodes": len(state["episodes"]), **{f"{p}_value": v for p, v in last["values"].items()}})
+        writer.set_metrics({M_EXPLOITABILITY: last[M_EXPLOITABILITY], "generations": len(generations), "episodes": len(state["episodes"]), **{f"{p}_value": v for p, v in last["values"].items()}})
