@@ -386,7 +386,7 @@ def run_command(
 @app.command()
 def league(
     scenario: str = typer.Argument(..., help="A bundled scenario name (market scenarios list) or a path to a .toml file."),
-    quick: bool = typer.Option(False, "--quick", help="The scenario's quick mode: a league of seconds."),
+    quick: bool = typer.Option(False, "--quick", help="The scenario's quick mode: a league of a minute or less."),
     generations: int | None = typer.Option(None, "--generations", help="Rounds of the loop (default: the scenario's league.generations)."),
     seeds: int | None = typer.Option(None, "--seeds", help="Held-out seeds each generation adds to every profile (default: league.seeds)."),
     workers: int | None = typer.Option(None, "--workers", help="Episodes played at once as Ray tasks (default: the number of cores)."),
