@@ -463,6 +463,76 @@ def run_command(
 
 
 @app.command()
+def league(
+    scenario: str = typer.Argument(..., help="A bundled scenario name (market scenarios list) or a path to a .toml file."),
+    quick: bool = typer.Option(False, "--quick", help="The scenario's quick mode: a league of a minute or less."),
+    generations: int | None = typer.Option(None, "--generations", help="Rounds of the loop (default: the scenario's league.generations)."),
+    seeds: int | None = typer.Option(None, "--seeds", help="Held-out seeds each generation adds to every profile (default: league.seeds)."),
+    workers: int | None = typer.Option(None, "--workers", help="Episodes played at once as Ray tasks (default: the number of cores)."),
+    iterations: int | None = typer.Option(None, "--iterations", help="PPO iterations of each best response; 0: none (default: league.best_response_iterations)."),
+    address: str | None = typer.Option(None, "--address", help="Join the Ray cluster at ADDR."),
+    out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Runs folder: the record, best responses' runs, the league's state under checkpoints/."),
+    resume: str | None = typer.Option(None, "--resume", help="Continue the league RUN (a run name under --out) from its last finished generation."),
+    verbose: bool = VERBOSE_OPTION,
+) -> None:
+    """Play the scenario's strategy pools against each other: payoffs, equilibrium, regrets, best responses and ratings per generation."""
+    import logging
+    import os
+
+    import ray  # noqa: F401  (Ray sets up its logger on import; from here its and RLlib's messages go through one router)
+
+    from market.league.loop import LeagueSettings, read_state, run_league
+    from market.league.pool import build_pools
+    from market.scenario import load_scenario
+    from market.training.runner import RayLogRouter, connect, route_ray_logs
+
+    loaded = load_scenario(scenario, quick=quick)
+    if resume is not None:
+        stored = read_state(out, resume)
+        seeds = stored["seeds"] if seeds is None else seeds
+    settings = LeagueSettings(
+        generations=loaded.league.generations if generations is None else generations,
+        seeds=loaded.league.seeds if seeds is None else seeds,
+        workers=(os.cpu_count() or 1) if workers is None else workers,
+        iterations=loaded.league.best_response_iterations if iterations is None else iterations,
+    )
+    name = resume or _run_name("league", loaded.name)
+    _check_out(out, name)
+    route_ray_logs(RayLogRouter(logging.INFO if verbose else logging.ERROR, None))
+    build_pools(loaded)  # every strategy checked (checkpoints loaded) before Ray starts or anything is written
+    connect(address, verbose=verbose, log_file=_log_file(out, name))
+    console.print(f"[bold]{loaded.name}[/bold]{' (quick)' if quick else ''}: league of {settings.generations} generation(s), {settings.seeds} seed(s) each", soft_wrap=True)
+    result = run_league(loaded, settings, out=out, name=name, source=scenario, quick=quick, resume=resume is not None, address=address, on_generation=_print_generation)
+    console.print(f"run record: {result.run_path}", soft_wrap=True)
+
+
+def _print_generation(generation) -> None:
+    """One generation: each strategy's weight in the mixture, its payoff against the mixture and regret."""
+    record = generation.as_dict()
+    table = Table("population", "strategy", "mixture", "regret", title=f"Generation {generation.number} ({generation.seeds} seeds per profile, {record['method']})")
+    for population, mixture in record["mixtures"].items():
+        for strategy, weight in mixture.items():
+            table.add_row(population, strategy, f"{weight:.3f}", f"{record['regrets'][population][strategy]:.4g}")
+    console.print(table)
+    values = ", ".join(f"{p} {v:.4g}" for p, v in record["values"].items())
+    console.print(f"mixture value (P&L per agent per episode): {values}; regret within the pool: {generation.equilibrium.regret:.4g}", soft_wrap=True)
+    for population, response in generation.best_responses.items():
+        console.print(
+            f"best response {population}/{response['strategy']}: {response['payoff']:.4g} against the mixture, gain {response['gain']:+.4g} ({response['policy']})", soft_wrap=True
+        )
+    kind = "pool and best responses" if generation.best_responses else "pool only: no best responses trained"
+    console.print(f"[bold]exploitability[/bold] of the mixture ({kind}): {generation.exploitability:.4g}", soft_wrap=True)
+    console.print(_standings_table(record["standings"]))
+
+
+def _standings_table(standings: list[dict]) -> Table:
+    table = Table("rank", "strategy", "ordinal", "mu", "sigma", "episodes", "mean payoff", title="Standings (Plackett-Luce, every episode so far)")
+    for rank, s in enumerate(standings, 1):
+        table.add_row(str(rank), s["strategy"], f"{s['ordinal']:.3f}", f"{s['mu']:.3f}", f"{s['sigma']:.3f}", str(s["episodes"]), f"{s['mean_payoff']:.4g}")
+    return table
+
+
+@app.command()
 def tune(
     space: Path = typer.Option(..., "--space", help="TOML or JSON file: TrainingConfig fields to search, e.g. lr = {loguniform = [1e-5, 1e-3]}."),
     env: str = typer.Option("trading", "--env", help="trading, portfolio or market."),

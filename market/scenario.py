@@ -262,6 +262,54 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LeagueStrategyConfig:
+    """A scripted strategy (or a frozen checkpoint) in a learning population's league pool.
+
+    Attributes:
+        name: the strategy's label in the league's tables.
+        population: the learning population whose agents may play it.
+        policy: a scripted policy's name of that population's role, or ``checkpoint:PATH#MODULE``.
+        params: the scripted policy's parameters.
+    """
+
+    name: str
+    population: str
+    policy: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ConfigError(f"league.strategies.name: expected an identifier, got {self.name!r}")
+        for key in ("population", "policy"):
+            if not isinstance(getattr(self, key), str):
+                raise ConfigError(f"league.strategies.{self.name}.{key}: expected a name, got {getattr(self, key)!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeagueConfig:
+    """What ``market league`` plays: the strategies of each learning population's pool beside its
+    ``evaluation.baselines``, the generations of the loop and the held-out seeds each adds.
+
+    Attributes:
+        strategies: more strategies per learning population (``[[league.strategies]]``).
+        generations: rounds of the loop (estimate payoffs, solve, train best responses, report).
+        seeds: held-out seeds each generation adds to every profile's estimate.
+        best_response_iterations: PPO iterations of each generation's best response (0: none, the
+            league then only plays its pools).
+    """
+
+    strategies: tuple[LeagueStrategyConfig, ...] = ()
+    generations: int = 3
+    seeds: int = 4
+    best_response_iterations: int = 10
+
+    def __post_init__(self) -> None:
+        limits.check_size("league.best_response_iterations", self.best_response_iterations, limits.MAX_ITERATIONS, minimum=0)
+        limits.check_size("league.generations", self.generations, limits.MAX_ITERATIONS)
+        limits.check_size("league.seeds", self.seeds, limits.MAX_SEEDS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ScenarioConfig:
     """A whole scenario file. ``market``, ``trading``, ``portfolio`` and ``training`` are checked against
     MarketConfig, TradingEnvConfig, PortfolioEnvConfig and TrainingConfig when the file is loaded."""
@@ -276,6 +324,7 @@ class ScenarioConfig:
     fundamental: FundamentalConfig | None = None
     training: dict[str, Any] = field(default_factory=dict)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    league: LeagueConfig = field(default_factory=LeagueConfig)
     quick: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -23,6 +23,7 @@ from market.agents.scripted import build_policy, population_limits
 from market.config import from_mapping
 from market.envs.market_config import MarketConfig
 from market.envs.market_v0 import MarketEnv
+from market.errors import ConfigError
 
 TRADING_ENV = "market/Trading-v0"
 TRADING_DISCRETE_ENV = "market/TradingDiscrete-v0"
@@ -41,21 +42,27 @@ def checkpoint_reference(policy: str, population: str) -> tuple[str, str] | None
 
 def market_policies(config: MarketConfig) -> dict[str, Policy]:
     """Policy objects for every population driven inside the env, by population name."""
-    policies: dict[str, Policy] = {}
-    for population in config.populations:
-        if population.learner:
-            continue
-        reference = checkpoint_reference(population.policy, population.name)  # type: ignore[arg-type]
-        if reference is not None:
-            from market.agents.trained import load_policy
+    return {p.name: _driven_policy(p.policy, p.param_dict, p, config) for p in config.populations if not p.learner}  # type: ignore[arg-type]
 
-            policies[population.name] = load_policy(reference[0], module=reference[1])
-        else:
-            policies[population.name] = build_policy(
-                population.policy, population.param_dict, window=config.window, population=population.name,  # type: ignore[arg-type]
-                **population_limits(population),
-            )
-    return policies
+
+def _driven_policy(name: str, params: Mapping[str, Any], population: Any, config: MarketConfig) -> Policy:
+    """A scripted trader by name, a frozen checkpoint (``checkpoint:PATH#MODULE``), or a ``mixture``
+    of those (params ``strategies``: ``{policy, params}`` tables, ``weights``: their probabilities),
+    each agent drawing one component per episode (:class:`~market.agents.mixture.MixturePolicy`)."""
+    from market.agents.mixture import MIXTURE_POLICY, MixturePolicy
+
+    if name == MIXTURE_POLICY:
+        key = f"populations.{population.name}.params"
+        if set(params) != {"strategies", "weights"} or not isinstance(params["strategies"], list | tuple):
+            raise ConfigError(f"{key}: a mixture takes strategies (a list of {{policy, params}} tables) and weights, got {sorted(params)}")
+        components = [_driven_policy(s["policy"], dict(s.get("params") or {}), population, config) for s in params["strategies"]]
+        return MixturePolicy(components, params["weights"], config.window)
+    reference = checkpoint_reference(name, population.name)
+    if reference is not None:
+        from market.agents.trained import load_policy
+
+        return load_policy(reference[0], module=reference[1])
+    return build_policy(name, params, window=config.window, population=population.name, **population_limits(population))
 
 
 def make_market_env(env_config: Mapping[str, Any] | MarketConfig) -> MarketEnv:
