@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from market.errors import ConfigError
-from market.scenario import MAX_FILE_BYTES, SCENARIOS_DIR, bundled_scenarios, load_scenario
+from market.scenario import MAX_FILE_BYTES, SCENARIOS_DIR, bundled_scenarios, load_scenario, resolve
 
 GOOD = (SCENARIOS_DIR / "market_makers.toml").read_text()
 
@@ -143,6 +143,22 @@ def test_training_seeds_and_rules_are_checked():
 
     with pytest.raises(ConfigError, match="evaluation.training_seeds"):
         EvaluationConfig(training_seeds=0)
-    with pytest.raises(ConfigError, match=r"evaluation.rules: unknown rule 'sma_crosover' \(did you mean 'sma_crossover'\?\)"):
-        EvaluationConfig(rules=("sma_crosover",))
     assert EvaluationConfig(training_seeds=3, rules=("sma_crossover",)).training_seeds == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "message"),
+    [
+        ("historical_trading", 'rules = ["sma_crossover"]', 'rules = ["sma_crosover"]', r"evaluation.rules: unknown rule 'sma_crosover' \(did you mean 'sma_crossover'\?\)"),
+        ("portfolio", '"min_variance", "momentum"]', '"min_varaince", "momentum"]', r"evaluation.rules: unknown rule 'min_varaince' \(did you mean 'min_variance'\?\)"),
+        ("portfolio", "[portfolio]\nwindow = 20", "[portfolio]\nwindow = 1", r"portfolio.window must be an integer >= 2"),
+        ("historical_trading", 'rules = ["sma_crossover"]', 'rules = ["min_variance"]', r"evaluation.rules: unknown rule 'min_variance'"),
+    ],
+)
+def test_evaluation_rules_are_checked_against_the_scenarios_kind(tmp_path, name, old, new, message):
+    text = resolve(name).read_text()
+    assert old in text
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(ConfigError, match=message):
+        load_scenario(str(path))
