@@ -376,7 +376,7 @@ def _evaluate_portfolio(scenario: ScenarioConfig, settings: Any, checkpoint: Pat
     from market.backtest.portfolio import baseline_policy, record_portfolio, run_portfolio_backtest
     from market.envs.portfolio import PortfolioEnv
     from market.envs.portfolio_config import PortfolioEnvConfig
-    from market.training.runner import evaluate_portfolio
+    from market.training.runner import PORTFOLIO_COMPARED, evaluate_portfolio
 
     metrics, result = evaluate_portfolio(load_policy(checkpoint), settings)
     if writer is not None:
@@ -393,6 +393,3 @@ def _evaluate_portfolio(scenario: ScenarioConfig, settings: Any, checkpoint: Pat
                 figures[f"{VERSUS_PREFIX}{rule}/{key}"] = (metrics[key] - theirs[key], 0.0)
     return figures
 
-
-PORTFOLIO_COMPARED = ("sharpe_ratio", "total_return", "max_drawdown", "turnover_per_year", "mean_holdings")
-"""The figures a portfolio scenario sets beside each baseline's."""

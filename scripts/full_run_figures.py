@@ -27,7 +27,7 @@ def markers(name: str) -> tuple[str, str]:
     """The README markers around one scenario's full-run table."""
     return f"<!-- full-run:{name}:begin -->", f"<!-- full-run:{name}:end -->"
 
-SCENARIOS = ("execution", "market_makers", "historical_trading", "avellaneda_stoikov")
+SCENARIOS = ("execution", "market_makers", "historical_trading", "avellaneda_stoikov", "portfolio")
 
 
 def cell(value: float, half: float = math.nan) -> str:
@@ -58,6 +58,8 @@ def comparison_table(path: Path, seconds: float, name: str) -> list[str]:
     record = reader.manifest["config"]["evaluation"]
     lines = [f"**`{name}`** — `market run {name}`: {seconds / 60:.1f} min on this 2-core machine."]
     rows = comparison_rows(metrics, ci95, record)
+    if reader.manifest["config"].get("kind") == "portfolio":
+        return lines + portfolio_table(metrics, ci95, reader.manifest["config"]["evaluation"])
     if not rows:  # a trading scenario: its headline figures
         from market.scenario import load_scenario
 
@@ -81,6 +83,25 @@ def comparison_table(path: Path, seconds: float, name: str) -> list[str]:
     reference = record.get("reference")
     if reference:
         lines += ["", f"Published: {reference['source']}."]
+    return lines
+
+
+def portfolio_table(metrics: dict, ci95: dict, record: dict) -> list[str]:
+    """A portfolio scenario: the learned allocator, equal weight and each baseline on the held-out bars;
+    the learned figures are means over the training seeds with their intervals, then learned - baseline."""
+    from market.training.runner import PORTFOLIO_COMPARED
+
+    rules = [key.split("/")[1] for key in metrics if key.startswith("strategy/") and key.endswith("/sharpe_ratio")]
+    lines = ["", "| strategy | " + " | ".join(PORTFOLIO_COMPARED) + " | learned − it (Sharpe) |", "| --- " * (len(PORTFOLIO_COMPARED) + 2) + "|"]
+    learned = " | ".join(cell(metrics.get(k, math.nan), ci95.get(k, math.nan)) for k in PORTFOLIO_COMPARED)
+    lines.append(f"| `learned` | {learned} | |")
+    equal = " | ".join(cell(metrics.get(f"equal_weight_{k}", math.nan)) for k in PORTFOLIO_COMPARED)
+    versus = cell(metrics["sharpe_ratio"] - metrics["equal_weight_sharpe_ratio"]) if "equal_weight_sharpe_ratio" in metrics else ""
+    lines.append(f"| `equal_weight` | {equal} | {versus} |")
+    for rule in rules:
+        values = " | ".join(cell(metrics.get(f"strategy/{rule}/{k}", math.nan)) for k in PORTFOLIO_COMPARED)
+        key = f"vs/{rule}/sharpe_ratio"
+        lines.append(f"| `{rule}` | {values} | {cell(metrics.get(key, math.nan), ci95.get(key, math.nan))} |")
     return lines
 
 

@@ -740,3 +740,36 @@ def test_strategies_tab_compares_the_baselines_and_draws_the_executors_schedules
     frames = [frame.value for frame in at.dataframe if "strategy" in frame.value.columns]
     assert frames and frames[0]["strategy"].tolist() == ["twap", "all_at_once", "passive"]
     assert any(header.value == "Execution schedules" for header in at.subheader)
+
+
+# --- portfolios -------------------------------------------------------------------------------------
+
+
+def test_portfolio_tab_shows_weights_contributions_and_turnover_of_a_portfolio_backtest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from market.backtest.portfolio import baseline_policy, run_portfolio_backtest, write_portfolio_record
+    from market.data.panel import panel_from_closes
+    from market.data.synthetic import factor_panel
+    from market.envs import PortfolioEnv
+    from market.envs.portfolio_config import PortfolioEnvConfig
+
+    config = PortfolioEnvConfig(data=panel_from_closes(factor_panel(np.random.default_rng(2), 120, sectors=(2, 1))), window=10)
+    result = run_portfolio_backtest(baseline_policy("momentum", PortfolioEnv(config)), config)
+    write_portfolio_record(result, tmp_path / "runs", "pf", policy="momentum", data="synthetic", seed=0)
+    reader = RunReader(tmp_path / "runs" / "pf")
+    assert rd.portfolio_agents(reader) == ["equal_weight", "momentum"]
+    weights, contributions, traded = rd.portfolio_frames(reader, "momentum")
+    assert np.allclose(weights.drop(columns=s.STEP).sum(axis=1), 1.0)
+    frame = result.play.frame
+    # the contributions, with cash's (minus costs), compound to nothing but add to the simple returns' sum
+    simple = frame["value"].to_numpy() / np.concatenate([[frame.attrs["initial_value"]], frame["value"].to_numpy()[:-1]]) - 1
+    assert contributions.drop(columns=s.STEP).iloc[-1].sum() == pytest.approx(simple.sum())
+    assert traded["traded"].iloc[0] == pytest.approx(1.0)  # from all cash into one asset
+    at = open_app(tmp_path / "runs", monkeypatch, query={page.QUERY_RUN: "pf"})
+    assert_clean(at)
+    assert {header.value for header in at.subheader} >= {"Weights", "Contributions", "Turnover"}
+    at.selectbox(key=page.PORTFOLIO_AGENT).set_value("momentum").run()
+    assert_clean(at)
+    tables = [frame.value for frame in at.dataframe if "contribution" in frame.value.columns]
+    assert tables and tables[0]["contribution"].sum() == pytest.approx(simple.sum())

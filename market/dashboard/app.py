@@ -60,6 +60,7 @@ PLAY = "play"
 PREV = "prev"
 NEXT = "next"
 TRAINING_KEYS = "training_keys"
+PORTFOLIO_AGENT = "portfolio_agent"
 TRAINING_X = "training_x"
 COMPARE_A = "compare_a"
 COMPARE_B = "compare_b"
@@ -69,7 +70,7 @@ LAST_TICK = "_last_tick"
 PENDING_STEP = "_pending_step"
 OPEN_RUN = "_open_run"
 # keys that belong to one run, cleared when another run is opened
-RUN_STATE = (STEP, AGENT, GROUPING, WINDOW, TRADES_OF, TRAINING_KEYS, STRIDE, PLAYING, LAST_TICK, PENDING_STEP)
+RUN_STATE = (STEP, AGENT, GROUPING, WINDOW, TRADES_OF, TRAINING_KEYS, PORTFOLIO_AGENT, STRIDE, PLAYING, LAST_TICK, PENDING_STEP)
 
 REPLAY_VIEW = "Replay"
 COMPARE_VIEW = "Compare"
@@ -205,6 +206,16 @@ def _schedules(path: str, fingerprint: str) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
+def _portfolio_agents(path: str, fingerprint: str) -> list[str]:
+    return rd.portfolio_agents(_reader(path, fingerprint))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _portfolio(path: str, fingerprint: str, agent: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    return rd.portfolio_frames(_reader(path, fingerprint), agent)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
 def _training_keys(path: str, fingerprint: str) -> list[str]:
     return rd.training_keys(_reader(path, fingerprint))
 
@@ -321,8 +332,8 @@ def replay_page(root: Path, listing: rd.RunListing) -> None:
         details.append(f"prices and money in price units, one tick = {unit:g}")
     st.caption(" · ".join(details))
 
-    replay_tab, board_tab, strategies_tab, training_tab, metrics_tab, config_tab = st.tabs(
-        ["Replay", "Leaderboard", "Strategies", "Training", "Metrics", "Config"]
+    replay_tab, board_tab, strategies_tab, portfolio_tab, training_tab, metrics_tab, config_tab = st.tabs(
+        ["Replay", "Leaderboard", "Strategies", "Portfolio", "Training", "Metrics", "Config"]
     )
     with replay_tab:
         if overview.agents or s.BOOK in overview.tables or s.TRADES in overview.tables:
@@ -333,6 +344,8 @@ def replay_page(root: Path, listing: rd.RunListing) -> None:
         _leaderboard_view(run)
     with strategies_tab, section("Strategies"):
         _strategies_view(run)
+    with portfolio_tab, section("Portfolio"):
+        _portfolio_view(run)
     with training_tab, section("Training"):
         _training_view(run)
     with metrics_tab, section("Metrics"):
@@ -621,6 +634,26 @@ def _strategies_view(run: _Run) -> None:
         st.subheader("Execution schedules")
         st.plotly_chart(charts.schedule_figure(schedules), key="schedule_chart")
         st.caption("The share of the parent order left after each step, the mean over the evaluation's episodes.")
+
+
+def _portfolio_view(run: _Run) -> None:
+    agents = _portfolio_agents(run.path, run.fingerprint)
+    if not agents:
+        st.info("This run holds no portfolio (no holdings table).")
+        return
+    agent = st.selectbox("Portfolio", agents, key=PORTFOLIO_AGENT)
+    weights, contributions, traded = _portfolio(run.path, run.fingerprint, agent)
+    st.subheader("Weights")
+    st.plotly_chart(charts.weights_figure(weights), key="weights_chart")
+    st.subheader("Contributions")
+    st.plotly_chart(charts.contributions_figure(contributions), key="contributions_chart")
+    last = contributions.drop(columns=s.STEP).iloc[-1]
+    totals = pd.DataFrame({s.ASSET: [str(a) for a in last.index], "contribution": last.to_numpy()})
+    st.dataframe(totals, hide_index=True, key="contributions_table")
+    st.caption("Each asset's part of the portfolio's simple returns, summed over the steps; cash's is minus the costs.")
+    st.subheader("Turnover")
+    st.plotly_chart(charts.turnover_figure(traded), key="turnover_chart")
+    st.caption(f"Weights traded per step (target minus held before): {traded['traded'].mean():.4f} on average.")
 
 
 def _training_view(run: _Run) -> None:

@@ -187,3 +187,28 @@ def schedule_figure(schedules: pd.DataFrame) -> go.Figure:
         figure.add_trace(go.Scatter(x=line[s.STEP], y=line["remaining"], mode="lines", name=f"{strategy} ({population})"))
     figure.update_layout(margin=_MARGIN, height=320, yaxis_title="share of the order left", xaxis_title="step", legend_title_text="strategy")
     return figure
+
+
+def weights_figure(weights: pd.DataFrame) -> go.Figure:
+    """A portfolio's weights over time, stacked (one area per asset, cash last)."""
+    figure = go.Figure()
+    for asset in weights.columns.drop(s.STEP):
+        figure.add_trace(go.Scatter(x=weights[s.STEP], y=weights[asset], mode="lines", stackgroup="weights", name=str(asset), line={"width": 0.5}))
+    figure.update_layout(margin=_MARGIN, height=360, yaxis_title="weight", xaxis_title="step", legend_title_text="asset")
+    return figure
+
+
+def contributions_figure(contributions: pd.DataFrame) -> go.Figure:
+    """Each asset's cumulative contribution to the portfolio's return, a line per asset."""
+    figure = go.Figure()
+    for asset in contributions.columns.drop(s.STEP):
+        figure.add_trace(go.Scatter(x=contributions[s.STEP], y=contributions[asset], mode="lines", name=str(asset)))
+    figure.update_layout(margin=_MARGIN, height=320, yaxis_title="cumulative contribution", xaxis_title="step", legend_title_text="asset")
+    return figure
+
+
+def turnover_figure(traded: pd.DataFrame) -> go.Figure:
+    """The weights traded at each step."""
+    figure = go.Figure(go.Bar(x=traded[s.STEP], y=traded["traded"], name="traded"))
+    figure.update_layout(margin=_MARGIN, height=240, yaxis_title="weights traded", xaxis_title="step")
+    return figure

@@ -619,3 +619,25 @@ def schedules_frame(reader: RunReader) -> pd.DataFrame:
     if not records:
         return pd.DataFrame({"strategy": [], "population": [], s.STEP: [], "remaining": []})
     return pd.concat(records, ignore_index=True)
+
+
+def portfolio_agents(reader: RunReader) -> list[str]:
+    """The players of a run's ``holdings`` table (empty when the run has none)."""
+    if s.HOLDINGS not in reader.tables:
+        return []
+    return sorted(set(reader.read(s.HOLDINGS, columns=[s.AGENT])[s.AGENT]), key=agent_sort_key)
+
+
+def portfolio_frames(reader: RunReader, agent: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One player's portfolio: weights held at each step (``step`` x asset, cash last), each asset's
+    cumulative contribution to the return (``step`` x asset, cash's is minus the costs), and the weights
+    traded at each step (``step``, ``traded``: the sum over assets of |target - weight held before|)."""
+    rows = reader.read(s.HOLDINGS, filters=[(s.AGENT, "==", agent)])
+    order = list(dict.fromkeys(rows[s.ASSET]))
+    weights = rows.pivot(index=s.STEP, columns=s.ASSET, values=s.WEIGHT)[order]
+    contributions = rows.pivot(index=s.STEP, columns=s.ASSET, values=s.CONTRIBUTION)[order].cumsum()
+    steps = reader.read(s.STEPS, columns=[s.STEP, s.ACTION], filters=[(s.AGENT, "==", agent)]).sort_values(s.STEP)
+    targets = np.stack(steps[s.ACTION].to_numpy())[:, :-1]
+    held_before = np.vstack([np.zeros(targets.shape[1]), weights.to_numpy()[:-1, :-1]])
+    traded = pd.DataFrame({s.STEP: steps[s.STEP].to_numpy(), "traded": np.abs(targets - held_before).sum(axis=1)})
+    return weights.reset_index(), contributions.reset_index(), traded

@@ -268,6 +268,10 @@ def evaluate_trading(policy: TrainedPolicy, settings: TrainingConfig) -> tuple[d
     return metrics, result
 
 
+PORTFOLIO_COMPARED = ("sharpe_ratio", "total_return", "max_drawdown", "turnover_per_year", "mean_holdings")
+"""The figures a portfolio evaluation sets beside equal weight's and each baseline's."""
+
+
 def evaluate_portfolio(policy: TrainedPolicy, settings: TrainingConfig) -> tuple[dict[str, float], Any]:
     """Backtest ``policy`` on the held-out period of a panel; returns its metrics (with equal weight's) and the result."""
     from market.backtest.portfolio import BENCHMARK, run_portfolio_backtest
@@ -276,7 +280,7 @@ def evaluate_portfolio(policy: TrainedPolicy, settings: TrainingConfig) -> tuple
     config = PortfolioEnvConfig.from_mapping({**settings.env_config, **settings.eval_env_config})  # data None: the bundled panel
     result = run_portfolio_backtest(policy, config, seed=settings.eval_seed)
     metrics = {k: v for k, v in result.play.metrics.items() if isinstance(v, float)}
-    metrics.update({f"{BENCHMARK}_{k}": v for k, v in result.benchmark.metrics.items() if k in ("sharpe_ratio", "total_return")})
+    metrics.update({f"{BENCHMARK}_{k}": v for k, v in result.benchmark.metrics.items() if k in PORTFOLIO_COMPARED})
     return metrics, result
 
 
