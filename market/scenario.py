@@ -142,6 +142,16 @@ class FundamentalConfig:
         return tuple(float(v) for v in values)
 
 
+def _check_named_policy(entry: Any, section: str) -> None:
+    """A strategy entry (a baseline, a league strategy) has an identifier for a name and names a
+    population and a policy."""
+    if not isinstance(entry.name, str) or not entry.name.isidentifier():
+        raise ConfigError(f"{section}.name: expected an identifier, got {entry.name!r}")
+    for key in ("population", "policy"):
+        if not isinstance(getattr(entry, key), str):
+            raise ConfigError(f"{section}.{entry.name}.{key}: expected a name, got {getattr(entry, key)!r}")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BaselineConfig:
     """A scripted strategy played in place of a learning population on the same held-out seeds.
@@ -160,11 +170,7 @@ class BaselineConfig:
     params: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.isidentifier():
-            raise ConfigError(f"evaluation.baselines.name: expected an identifier, got {self.name!r}")
-        for key in ("population", "policy"):
-            if not isinstance(getattr(self, key), str):
-                raise ConfigError(f"evaluation.baselines.{self.name}.{key}: expected a name, got {getattr(self, key)!r}")
+        _check_named_policy(self, "evaluation.baselines")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -278,11 +284,7 @@ class LeagueStrategyConfig:
     params: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.isidentifier():
-            raise ConfigError(f"league.strategies.name: expected an identifier, got {self.name!r}")
-        for key in ("population", "policy"):
-            if not isinstance(getattr(self, key), str):
-                raise ConfigError(f"league.strategies.{self.name}.{key}: expected a name, got {getattr(self, key)!r}")
+        _check_named_policy(self, "league.strategies")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

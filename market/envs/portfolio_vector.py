@@ -18,7 +18,7 @@ from gymnasium.vector.utils import batch_space
 from market.envs.portfolio_config import PortfolioEnvConfig, make_portfolio_config
 from market.envs.portfolio_data import build_portfolio_spaces, load_portfolio_data
 from market.envs.portfolio_dynamics import INFO_KEYS, Book, advance, infos, observations, open_books
-from market.envs.trading_config import check_int
+from market.envs.trading_config import sub_env_seeds, vector_settings
 from market.errors import ActionError, ConfigError, ResetNeeded
 
 
@@ -44,14 +44,7 @@ class PortfolioVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
     def __init__(self, config: PortfolioEnvConfig | Mapping[str, Any] | None = None, *, num_envs: int | None = None, **settings: Any) -> None:
-        if isinstance(config, Mapping) and not isinstance(config, PortfolioEnvConfig) and "num_envs" in config:
-            config = dict(config)
-            from_config = config.pop("num_envs")
-            if num_envs is not None and num_envs != from_config:
-                raise ConfigError(f"num_envs given twice with different values: {num_envs!r} and {from_config!r}")
-            num_envs = from_config
-        num_envs = 1 if num_envs is None else num_envs
-        check_int("num_envs", num_envs, minimum=1)
+        config, num_envs = vector_settings(config, num_envs, PortfolioEnvConfig)
         self.config = make_portfolio_config(config, settings)
         self.num_envs = num_envs
         self.data = load_portfolio_data(self.config)
@@ -122,13 +115,8 @@ class PortfolioVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         return open_books(starts, ends, len(self.assets), self.config.initial_cash)
 
     def _seeds(self, seed: int | Sequence[int | None] | None) -> list[int | None]:
-        if seed is None:
-            return [None] * self.num_envs
-        if isinstance(seed, int) and not isinstance(seed, bool):
-            return [seed + i for i in range(self.num_envs)]
-        if isinstance(seed, Sequence) and len(seed) == self.num_envs:
-            return list(seed)
-        raise ConfigError(f"seed must be None, an int or {self.num_envs} seeds, got {seed!r}")
+        """One seed (or None) per sub-env, following SyncVectorEnv's convention."""
+        return sub_env_seeds(seed, self.num_envs)
 
     def _observe(self, book: Book, step: Any) -> tuple[np.ndarray, dict[str, Any]]:
         space = self.single_observation_space

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -199,3 +199,31 @@ def make_config(
     raise ConfigError(
         f"config must be a TradingEnvConfig, a mapping or None, got {type(config).__name__}: {config!r}"
     )
+
+
+def vector_settings(config: Any, num_envs: int | None, config_class: type) -> tuple[Any, int]:
+    """A vector env's ``config`` and ``num_envs``: a mapping config may carry ``num_envs`` (as RLlib passes it).
+
+    Raises:
+        ConfigError: ``num_envs`` given twice with different values, or below 1.
+    """
+    if isinstance(config, Mapping) and not isinstance(config, config_class) and "num_envs" in config:
+        config = dict(config)
+        from_config = config.pop("num_envs")
+        if num_envs is not None and num_envs != from_config:
+            raise ConfigError(f"num_envs given twice with different values: {num_envs!r} and {from_config!r}")
+        num_envs = from_config
+    num_envs = 1 if num_envs is None else num_envs
+    check_int("num_envs", num_envs, minimum=1)
+    return config, num_envs
+
+
+def sub_env_seeds(seed: Any, num_envs: int) -> list[int | None]:
+    """One seed (or None) per sub-env, following SyncVectorEnv's convention (an int gives ``seed + i``)."""
+    if seed is None:
+        return [None] * num_envs
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return [seed + i for i in range(num_envs)]
+    if isinstance(seed, Sequence) and not isinstance(seed, str) and len(seed) == num_envs:
+        return list(seed)
+    raise ConfigError(f"seed must be None, an int or {num_envs} seeds, got {seed!r}")

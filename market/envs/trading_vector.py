@@ -16,7 +16,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from market.errors import ActionError, ConfigError, ResetNeeded
-from market.envs.trading_config import TradingEnvConfig, check_int, make_config
+from market.envs.trading_config import TradingEnvConfig, make_config, sub_env_seeds, vector_settings
 from market.envs.trading_data import (
     DRAWDOWN_COLUMN,
     EQUITY_RETURN_COLUMN,
@@ -93,14 +93,7 @@ class TradingVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         Raises:
             ConfigError: If ``num_envs`` or a setting is invalid.
         """
-        if isinstance(config, Mapping) and not isinstance(config, TradingEnvConfig) and "num_envs" in config:
-            config = dict(config)
-            from_config = config.pop("num_envs")
-            if num_envs is not None and num_envs != from_config:
-                raise ConfigError(f"num_envs given twice with different values: {num_envs!r} and {from_config!r}")
-            num_envs = from_config
-        num_envs = 1 if num_envs is None else num_envs
-        check_int("num_envs", num_envs, minimum=1)
+        config, num_envs = vector_settings(config, num_envs, TradingEnvConfig)
         self.config = make_config(config, settings)
         self.num_envs = num_envs
         self._market = load_market_data(self.config)
@@ -207,13 +200,7 @@ class TradingVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
 
     def _seeds(self, seed: int | Sequence[int | None] | None) -> list[int | None]:
         """One seed (or None) per sub-env, following SyncVectorEnv's convention."""
-        if seed is None:
-            return [None] * self.num_envs
-        if isinstance(seed, int) and not isinstance(seed, bool):
-            return [seed + i for i in range(self.num_envs)]
-        if isinstance(seed, Sequence) and len(seed) == self.num_envs:
-            return list(seed)
-        raise ConfigError(f"seed must be None, an int or {self.num_envs} seeds, got {seed!r}")
+        return sub_env_seeds(seed, self.num_envs)
 
     def _pinned_starts(self, value: Any) -> np.ndarray:
         """Start bars from ``options["start"]``: one value for all sub-envs, or one per sub-env."""
