@@ -52,6 +52,8 @@ def test_every_point_of_the_simplex_is_an_action_and_back():
         assert np.allclose(back, w, atol=1e-6) and np.abs(back[:-1]).sum() <= 2.0 + 1e-9
     with pytest.raises(ActionError, match="NaN"):
         weights_from_action(np.array([np.nan, 0.0, 0.0]))
+    with pytest.raises(ActionError, match=r"weights must be finite and sum to 1 \(cash last\), got \[0.5, 0.4, 0.0\]"):
+        action_from_weights(np.array([0.5, 0.4, 0.0]))  # a custom policy's weights that miss 1
     with pytest.raises(ActionError, match="gross exposure"):
         action_from_weights(np.array([1.5, 1.5, -2.0]), long_only=False, gross_leverage=2.0)
 
