@@ -1,0 +1,23 @@
+"""Analyses of finished market episodes: who profits from whom (:mod:`market.analysis.flows`)."""
+
+from market.analysis.flows import (
+    END,
+    HORIZONS,
+    FlowObserver,
+    FlowResult,
+    FlowTrade,
+    analyze_flows,
+    flows_from_record,
+    population_of,
+)
+
+__all__ = [
+    "END",
+    "HORIZONS",
+    "FlowObserver",
+    "FlowResult",
+    "FlowTrade",
+    "analyze_flows",
+    "flows_from_record",
+    "population_of",
+]

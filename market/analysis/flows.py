@@ -1,0 +1,309 @@
+"""Who profits from whom: every fill's transfer between maker and taker, marked against a later mid.
+
+Money is integer and in **half-ticks x lots** (twice the ledger's ticks x lots), so that a mid halfway
+between two ticks is exact. Definitions, for a fill of ``q`` lots at price ``p`` ticks in step ``t``:
+
+* ``m[t]`` is the mid in half-ticks when step ``t`` began (``m[0]`` the mid at reset, ``m[t + 1]`` the
+  mid after step ``t``), each the env's mid times two rounded to the nearest integer (half to even).
+* The mid at horizon ``k`` is ``m[min(t + k, T)]``, ``T`` the number of steps; horizon :data:`END`
+  is ``m[T]``, the last mid: a fill near the end uses the last mid.
+* The buyer's markout P&L at horizon ``k`` is ``q * (m_k - 2p)``, the seller's ``q * (2p - m_k)``.
+* Fees and the transaction tax (``FeeConfig``, exactly as the ledger charges them) are transfers
+  from the paying agent to :data:`~market.exchange.ledger.EXCHANGE_ACCOUNT` and
+  :data:`~market.exchange.ledger.TAX_ACCOUNT`, which are accounts of their own.
+* ``transfers[k][a, b]`` is what account ``a`` gained from account ``b`` at horizon ``k``: the
+  matrix is antisymmetric, so it sums to zero exactly, fees and taxes included.
+
+Parts of an agent's P&L (side ``s = +1`` for a buy, ``-1`` for a sell):
+
+* spread earned: ``sum s * q * (m[t] - 2p)`` over all its fills (against the mid at the fill);
+* adverse selection at ``k``: ``sum s * q * (m_k - m[t])`` over its **maker** fills;
+* fees: minus the fees and tax it paid;
+* inventory at ``k``: the rest, ``total - spread - adverse - fees``;
+* total: ``2 * (cash_T - cash_0) + inventory_T * m[T] - inventory_0 * m[0]``, its equity change
+  marked at the common mid. :func:`analyze_flows` builds it from the fills and starting
+  inventories; the tests check it against the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from market.exchange.ledger import EXCHANGE_ACCOUNT, TAX_ACCOUNT, FeeConfig
+from market.exchange.types import Side
+
+__all__ = [
+    "END",
+    "HORIZONS",
+    "FlowObserver",
+    "FlowResult",
+    "FlowTrade",
+    "analyze_flows",
+    "flows_from_record",
+    "half_tick_mid",
+    "population_of",
+]
+
+END = "end"
+"""The horizon at the episode's last mid."""
+
+HORIZONS: tuple[int | str, ...] = (1, 10, 100, END)
+"""Markout horizons, in steps after the fill's step began, and :data:`END`."""
+
+_BPS = 10_000
+_ACCOUNTS = (EXCHANGE_ACCOUNT, TAX_ACCOUNT)
+
+
+def population_of(account: str) -> str:
+    """The population of an agent named ``{population}_{i}``; the fee and tax accounts are their own."""
+    if account in _ACCOUNTS:
+        return account
+    head, _, tail = account.rpartition("_")
+    return head if head and tail.isdigit() else account
+
+
+def half_tick_mid(mid: float) -> int:
+    """A mid in ticks as an integer number of half-ticks (twice it, rounded half to even)."""
+    return int(round(2.0 * mid))
+
+
+class FlowTrade(NamedTuple):
+    """One fill as the flow analysis needs it: step, price in ticks, lots, maker, taker, taker's side."""
+
+    step: int
+    price: int
+    qty: int
+    maker: str
+    taker: str
+    taker_side: str
+
+
+def _horizon_key(horizon: int | str) -> str:
+    return str(horizon)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowResult:
+    """Transfers between accounts per horizon, and each agent's P&L parts, in half-ticks x lots.
+
+    Attributes:
+        accounts: agents (sorted), then the exchange and tax accounts.
+        horizons: the horizons, as strings (``"1"``, ``"10"``, ``"100"``, ``"end"``).
+        transfers: per horizon, ``[a, b]`` = what ``accounts[a]`` gained from ``accounts[b]``.
+        step_transfers: per horizon, ``(step, gainer, payer, amount)`` rows (positive amounts
+            only), for selecting a step range.
+        spread, fees, total: per account.
+        adverse, inventory: per horizon, per account.
+    """
+
+    accounts: tuple[str, ...]
+    horizons: tuple[str, ...]
+    transfers: Mapping[str, np.ndarray]
+    step_transfers: Mapping[str, list[tuple[int, str, str, int]]] = field(repr=False)
+    spread: np.ndarray
+    fees: np.ndarray
+    total: np.ndarray
+    adverse: Mapping[str, np.ndarray]
+    inventory: Mapping[str, np.ndarray]
+
+    def matrix(self, horizon: int | str = END, *, by: str = "population") -> tuple[tuple[str, ...], np.ndarray]:
+        """The gained-from matrix at a horizon, by ``"population"`` or by ``"agent"``.
+
+        Returns:
+            The row/column names and the integer matrix (``[a, b]`` = what ``a`` gained from ``b``).
+        """
+        full = self.transfers[_horizon_key(horizon)]
+        if by == "agent":
+            return self.accounts, full.copy()
+        names, index = _group(self.accounts)
+        out = np.zeros((len(names), len(names)), dtype=np.int64)
+        np.add.at(out, (index[:, None], index[None, :]), full)
+        return names, out
+
+    def parts(self, horizon: int | str = END) -> dict[str, dict[str, int]]:
+        """Per population: spread, adverse selection, inventory, fees and total P&L (they add up)."""
+        key = _horizon_key(horizon)
+        names, index = _group(self.accounts)
+        result: dict[str, dict[str, int]] = {}
+        for g, name in enumerate(names):
+            mask = index == g
+            result[name] = {
+                "spread": int(self.spread[mask].sum()),
+                "adverse_selection": int(self.adverse[key][mask].sum()),
+                "inventory": int(self.inventory[key][mask].sum()),
+                "fees": int(self.fees[mask].sum()),
+                "total": int(self.total[mask].sum()),
+            }
+        return result
+
+    def format_matrix(self, horizon: int | str = END) -> str:
+        """A compact text table of the population matrix, in ticks x lots (half-units / 2)."""
+        names, mat = self.matrix(horizon)
+        short = [n.strip("_") for n in names]
+        width = max(8, *(len(n) for n in short))
+        lines = [f"gained from (rows gain from columns), horizon {horizon}, ticks x lots:"]
+        lines.append(" " * width + "".join(f"{n:>{width + 1}}" for n in short))
+        for n, row in zip(short, mat):
+            lines.append(f"{n:<{width}}" + "".join(f"{v / 2:>{width + 1}.1f}" for v in row))
+        return "\n".join(lines)
+
+
+def _group(accounts: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:
+    pops = [population_of(a) for a in accounts]
+    names = tuple(dict.fromkeys(pops))
+    lookup = {n: i for i, n in enumerate(names)}
+    return names, np.array([lookup[p] for p in pops], dtype=np.int64)
+
+
+def analyze_flows(
+    trades: Iterable[FlowTrade],
+    mids: Sequence[int],
+    fees: FeeConfig,
+    *,
+    start_inventory: Mapping[str, int],
+    horizons: Sequence[int | str] = HORIZONS,
+) -> FlowResult:
+    """Mark every fill against later mids and split each agent's P&L into its parts.
+
+    Args:
+        trades: the episode's fills, in order.
+        mids: ``T + 1`` mids in half-ticks: at reset, then after each of the ``T`` steps.
+        fees: the market's fees and tax, as the ledger charged them.
+        start_inventory: every agent's inventory at reset (agents that never traded included).
+        horizons: step horizons and :data:`END`.
+
+    Returns:
+        The transfers and parts, in half-ticks x lots.
+    """
+    mid = np.asarray(mids, dtype=np.int64)
+    last = len(mid) - 1
+    trades = list(trades)
+    agents = sorted({*start_inventory, *(t.maker for t in trades), *(t.taker for t in trades)})
+    accounts = (*agents, *_ACCOUNTS)
+    idx = {a: i for i, a in enumerate(accounts)}
+    n = len(accounts)
+    exch, tax_acct = idx[EXCHANGE_ACCOUNT], idx[TAX_ACCOUNT]
+    keys = tuple(_horizon_key(h) for h in horizons)
+    transfers = {k: np.zeros((n, n), dtype=np.int64) for k in keys}
+    step_rows: dict[str, list[tuple[int, str, str, int]]] = {k: [] for k in keys}
+    spread = np.zeros(n, dtype=np.int64)
+    fee_paid = np.zeros(n, dtype=np.int64)
+    adverse = {k: np.zeros(n, dtype=np.int64) for k in keys}
+    end_pnl = np.zeros(n, dtype=np.int64)
+
+    def transfer(k: str, step: int, gainer: int, payer: int, amount: int) -> None:
+        transfers[k][gainer, payer] += amount
+        transfers[k][payer, gainer] -= amount
+        if amount > 0:
+            step_rows[k].append((step, accounts[gainer], accounts[payer], amount))
+        elif amount < 0:
+            step_rows[k].append((step, accounts[payer], accounts[gainer], -amount))
+
+    for t in trades:
+        # who bought, who sold, and what each paid the exchange and the tax account (ledger rounding)
+        taker_buys = str(t.taker_side) == str(Side.BUY)
+        buyer, seller = (t.taker, t.maker) if taker_buys else (t.maker, t.taker)
+        b, s_, m = idx[buyer], idx[seller], idx[t.maker]
+        notional = t.price * t.qty
+        maker_fee = notional * fees.maker_bps // _BPS
+        taker_fee = notional * fees.taker_bps // _BPS
+        tax = notional * fees.tax_bps // _BPS
+        buyer_fee, seller_fee = (taker_fee, maker_fee) if taker_buys else (maker_fee, taker_fee)
+        at_fill = int(mid[min(t.step, last)])
+        # the buyer's P&L against a mid; the seller's is its negative
+        spread[b] += t.qty * (at_fill - 2 * t.price)
+        spread[s_] -= t.qty * (at_fill - 2 * t.price)
+        end_pnl[b] += t.qty * (int(mid[last]) - 2 * t.price)
+        end_pnl[s_] -= t.qty * (int(mid[last]) - 2 * t.price)
+        fee_paid[b] -= 2 * (buyer_fee + tax)
+        fee_paid[s_] -= 2 * (seller_fee + tax)
+        fee_paid[exch] += 2 * (buyer_fee + seller_fee)
+        fee_paid[tax_acct] += 4 * tax
+        maker_sign = -1 if taker_buys else 1
+        for k, h in zip(keys, horizons):
+            later = int(mid[last if h == END else min(t.step + int(h), last)])
+            transfer(k, t.step, b, s_, t.qty * (later - 2 * t.price))
+            transfer(k, t.step, exch, b, 2 * buyer_fee)
+            transfer(k, t.step, exch, s_, 2 * seller_fee)
+            transfer(k, t.step, tax_acct, b, 2 * tax)
+            transfer(k, t.step, tax_acct, s_, 2 * tax)
+            adverse[k][m] += maker_sign * t.qty * (later - at_fill)
+
+    # total P&L: fills marked at the last mid, fees, and the starting inventory's revaluation
+    holding = np.array([start_inventory.get(a, 0) for a in accounts], dtype=np.int64) * (int(mid[last]) - int(mid[0]))
+    total = end_pnl + fee_paid + holding
+    inventory = {k: total - spread - adverse[k] - fee_paid for k in keys}
+    return FlowResult(
+        accounts=accounts,
+        horizons=keys,
+        transfers=transfers,
+        step_transfers=step_rows,
+        spread=spread,
+        fees=fee_paid,
+        total=total,
+        adverse=adverse,
+        inventory=inventory,
+    )
+
+
+class FlowObserver:
+    """An episode observer (``start``, ``observe``, ``finish``) that collects fills and mids for :func:`analyze_flows`.
+
+    Args:
+        horizons: the markout horizons.
+    """
+
+    def __init__(self, horizons: Sequence[int | str] = HORIZONS) -> None:
+        self._horizons = tuple(horizons)
+        self.result: FlowResult | None = None
+
+    def start(self, env: Any) -> None:
+        """Note the mid, fees and every agent's inventory at reset."""
+        _, inventory, _, _ = env.account_arrays()
+        self._start_inventory = {a: int(round(float(q))) for a, q in zip(env.all_agents, inventory)}
+        self._fees: FeeConfig = env.exchange.ledger.fees
+        self._mids = [half_tick_mid(env.mid)]
+        self._trades: list[FlowTrade] = []
+        self.result = None
+
+    def observe(self, step: int, env: Any) -> None:
+        """Keep the step's fills and the mid after it."""
+        for f in env.last_fills:
+            self._trades.append(FlowTrade(step, int(f.price), int(f.qty), f.maker, f.taker, str(f.taker_side)))
+        self._mids.append(half_tick_mid(env.mid))
+
+    def finish(self, env: Any) -> None:
+        """Analyze the episode."""
+        self.result = analyze_flows(
+            self._trades, self._mids, self._fees, start_inventory=self._start_inventory, horizons=self._horizons
+        )
+
+
+def flows_from_record(trades: Any, steps: Any, fees: FeeConfig, *, start_mid: float, start_inventory: Mapping[str, int]) -> FlowResult:
+    """Rebuild the flows of a recorded market run from its ``trades`` and ``steps`` tables (pandas frames).
+
+    Args:
+        trades: the ``trades`` table (prices in ticks).
+        steps: the ``steps`` table (``price`` is the mid after each step, the same for every agent).
+        fees: the run's fees and tax.
+        start_mid: the mid at reset, in ticks.
+        start_inventory: every agent's inventory at reset.
+
+    Returns:
+        The same result :class:`FlowObserver` computes during the run.
+    """
+    from market.records import schema as s
+
+    per_step = steps.drop_duplicates(s.STEP).sort_values(s.STEP)
+    mids = [half_tick_mid(start_mid), *(half_tick_mid(float(p)) for p in per_step[s.PRICE])]
+    rows = (
+        FlowTrade(int(st), int(round(pr)), int(q), mk, tk, sd)
+        for st, pr, q, mk, tk, sd in zip(
+            trades[s.STEP], trades[s.PRICE], trades[s.QTY], trades[s.MAKER], trades[s.TAKER], trades[s.TAKER_SIDE]
+        )
+    )
+    return analyze_flows(rows, mids, fees, start_inventory=start_inventory)

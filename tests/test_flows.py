@@ -1,0 +1,130 @@
+"""Who profits from whom: fill markouts, fees and taxes as transfers between accounts and populations.
+
+Money is integer half-ticks x lots; the matrices must sum to zero exactly and each population's parts
+(spread, adverse selection, inventory, fees) must add up to its equity change exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from market.analysis import END, HORIZONS, FlowObserver, FlowResult, FlowTrade, analyze_flows, population_of
+from market.analysis.flows import half_tick_mid
+from market.envs.market_v0 import MarketEnv
+from market.exchange import EXCHANGE_ACCOUNT, FeeConfig
+from market.exchange.ledger import TAX_ACCOUNT
+from market.simulation import SimulationSpec, play_episode, scripted_market
+
+SMALL = {"makers": 2, "takers": 2, "noise": 3, "momentum": 2, "value": 2}
+FEES = FeeConfig(maker_bps=3, taker_bps=7, tax_bps=5)
+
+
+class _Ledger:
+    """Every account's cash and inventory, read from the env's ledger at reset and at the end."""
+
+    def start(self, env: MarketEnv) -> None:
+        self.before = self._read(env)
+        self.mid0 = half_tick_mid(env.mid)
+
+    def observe(self, step: int, env: MarketEnv) -> None:
+        pass
+
+    def finish(self, env: MarketEnv) -> None:
+        self.after = self._read(env)
+        self.mid_end = half_tick_mid(env.mid)
+
+    @staticmethod
+    def _read(env: MarketEnv) -> dict[str, tuple[int, int]]:
+        ledger = env.exchange.ledger
+        return {a: (ledger.cash(a), ledger.inventory(a)) for a in ledger.accounts}
+
+
+def _played_with_fees(steps: int = 250) -> tuple[FlowResult, _Ledger]:
+    config, policies = scripted_market(SimulationSpec(**SMALL, steps=steps, seed=5))
+    env = MarketEnv(replace(config, fees=FEES))
+    flows, ledger = FlowObserver(), _Ledger()
+    play_episode(env, policies, seed=5, observers=[flows, ledger])
+    assert flows.result is not None
+    return flows.result, ledger
+
+
+def test_flow_matrices_sum_to_zero_exactly_with_fees_and_taxes() -> None:
+    result, _ = _played_with_fees()
+    assert result.fees[result.accounts.index(EXCHANGE_ACCOUNT)] > 0
+    assert result.fees[result.accounts.index(TAX_ACCOUNT)] > 0
+    for horizon in HORIZONS:
+        for by in ("agent", "population"):
+            names, mat = result.matrix(horizon, by=by)
+            assert mat.dtype == np.int64
+            assert int(mat.sum()) == 0
+            assert np.array_equal(mat, -mat.T)
+        # fee and tax accounts only ever gain
+        names, mat = result.matrix(horizon)
+        assert (mat[names.index(EXCHANGE_ACCOUNT)] >= 0).all() and (mat[names.index(TAX_ACCOUNT)] >= 0).all()
+
+
+def test_pnl_parts_add_up_to_each_populations_ledger_equity_change() -> None:
+    result, ledger = _played_with_fees()
+    # equity change from the ledger alone, in half-ticks x lots, marked at the common mid
+    change: dict[str, int] = {}
+    for account, (cash1, inv1) in ledger.after.items():
+        cash0, inv0 = ledger.before.get(account, (0, 0))
+        pop = population_of(account)
+        change[pop] = change.get(pop, 0) + 2 * (cash1 - cash0) + inv1 * ledger.mid_end - inv0 * ledger.mid0
+    # the stock's revaluation is the only money that comes from outside the trades
+    stock = sum(inv0 for _, inv0 in ledger.before.values())
+    assert sum(change.values()) == stock * (ledger.mid_end - ledger.mid0)
+    for horizon in HORIZONS:
+        parts = result.parts(horizon)
+        for pop, p in parts.items():
+            assert p["spread"] + p["adverse_selection"] + p["inventory"] + p["fees"] == p["total"]
+            assert p["total"] == change.get(pop, 0), pop
+    # at the end horizon a population's row of the matrix is its total less its starting stock's revaluation
+    names, mat = result.matrix(END)
+    for name, row in zip(names, mat):
+        stock0 = sum(inv0 for a, (_, inv0) in ledger.before.items() if population_of(a) == name)
+        assert int(row.sum()) == result.parts(END)[name]["total"] - stock0 * (ledger.mid_end - ledger.mid0)
+
+
+def _toy_informed_market(steps: int = 200) -> FlowResult:
+    """An informed taker who knows the next move, noise takers and one maker quoting around the mid.
+
+    The fundamental moves +-2 ticks a step; the maker quotes one tick either side of the last mid and
+    refreshes to the new mid each step; the informed buys before an up move and sells before a down.
+    """
+    rng = np.random.default_rng(3)
+    moves = rng.choice([-4, 4], size=steps)  # in half-ticks: two ticks
+    mids = np.concatenate(([200], 200 + np.cumsum(moves)))
+    trades: list[FlowTrade] = []
+    for t in range(steps):
+        bid, ask = (int(mids[t]) - 2) // 2, (int(mids[t]) + 2) // 2
+        if moves[t] > 0:
+            trades.append(FlowTrade(t, ask, 1, "maker_0", "informed_0", "buy"))
+        else:
+            trades.append(FlowTrade(t, bid, 1, "maker_0", "informed_0", "sell"))
+        noise_buys = rng.random() < 0.5
+        trades.append(FlowTrade(t, ask if noise_buys else bid, 1, "maker_0", f"noise_{t % 3}", "buy" if noise_buys else "sell"))
+    return analyze_flows(trades, mids.tolist(), FeeConfig(maker_bps=0, taker_bps=0), start_inventory={})
+
+
+def test_informed_trader_gains_from_noise_through_the_makers_adverse_selection() -> None:
+    result = _toy_informed_market()
+    names, mat = result.matrix(1)
+    informed, maker, noise = (names.index(p) for p in ("informed", "maker", "noise"))
+    # the informed gains from the maker, the maker gains from the noise takers
+    assert mat[informed, maker] > 0
+    assert mat[maker, noise] > 0
+    parts = result.parts(1)
+    # the maker earns the spread from everyone and loses it (and more) to the informed's information
+    assert parts["maker"]["spread"] > 0
+    assert parts["maker"]["adverse_selection"] < 0
+    # ordering of the one-step markout P&L (row sums): informed > maker > noise, noise losing
+    gains = mat.sum(axis=1)
+    assert gains[noise] < 0 < gains[informed]
+    assert gains[informed] > gains[maker] > gains[noise]
+    # at one step the informed's edge is exactly the two ticks it foresaw less the one-tick half spread it
+    # paid: one tick (two half-ticks) a fill
+    assert mat[informed, maker] == 200 * 2
+    assert parts["maker"]["adverse_selection"] < -mat[informed, maker]
