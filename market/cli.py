@@ -646,6 +646,8 @@ def simulate(
         result = simulation.simulate(spec, out=out, fundamental=path, progress=lambda done, total: bar.update(task, completed=done))
     summary = result.summary
     console.print(f"steps {summary.steps:,}  trades {summary.trades:,}  volume {summary.volume:,} lots  mid {summary.initial_mid:,.0f} -> {summary.final_mid:,.0f} ticks", soft_wrap=True)
+    if summary.flows is not None:
+        console.print(summary.flows.format_matrix(), soft_wrap=True, markup=False)
     if summary.facts:
         _print_facts({"this run": summary.facts})
     else:

@@ -128,3 +128,74 @@ def test_informed_trader_gains_from_noise_through_the_makers_adverse_selection()
     # paid: one tick (two half-ticks) a fill
     assert mat[informed, maker] == 200 * 2
     assert parts["maker"]["adverse_selection"] < -mat[informed, maker]
+
+
+def _entries(named: tuple[tuple[str, ...], np.ndarray]) -> dict[tuple[str, str], int]:
+    names, mat = named
+    return {(a, b): int(mat[i, j]) for i, a in enumerate(names) for j, b in enumerate(names) if mat[i, j]}
+
+
+def test_flows_table_round_trips_through_a_run_record_and_matches_the_trades_table(tmp_path) -> None:
+    from market.analysis import flows_from_record, matrix_from_table
+    from market.records import RunReader
+    from market.records import schema as s
+    from market.records.io import RunWriter
+    from market.simulation import run_market
+
+    config, policies = scripted_market(SimulationSpec(**SMALL, steps=150, seed=7))
+    env = MarketEnv(replace(config, fees=FEES))
+    with RunWriter(tmp_path, "run", kind=s.KIND_SIMULATE, config={}, seed=7) as writer:
+        summary = run_market(env, policies, seed=7, writer=writer)
+    assert summary.flows is not None
+    reader = RunReader(tmp_path / "run")
+    table = reader.read(s.FLOWS)
+    assert len(table) > 0 and (table[s.AMOUNT] > 0).all()
+    # the recorded table gives back the in-memory matrices exactly, at every horizon
+    for horizon in HORIZONS:
+        assert _entries(matrix_from_table(table, horizon)) == _entries(summary.flows.matrix(horizon))
+        assert _entries(summary.flows.matrix(horizon))
+    # a step range's matrix still sums to zero, and the ranges add up to the whole
+    early, late = matrix_from_table(table, END, (0, 60)), matrix_from_table(table, END, (61, 10**9))
+    assert int(early[1].sum()) == 0
+    assert np.array_equal(early[1] + late[1], matrix_from_table(table, END)[1])
+    # rebuilding from the trades and steps tables (and the starting mid) gives the same flows
+    rebuilt = flows_from_record(
+        reader.read(s.TRADES), reader.read(s.STEPS), FEES, start_mid=config.initial_price, start_inventory={}
+    )
+    for horizon in HORIZONS:
+        assert _entries(rebuilt.matrix(horizon)) == _entries(summary.flows.matrix(horizon))
+
+
+def test_dashboard_flows_heatmap_shows_the_recorded_matrix_over_the_chosen_steps(tmp_path, monkeypatch) -> None:
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from market.analysis import matrix_from_table
+    from market.dashboard import app as page
+    from market.records import RunReader
+    from market.records import schema as s
+    from market.records.io import RunWriter
+    from market.simulation import run_market
+
+    config, policies = scripted_market(SimulationSpec(**SMALL, steps=80, seed=9))
+    env = MarketEnv(replace(config, fees=FEES))
+    with RunWriter(tmp_path, "flows-run", kind=s.KIND_SIMULATE, config={}, seed=9) as writer:
+        run_market(env, policies, seed=9, writer=writer)
+    reader = RunReader(tmp_path / "flows-run")
+    table, unit = reader.read(s.FLOWS), float(reader.manifest[s.M_TICK_VALUE])
+
+    monkeypatch.setenv(page.RUNS_ENV, str(tmp_path))
+    script = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    at = AppTest.from_file(str(script), default_timeout=30.0).run()
+    assert not at.exception, [e.value for e in at.exception]
+    for horizon, steps in (("end", (0, 79)), ("1", (10, 40))):
+        at.radio(key=page.FLOW_HORIZON).set_value(horizon).run()
+        at.slider(key=page.FLOW_STEPS).set_value(steps).run()
+        assert not at.exception and not at.error
+        frame = next(f.value for f in at.dataframe if f.key == "flow_table" or "maker" in getattr(f.value, "index", []))
+        names, expected = matrix_from_table(table, horizon, steps)
+        assert list(frame.index) == [n.strip("_") for n in names]
+        assert np.allclose(frame.to_numpy(), expected / 2.0 * unit)
+        assert abs(frame.to_numpy().sum()) < 1e-6
+        assert np.abs(expected).sum() > 0

@@ -7,7 +7,9 @@ from market.analysis.flows import (
     FlowResult,
     FlowTrade,
     analyze_flows,
+    flows_columns,
     flows_from_record,
+    matrix_from_table,
     population_of,
 )
 
@@ -18,6 +20,8 @@ __all__ = [
     "FlowResult",
     "FlowTrade",
     "analyze_flows",
+    "flows_columns",
     "flows_from_record",
+    "matrix_from_table",
     "population_of",
 ]

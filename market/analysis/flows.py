@@ -43,7 +43,9 @@ __all__ = [
     "FlowResult",
     "FlowTrade",
     "analyze_flows",
+    "flows_columns",
     "flows_from_record",
+    "matrix_from_table",
     "half_tick_mid",
     "population_of",
 ]
@@ -281,6 +283,48 @@ class FlowObserver:
         self.result = analyze_flows(
             self._trades, self._mids, self._fees, start_inventory=self._start_inventory, horizons=self._horizons
         )
+
+
+def flows_columns(result: FlowResult) -> dict[str, list[Any]]:
+    """The rows of a run record's ``flows`` table, from a result (see :mod:`market.records.schema`)."""
+    from market.records import schema as s
+
+    columns: dict[str, list[Any]] = {name: [] for name in (s.STEP, s.HORIZON, s.GAINER, s.PAYER, s.AMOUNT)}
+    for horizon in result.horizons:
+        for step, gainer, payer, amount in result.step_transfers[horizon]:
+            columns[s.STEP].append(step)
+            columns[s.HORIZON].append(horizon)
+            columns[s.GAINER].append(gainer)
+            columns[s.PAYER].append(payer)
+            columns[s.AMOUNT].append(amount)
+    return columns
+
+
+def matrix_from_table(table: Any, horizon: int | str = END, steps: tuple[int, int] | None = None) -> tuple[tuple[str, ...], np.ndarray]:
+    """The population gained-from matrix of a recorded ``flows`` table (a pandas frame), over a step range.
+
+    Args:
+        table: the ``flows`` table.
+        horizon: the markout horizon.
+        steps: an inclusive ``(first, last)`` step range, or ``None`` for every step.
+
+    Returns:
+        Population names (agents' populations sorted, then the exchange and tax accounts) and the
+        integer matrix in half-ticks x lots, ``[a, b]`` = what ``a`` gained from ``b``.
+    """
+    from market.records import schema as s
+
+    rows = table[table[s.HORIZON] == _horizon_key(horizon)]
+    if steps is not None:
+        rows = rows[(rows[s.STEP] >= steps[0]) & (rows[s.STEP] <= steps[1])]
+    accounts = sorted({*table[s.GAINER], *table[s.PAYER]} - set(_ACCOUNTS))
+    names, index = _group((*accounts, *_ACCOUNTS))
+    position = {a: int(index[i]) for i, a in enumerate((*accounts, *_ACCOUNTS))}
+    out = np.zeros((len(names), len(names)), dtype=np.int64)
+    for gainer, payer, amount in zip(rows[s.GAINER], rows[s.PAYER], rows[s.AMOUNT]):
+        out[position[gainer], position[payer]] += int(amount)
+        out[position[payer], position[gainer]] -= int(amount)
+    return names, out
 
 
 def flows_from_record(trades: Any, steps: Any, fees: FeeConfig, *, start_mid: float, start_inventory: Mapping[str, int]) -> FlowResult:

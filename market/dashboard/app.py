@@ -62,6 +62,8 @@ NEXT = "next"
 TRAINING_KEYS = "training_keys"
 PORTFOLIO_AGENT = "portfolio_agent"
 TRAINING_X = "training_x"
+FLOW_HORIZON = "flow_horizon"
+FLOW_STEPS = "flow_steps"
 COMPARE_A = "compare_a"
 COMPARE_B = "compare_b"
 REFRESH = "refresh"
@@ -70,7 +72,7 @@ LAST_TICK = "_last_tick"
 PENDING_STEP = "_pending_step"
 OPEN_RUN = "_open_run"
 # keys that belong to one run, cleared when another run is opened
-RUN_STATE = (STEP, AGENT, GROUPING, WINDOW, TRADES_OF, TRAINING_KEYS, PORTFOLIO_AGENT, STRIDE, PLAYING, LAST_TICK, PENDING_STEP)
+RUN_STATE = (STEP, AGENT, GROUPING, WINDOW, TRADES_OF, TRAINING_KEYS, PORTFOLIO_AGENT, FLOW_HORIZON, FLOW_STEPS, STRIDE, PLAYING, LAST_TICK, PENDING_STEP)
 
 REPLAY_VIEW = "Replay"
 COMPARE_VIEW = "Compare"
@@ -225,6 +227,16 @@ def _training(path: str, fingerprint: str, keys: tuple[str, ...]) -> pd.DataFram
     return rd.training_curves(_reader(path, fingerprint), keys)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _flow_horizons(path: str, fingerprint: str) -> list[str]:
+    return rd.flow_horizons(_reader(path, fingerprint))
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _flow_matrix(path: str, fingerprint: str, horizon: str, lo: int, hi: int) -> pd.DataFrame:
+    return rd.flow_matrix(_reader(path, fingerprint), horizon, lo, hi)
+
+
 class _Run:
     """One opened run: its real path, manifest checksum and reader (all from the caches above)."""
 
@@ -332,8 +344,8 @@ def replay_page(root: Path, listing: rd.RunListing) -> None:
         details.append(f"prices and money in price units, one tick = {unit:g}")
     st.caption(" · ".join(details))
 
-    replay_tab, board_tab, strategies_tab, portfolio_tab, training_tab, metrics_tab, config_tab = st.tabs(
-        ["Replay", "Leaderboard", "Strategies", "Portfolio", "Training", "Metrics", "Config"]
+    replay_tab, board_tab, flows_tab, strategies_tab, portfolio_tab, training_tab, metrics_tab, config_tab = st.tabs(
+        ["Replay", "Leaderboard", "Flows", "Strategies", "Portfolio", "Training", "Metrics", "Config"]
     )
     with replay_tab:
         if overview.agents or s.BOOK in overview.tables or s.TRADES in overview.tables:
@@ -342,6 +354,8 @@ def replay_page(root: Path, listing: rd.RunListing) -> None:
             st.info("This run has no steps, trades or book table: nothing to replay. See Training, Metrics and Config.")
     with board_tab, section("Leaderboard"):
         _leaderboard_view(run)
+    with flows_tab, section("Flows"):
+        _flows_view(run)
     with strategies_tab, section("Strategies"):
         _strategies_view(run)
     with portfolio_tab, section("Portfolio"):
@@ -614,6 +628,24 @@ def _leaderboard_view(run: _Run) -> None:
             key="population_table",
             column_config={name: percent for name in by_population.columns if name != "agents"},
         )
+
+
+def _flows_view(run: _Run) -> None:
+    horizons = _flow_horizons(run.path, run.fingerprint)
+    if not horizons:
+        st.info("This run has no flows table (only market runs record who profits from whom).")
+        return
+    first, last = run.overview.first_step, run.overview.last_step
+    horizon = st.radio("Markout horizon (steps after the fill)", horizons, index=len(horizons) - 1, key=FLOW_HORIZON, horizontal=True)
+    lo, hi = st.slider("Fills in steps", min_value=first, max_value=max(last, first + 1), value=(first, max(last, first + 1)), key=FLOW_STEPS)
+    matrix = _flow_matrix(run.path, run.fingerprint, horizon, lo, hi)
+    st.plotly_chart(charts.flow_figure(matrix, f"Who profits from whom, horizon {horizon}"), key="flow_chart")
+    st.dataframe(matrix, key="flow_table")
+    st.caption(
+        "Each cell is what the row gained from the column over the fills in the chosen steps: the fill's "
+        "transfer marked at the mid the horizon later (the last mid near the end), plus fees and taxes to "
+        "the exchange and tax accounts. The matrix is antisymmetric and sums to zero."
+    )
 
 
 def _strategies_view(run: _Run) -> None:

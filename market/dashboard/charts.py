@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -211,4 +212,25 @@ def turnover_figure(traded: pd.DataFrame) -> go.Figure:
     """The weights traded at each step."""
     figure = go.Figure(go.Bar(x=traded[s.STEP], y=traded["traded"], name="traded"))
     figure.update_layout(margin=_MARGIN, height=240, yaxis_title="weights traded", xaxis_title="step")
+    return figure
+
+
+def flow_figure(matrix: pd.DataFrame, title: str) -> go.Figure:
+    """A population x population heatmap: what each row gained from each column (red: lost)."""
+    bound = float(np.abs(matrix.to_numpy()).max()) if matrix.size else 0.0
+    figure = go.Figure(
+        go.Heatmap(
+            z=matrix.to_numpy(),
+            x=list(matrix.columns),
+            y=list(matrix.index),
+            colorscale="RdBu",
+            zmid=0.0,
+            zmin=-bound or None,
+            zmax=bound or None,
+            text=matrix.round(2).to_numpy(),
+            texttemplate="%{text}",
+            hovertemplate="%{y} gained %{z:,.2f} from %{x}<extra></extra>",
+        )
+    )
+    figure.update_layout(title=title, xaxis_title="from (payer)", yaxis_title="gainer", yaxis_autorange="reversed", height=420)
     return figure

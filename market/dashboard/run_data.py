@@ -641,3 +641,30 @@ def portfolio_frames(reader: RunReader, agent: str) -> tuple[pd.DataFrame, pd.Da
     held_before = np.vstack([np.zeros(targets.shape[1]), weights.to_numpy()[:-1, :-1]])
     traded = pd.DataFrame({s.STEP: steps[s.STEP].to_numpy(), "traded": np.abs(targets - held_before).sum(axis=1)})
     return weights.reset_index(), contributions.reset_index(), traded
+
+
+# --- flows: who profits from whom ---------------------------------------------------------------------
+
+
+def flow_horizons(reader: RunReader) -> list[str]:
+    """The markout horizons of a run's ``flows`` table, in recorded order (empty without the table)."""
+    if s.FLOWS not in reader.tables:
+        return []
+    table = reader.read(s.FLOWS, columns=[s.HORIZON])
+    return list(dict.fromkeys(table[s.HORIZON]))
+
+
+def flow_matrix(reader: RunReader, horizon: str, lo: int | None, hi: int | None) -> pd.DataFrame:
+    """The population gained-from matrix of a run's fills in steps ``lo..hi`` at a markout horizon.
+
+    Rows gain from columns; money in price units (the record's half-ticks x lots, halved, times the
+    tick value). Built by :func:`market.analysis.flows.matrix_from_table` from the ``flows`` table.
+    """
+    from market.analysis.flows import matrix_from_table
+
+    table = reader.read(s.FLOWS)
+    steps = None if lo is None or hi is None else (lo, hi)
+    names, matrix = matrix_from_table(table, horizon, steps)
+    unit = price_unit(reader) or 1.0
+    labels = [name.strip("_") for name in names]
+    return pd.DataFrame(matrix / 2.0 * unit, index=labels, columns=labels)

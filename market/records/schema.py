@@ -22,6 +22,12 @@ Tables (all optional per run; a backtest has no ``book`` table):
     ``step`` int64; ``time`` timestamp[ns] (nullable); ``agent`` string; ``asset`` string (an asset
     of the panel, or ``"cash"``); ``weight`` float64 (held at the step's close); ``contribution``
     float64 (the asset's part of the step's return; cash's is minus the step's costs).
+``flows``: who profits from whom (:mod:`market.analysis.flows`), one row per step per markout
+    horizon per (gainer, payer) pair of accounts, amounts positive.
+    ``step`` int64 (the fills' step); ``horizon`` string (``"1"``, ``"10"``, ``"100"``, ``"end"``);
+    ``gainer``, ``payer`` string (agents, or the exchange and tax accounts); ``amount`` int64 in
+    half-ticks x lots. Summed over a step range it gives the gained-from matrix; records written
+    before this table existed simply lack it (all tables are optional).
 ``training``: training progress in long format, one row per metric per iteration, so a dashboard
     can plot any metric without knowing its name in advance.
     ``iteration`` int64; ``env_steps`` int64; ``time_s`` float64 (seconds since training began);
@@ -117,6 +123,7 @@ TRADES = "trades"
 BOOK = "book"
 TRAINING = "training"
 HOLDINGS = "holdings"
+FLOWS = "flows"
 
 # --- column names ------------------------------------------------------------------------------
 
@@ -149,6 +156,11 @@ ENV_STEPS = "env_steps"
 TIME_S = "time_s"
 KEY = "key"
 VALUE = "value"
+
+HORIZON = "horizon"
+GAINER = "gainer"
+PAYER = "payer"
+AMOUNT = "amount"
 
 # --- enumerated values -------------------------------------------------------------------------
 
@@ -223,8 +235,18 @@ HOLDINGS_SCHEMA = _schema(
     pa.field(CONTRIBUTION, pa.float64(), nullable=False),
 )
 
+FLOWS_SCHEMA = _schema(
+    FLOWS,
+    pa.field(STEP, pa.int64(), nullable=False),
+    pa.field(HORIZON, pa.string(), nullable=False),
+    pa.field(GAINER, pa.string(), nullable=False),
+    pa.field(PAYER, pa.string(), nullable=False),
+    pa.field(AMOUNT, pa.int64(), nullable=False),
+)
+
 TABLE_SCHEMAS: Mapping[str, pa.Schema] = MappingProxyType(
-    {STEPS: STEPS_SCHEMA, TRADES: TRADES_SCHEMA, BOOK: BOOK_SCHEMA, TRAINING: TRAINING_SCHEMA, HOLDINGS: HOLDINGS_SCHEMA}
+    {STEPS: STEPS_SCHEMA, TRADES: TRADES_SCHEMA, BOOK: BOOK_SCHEMA, TRAINING: TRAINING_SCHEMA, HOLDINGS: HOLDINGS_SCHEMA,
+     FLOWS: FLOWS_SCHEMA}
 )
 """Every table of this layout version, by name."""
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from market.agents.policy import Policy
+from market.analysis.flows import FlowObserver, flows_columns
 from market.data.facts import MIN_RETURNS, stylized_facts
 from market.envs.market_config import MarketConfig
 from market.envs.market_v0 import MarketEnv
@@ -60,18 +61,21 @@ def run_market(
             recorder), told after the summary's collector and the recorder.
 
     Returns:
-        The run's summary.
+        The run's summary, with its flows (:mod:`market.analysis.flows`); a writer also gets them
+        as the ``flows`` table.
 
     Raises:
         ConfigError: a PettingZoo population without a policy, or a
             negative ``book_levels``.
     """
-    collector = SummaryCollector()
-    parts: list[EpisodeObserver] = [collector]
+    collector, flows = SummaryCollector(), FlowObserver()
+    parts: list[EpisodeObserver] = [collector, flows]
     if writer is not None:
         parts.append(StepRecorder(writer, book_levels))
     play_episode(env, policies, seed=seed, observers=[*parts, *observers], progress=progress)
-    return collector.summary()
+    if writer is not None and flows.result is not None:
+        writer.append(s.FLOWS, flows_columns(flows.result))
+    return replace(collector.summary(), flows=flows.result)
 
 
 # ---------------------------------------------------------------------------- simulate
@@ -119,7 +123,7 @@ def simulate(
     The record's manifest holds the spec, the ecology and the market config (kind ``simulate``,
     the seed), and as metrics the run's summary and the stylized facts of the mid
     (:meth:`MarketRunSummary.metrics`; no facts for a run shorter than
-    :data:`market.data.facts.MIN_RETURNS` steps). Tables: ``steps``, ``trades``, ``book``.
+    :data:`market.data.facts.MIN_RETURNS` steps). Tables: ``steps``, ``trades``, ``book``, ``flows``.
 
     Args:
         spec: the population counts, steps, clearing and root seed (its defaults are the default ecology).

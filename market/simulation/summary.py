@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from market import stats
+from market.analysis.flows import FlowResult
 from market.data.facts import MIN_RETURNS, stylized_facts
 from market.envs.market_config import Role
 from market.envs.market_v0 import MarketEnv
@@ -93,6 +94,9 @@ class MarketRunSummary:
             gave back by the end of the episode, in the same units (positive: it came back).
         schedules: per executor population, the share of its parent orders still to execute after
             each step (the mean over its agents): its schedule, 1 at the start.
+        flows: who profits from whom (:class:`market.analysis.FlowResult`): fill markouts, fees and
+            taxes as integer transfers between accounts, and each population's P&L parts; ``None``
+            when the episode was not analyzed.
     """
 
     steps: int
@@ -115,6 +119,7 @@ class MarketRunSummary:
     quoted_spread: Mapping[str, float] = field(default_factory=dict)
     execution: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     schedules: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    flows: FlowResult | None = None
 
     def metrics(self) -> dict[str, Any]:
         """The summary as manifest metrics: headline numbers and facts at the top, returns nested."""
