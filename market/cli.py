@@ -28,6 +28,7 @@ from market.exchange import EXCHANGE_ACCOUNT, AccountLimits, Exchange, FeeConfig
 from market.exchange.flow import FlowKind, random_order_flow
 from market.records import RunReader, list_runs
 from market.records.files import to_jsonable
+from market.records import schema as s
 from market.records.schema import LOGS_DIR
 from market.training.tracking import Tracker, TrackingConfig
 
@@ -458,6 +459,7 @@ def run_command(
     console.print(table)
     for comparison in _comparison_tables(rows, loaded):
         console.print(comparison)
+    _print_flows(result.run_path)
     console.print(f"run record: {result.run_path}", soft_wrap=True)
     console.print(f"open it: {sys.argv[0]} dashboard --runs {out}   (then http://127.0.0.1:8501/?run={result.run_path.name})", soft_wrap=True)
 
@@ -675,6 +677,15 @@ def facts(
     options = _read_options(time_format, time_unit, dayfirst, delimiter, decimal)
     compared = {data.name: price_facts(load_prices(data, options), source=str(data))} if data is not None else {}  # a short file is refused first
     _print_facts({"run": run_facts(path), "bundled sample (daily)": price_facts(load_sample(), source="the bundled sample"), **compared})
+
+
+def _print_flows(path: Path) -> None:
+    """The compact who-profits-from-whom matrix of a run record's first recorded episode, when it has one."""
+    from market.analysis import END, format_matrix, matrix_from_table
+
+    reader = RunReader(path)
+    if s.FLOWS in reader.tables:
+        console.print(format_matrix(*matrix_from_table(reader.read(s.FLOWS), END), END), soft_wrap=True, markup=False)
 
 
 def _print_facts(columns: dict[str, dict[str, float]]) -> None:

@@ -44,6 +44,7 @@ __all__ = [
     "FlowTrade",
     "analyze_flows",
     "flows_columns",
+    "format_matrix",
     "flows_from_record",
     "matrix_from_table",
     "half_tick_mid",
@@ -88,7 +89,7 @@ def _horizon_key(horizon: int | str) -> str:
     return str(horizon)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class FlowResult:
     """Transfers between accounts per horizon, and each agent's P&L parts, in half-ticks x lots.
 
@@ -111,6 +112,19 @@ class FlowResult:
     total: np.ndarray
     adverse: Mapping[str, np.ndarray]
     inventory: Mapping[str, np.ndarray]
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when every account, horizon, transfer and part is equal (arrays compared whole)."""
+        if not isinstance(other, FlowResult):
+            return NotImplemented
+        return (
+            self.accounts == other.accounts
+            and self.horizons == other.horizons
+            and dict(self.step_transfers) == dict(other.step_transfers)
+            and all(np.array_equal(a, b) for a, b in zip(_arrays(self), _arrays(other), strict=True))
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     def matrix(self, horizon: int | str = END, *, by: str = "population") -> tuple[tuple[str, ...], np.ndarray]:
         """The gained-from matrix at a horizon, by ``"population"`` or by ``"agent"``.
@@ -143,15 +157,33 @@ class FlowResult:
         return result
 
     def format_matrix(self, horizon: int | str = END) -> str:
-        """A compact text table of the population matrix, in ticks x lots (half-units / 2)."""
-        names, mat = self.matrix(horizon)
-        short = [n.strip("_") for n in names]
-        width = max(8, *(len(n) for n in short))
-        lines = [f"gained from (rows gain from columns), horizon {horizon}, ticks x lots:"]
-        lines.append(" " * width + "".join(f"{n:>{width + 1}}" for n in short))
-        for n, row in zip(short, mat):
-            lines.append(f"{n:<{width}}" + "".join(f"{v / 2:>{width + 1}.1f}" for v in row))
-        return "\n".join(lines)
+        """A compact text table of the population matrix (see :func:`format_matrix`)."""
+        return format_matrix(*self.matrix(horizon), horizon)
+
+
+def format_matrix(names: Sequence[str], matrix: np.ndarray, horizon: int | str) -> str:
+    """A compact text table of a gained-from matrix in half-ticks x lots, shown in ticks x lots.
+
+    Args:
+        names: the row and column names.
+        matrix: ``[a, b]`` = what ``a`` gained from ``b``, in half-ticks x lots.
+        horizon: the markout horizon, for the title.
+
+    Returns:
+        Lines of text: a title, a header and one row per name.
+    """
+    short = [n.strip("_") for n in names]
+    width = max(9, *(len(n) + 1 for n in short))
+    lines = [f"who profits from whom (row gained from column), markout horizon {horizon}, ticks x lots:"]
+    lines.append(" " * width + "".join(f"{n:>{width}}" for n in short))
+    for n, row in zip(short, matrix):
+        lines.append(f"{n:<{width}}" + "".join(f"{v / 2:>{width},.1f}" for v in row))
+    return "\n".join(lines)
+
+
+def _arrays(result: FlowResult) -> tuple[np.ndarray, ...]:
+    """Every array of a result, in a fixed order, for comparing two results."""
+    return (result.spread, result.fees, result.total, *result.transfers.values(), *result.adverse.values(), *result.inventory.values())
 
 
 def _group(accounts: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from market.agents.policy import Policy
-from market.analysis.flows import FlowObserver, flows_columns
+from market.analysis.flows import flows_columns
 from market.data.facts import MIN_RETURNS, stylized_facts
 from market.envs.market_config import MarketConfig
 from market.envs.market_v0 import MarketEnv
@@ -68,14 +68,14 @@ def run_market(
         ConfigError: a PettingZoo population without a policy, or a
             negative ``book_levels``.
     """
-    collector, flows = SummaryCollector(), FlowObserver()
-    parts: list[EpisodeObserver] = [collector, flows]
+    collector = SummaryCollector()
+    parts: list[EpisodeObserver] = [collector]
     if writer is not None:
         parts.append(StepRecorder(writer, book_levels))
     play_episode(env, policies, seed=seed, observers=[*parts, *observers], progress=progress)
-    if writer is not None and flows.result is not None:
-        writer.append(s.FLOWS, flows_columns(flows.result))
-    return replace(collector.summary(), flows=flows.result)
+    if writer is not None and collector.flows is not None:
+        writer.append(s.FLOWS, flows_columns(collector.flows))
+    return collector.summary()
 
 
 # ---------------------------------------------------------------------------- simulate

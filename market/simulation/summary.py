@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from market import stats
-from market.analysis.flows import FlowResult
+from market.analysis.flows import FlowObserver, FlowResult
 from market.data.facts import MIN_RETURNS, stylized_facts
 from market.envs.market_config import Role
 from market.envs.market_v0 import MarketEnv
@@ -135,10 +135,23 @@ class MarketRunSummary:
 
 
 class SummaryCollector:
-    """Gathers what a :class:`MarketRunSummary` needs while an episode plays, and computes it at the end."""
+    """Gathers what a :class:`MarketRunSummary` needs while an episode plays, and computes it at the end.
+
+    Its flows (who profits from whom) come from a :class:`market.analysis.FlowObserver` it tells of
+    every event; :attr:`flows` holds them after ``finish``.
+    """
+
+    def __init__(self) -> None:
+        self._flows = FlowObserver()
+
+    @property
+    def flows(self) -> FlowResult | None:
+        """The episode's flows, once it has finished."""
+        return self._flows.result
 
     def start(self, env: MarketEnv) -> None:
         """Start from the mid at reset; count the first step as halted if the env begins halted."""
+        self._flows.start(env)
         self._mids = [env.mid]
         self._volumes: list[int] = []
         self._spreads: list[int] = []
@@ -166,6 +179,7 @@ class SummaryCollector:
 
     def observe(self, step: int, env: MarketEnv) -> None:
         """Keep the step's mid, volume, spread and depth, and the makers' fills against the mid before it."""
+        self._flows.observe(step, env)
         fills = env.last_fills
         mid_before = self._mids[-1]
         for fill in fills:
@@ -201,7 +215,8 @@ class SummaryCollector:
             self._halted_steps += env.halted
 
     def finish(self, env: MarketEnv) -> None:
-        """Keep the final equity and inventory of every agent."""
+        """Keep the final equity and inventory of every agent; analyze the flows."""
+        self._flows.finish(env)
         _, self._inventory, self._equity, _ = env.account_arrays()
         self._env = env
 
@@ -265,6 +280,7 @@ class SummaryCollector:
             quoted_spread=quoted_spread,
             execution=execution,
             schedules={name: tuple(values) for name, values in self._schedules.items()},
+            flows=self._flows.result,
         )
 
     def _execution(self, population: Any, path: np.ndarray) -> dict[str, float]:
