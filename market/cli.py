@@ -202,10 +202,7 @@ def backtest(
 
     options = _read_options(time_format, time_unit, dayfirst, delimiter, decimal)
     # the options given, named as the user wrote them; the rest are TradingEnvConfig's defaults
-    costs = {"commission_bps": commission_bps, "slippage_bps": slippage_bps}
-    for key, value in costs.items():
-        if value is not None and not 0 <= value < MAX_COST_BPS:
-            raise ConfigError(f"{key.replace('_', '-')}: expected a number in [0, {MAX_COST_BPS}), got {value!r}")
+    costs = _checked_costs(commission_bps, slippage_bps)
     env_settings: dict = {}
     if _is_checkpoint(policy):  # a checkpoint: act with its module, in the env it was trained on
         player, env_settings = _checkpoint_player(Path(policy))
@@ -234,6 +231,15 @@ def backtest(
         table.add_row(key, f"{result.metrics[key]:.4g}", f"{result.benchmark_metrics[key]:.4g}")
     console.print(table)
     console.print(f"run record: {path}", soft_wrap=True)
+
+
+def _checked_costs(commission_bps: float | None, slippage_bps: float | None) -> dict[str, float | None]:
+    """The cost options as given (None: the env's default), each refused outside [0, MAX_COST_BPS)."""
+    costs = {"commission_bps": commission_bps, "slippage_bps": slippage_bps}
+    for key, value in costs.items():
+        if value is not None and not 0 <= value < MAX_COST_BPS:
+            raise ConfigError(f"{key.replace('_', '-')}: expected a number in [0, {MAX_COST_BPS}), got {value!r}")
+    return costs
 
 
 def _is_checkpoint(policy: str) -> bool:
@@ -265,10 +271,7 @@ def _backtest_portfolio(
     from market.envs import PortfolioEnv
     from market.envs.portfolio_config import PortfolioEnvConfig
 
-    costs = {"commission_bps": commission_bps, "slippage_bps": slippage_bps}
-    for key, value in costs.items():
-        if value is not None and not 0 <= value < MAX_COST_BPS:
-            raise ConfigError(f"{key.replace('_', '-')}: expected a number in [0, {MAX_COST_BPS}), got {value!r}")
+    costs = _checked_costs(commission_bps, slippage_bps)
     if data is None:
         prices, source = load_sample_panel(), "the bundled panel"
     else:

@@ -16,7 +16,7 @@ import numpy as np
 
 from market.envs.portfolio_config import PortfolioEnvConfig, make_portfolio_config
 from market.envs.portfolio_data import build_portfolio_spaces, load_portfolio_data, portfolio_observation_layout
-from market.envs.portfolio_dynamics import Book, advance, infos, observations, open_books
+from market.envs.portfolio_dynamics import Book, advance, info_of, infos, observations, open_books
 from market.errors import ActionError, ResetNeeded
 
 PORTFOLIO_ENV_ID: Final = "market/Portfolio-v0"
@@ -116,7 +116,7 @@ class PortfolioEnv(gym.Env[np.ndarray, np.ndarray]):
         end = self.data.end_bar(start, self.config.max_steps)
         self._book = open_books(np.array([start]), np.array([end]), len(self.assets), self.config.initial_cash)
         self._done = False
-        return self._observation(), infos(self._book, self.data, None)[0]
+        return self._observation(), info_of(infos(self._book, self.data, None), 0)
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._book is None or self._done:
@@ -127,7 +127,7 @@ class PortfolioEnv(gym.Env[np.ndarray, np.ndarray]):
         self._book, step = advance(self._book, array[None, :], self.data, self.config, self._costs)
         terminated, truncated = bool(step.terminated[0]), bool(step.truncated[0])
         self._done = terminated or truncated
-        return self._observation(), float(step.reward[0]), terminated, truncated, infos(self._book, self.data, step)[0]
+        return self._observation(), float(step.reward[0]), terminated, truncated, info_of(infos(self._book, self.data, step), 0)
 
     def _observation(self) -> np.ndarray:
         assert self._book is not None

@@ -149,14 +149,9 @@ def _read_panel(source: Any) -> Panel:
         return source
     if source is None:
         return load_sample_panel()
-    path = str(source)
-    return load_panel(path, wide=not _is_folder(path))
-
-
-def _is_folder(path: str) -> bool:
     from pathlib import Path
 
-    return Path(path).is_dir()
+    return load_panel(source, wide=not Path(source).is_dir())
 
 
 def _correlations(window_returns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -196,20 +196,20 @@ def observations(book: Book, data: PortfolioData, config: PortfolioEnvConfig, lo
     return np.clip(np.concatenate([market, account], axis=1), low, high).astype(np.float32)
 
 
-def infos(book: Book, data: PortfolioData, step: Step | None) -> list[dict]:
-    """``info`` of every portfolio: simulation values only."""
-    weights = held_weights(book, data)
-    out = []
-    for i in range(book.bar.shape[0]):
-        out.append(
-            {
-                INFO_BAR: int(book.bar[i]),
-                INFO_VALUE: float(book.value[i]),
-                INFO_CASH: float(book.cash[i]),
-                INFO_WEIGHTS: weights[i].copy(),
-                INFO_TURNOVER: 0.0 if step is None else float(step.turnover[i]),
-                INFO_STEP_COST: 0.0 if step is None else float(step.cost[i]),
-                INFO_TOTAL_COST: float(book.total_cost[i]),
-            }
-        )
-    return out
+def infos(book: Book, data: PortfolioData, step: Step | None) -> dict[str, np.ndarray]:
+    """``info`` of every portfolio as arrays over the portfolios (simulation values only)."""
+    zeros = np.zeros(book.bar.shape[0])
+    return {
+        INFO_BAR: book.bar.copy(),
+        INFO_VALUE: book.value.copy(),
+        INFO_CASH: book.cash.copy(),
+        INFO_WEIGHTS: held_weights(book, data),
+        INFO_TURNOVER: zeros if step is None else step.turnover.copy(),
+        INFO_STEP_COST: zeros.copy() if step is None else step.cost.copy(),
+        INFO_TOTAL_COST: book.total_cost.copy(),
+    }
+
+
+def info_of(batched: dict[str, np.ndarray], row: int) -> dict:
+    """One portfolio's ``info`` (Python numbers, its weights an array) out of :func:`infos`."""
+    return {key: (values[row].copy() if values.ndim > 1 else values[row].item()) for key, values in batched.items()}

@@ -121,9 +121,7 @@ class PortfolioVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     def _observe(self, book: Book, step: Any) -> tuple[np.ndarray, dict[str, Any]]:
         space = self.single_observation_space
         obs = observations(book, self.data, self.config, space.low, space.high)
-        rows = infos(book, self.data, step)
-        batched = {key: np.stack([row[key] for row in rows]) for key in INFO_KEYS}
-        return obs, {**batched, **self._masks}
+        return obs, {**infos(book, self.data, step), **self._masks}
 
 
 def _overwrite(book: Book, rows: np.ndarray, fresh: Book) -> Book:

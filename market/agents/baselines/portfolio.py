@@ -75,6 +75,8 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from market.config import suggest
+from market.envs.portfolio_data import PERCENT, RETURNS, WEIGHTS, portfolio_observation_layout
+from market.envs.portfolio_dynamics import action_from_weights
 from market.errors import ConfigError
 
 __all__ = [
@@ -594,8 +596,6 @@ class PortfolioPolicy:
     """
 
     def __init__(self, baseline: PortfolioBaseline, *, n_assets: int, window: int, long_only: bool = True, gross_leverage: float = 1.0) -> None:
-        from market.envs.portfolio_data import RETURNS, WEIGHTS, portfolio_observation_layout
-
         layout = portfolio_observation_layout(n_assets, window)
         self.baseline = baseline
         self._returns, self._weights = layout[RETURNS], layout[WEIGHTS]
@@ -608,9 +608,6 @@ class PortfolioPolicy:
         self._step = 0
 
     def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        from market.envs.portfolio_data import PERCENT
-        from market.envs.portfolio_dynamics import action_from_weights
-
         returns = np.asarray(obs[self._returns], dtype=np.float64).reshape(self._shape) / PERCENT  # back to log returns
         held = np.clip(np.asarray(obs[self._weights], dtype=np.float64), 0.0, None)
         held = held / held.sum() if held.sum() > 0 else np.eye(self._shape[1] + 1)[-1]  # nothing held: all cash
