@@ -653,6 +653,7 @@ def simulate(
     console.print(f"steps {summary.steps:,}  trades {summary.trades:,}  volume {summary.volume:,} lots  mid {summary.initial_mid:,.0f} -> {summary.final_mid:,.0f} ticks", soft_wrap=True)
     if summary.flows is not None:
         console.print(summary.flows.format_matrix(), soft_wrap=True, markup=False)
+        console.print(summary.flows.format_parts(), soft_wrap=True, markup=False)
     if summary.facts:
         _print_facts({"this run": summary.facts})
     else:
@@ -683,12 +684,14 @@ def facts(
 
 
 def _print_flows(path: Path) -> None:
-    """The compact who-profits-from-whom matrix of a run record's first recorded episode, when it has one."""
-    from market.analysis import END, format_matrix, matrix_from_table
+    """The compact who-profits-from-whom matrix and P&L parts of a run record's first recorded episode, when it has them."""
+    from market.analysis import END, format_matrix, format_parts, matrix_from_table, parts_from_table
 
     reader = RunReader(path)
     if s.FLOWS in reader.tables:
         console.print(format_matrix(*matrix_from_table(reader.read(s.FLOWS), END), END), soft_wrap=True, markup=False)
+    if s.FLOW_PARTS in reader.tables:
+        console.print(format_parts(parts_from_table(reader.read(s.FLOW_PARTS), END), END), soft_wrap=True, markup=False)
 
 
 def _print_facts(columns: dict[str, dict[str, float]]) -> None:

@@ -136,7 +136,7 @@ def _entries(named: tuple[tuple[str, ...], np.ndarray]) -> dict[tuple[str, str],
 
 
 def test_flows_table_round_trips_through_a_run_record_and_matches_the_trades_table(tmp_path) -> None:
-    from market.analysis import flows_from_record, matrix_from_table
+    from market.analysis import flows_from_record, matrix_from_table, parts_from_table
     from market.records import RunReader
     from market.records import schema as s
     from market.records.io import RunWriter
@@ -154,6 +154,10 @@ def test_flows_table_round_trips_through_a_run_record_and_matches_the_trades_tab
     for horizon in HORIZONS:
         assert _entries(matrix_from_table(table, horizon)) == _entries(summary.flows.matrix(horizon))
         assert _entries(summary.flows.matrix(horizon))
+    # and the flow_parts table gives back every population's P&L parts exactly
+    parts = reader.read(s.FLOW_PARTS)
+    for horizon in HORIZONS:
+        assert parts_from_table(parts, horizon) == summary.flows.parts(horizon)
     # a step range's matrix still sums to zero, and the ranges add up to the whole
     early, late = matrix_from_table(table, END, (0, 60)), matrix_from_table(table, END, (61, 10**9))
     assert int(early[1].sum()) == 0
@@ -171,7 +175,7 @@ def test_dashboard_flows_heatmap_shows_the_recorded_matrix_over_the_chosen_steps
 
     from streamlit.testing.v1 import AppTest
 
-    from market.analysis import matrix_from_table
+    from market.analysis import matrix_from_table, parts_from_table
     from market.dashboard import app as page
     from market.records import RunReader
     from market.records import schema as s
@@ -198,4 +202,10 @@ def test_dashboard_flows_heatmap_shows_the_recorded_matrix_over_the_chosen_steps
         assert list(frame.index) == [n.strip("_") for n in names]
         assert np.allclose(frame.to_numpy(), expected / 2.0 * unit)
         assert abs(frame.to_numpy().sum()) < 1e-6
+        # the populations' P&L parts at the horizon (the whole episode), which add up to their totals
+        parts = next(f.value for f in at.dataframe if "adverse_selection" in getattr(f.value, "columns", []))
+        expected_parts = parts_from_table(reader.read(s.FLOW_PARTS), horizon)
+        assert list(parts["population"]) == [n.strip("_") for n in expected_parts]
+        assert np.allclose(parts["adverse_selection"], [v["adverse_selection"] / 2.0 * unit for v in expected_parts.values()])
+        assert np.allclose(parts[["spread", "adverse_selection", "inventory", "fees"]].sum(axis=1), parts["total"])
         assert np.abs(expected).sum() > 0

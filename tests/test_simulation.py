@@ -64,7 +64,7 @@ def test_simulate_writes_a_complete_run_record_with_summary_and_facts(tmp_path):
     reader = RunReader(result.path)  # verifies every table's checksum
     assert result.path == tmp_path / "sim"
     assert reader.kind == s.KIND_SIMULATE and reader.manifest[s.M_SEED] == 3
-    assert set(reader.tables) == {s.STEPS, s.TRADES, s.BOOK, s.FLOWS}
+    assert set(reader.tables) == {s.STEPS, s.TRADES, s.BOOK, s.FLOWS, s.FLOW_PARTS}
     metrics = reader.metrics
     assert metrics[M_STEPS] == 400
     assert metrics[M_TRADES] == reader.num_rows(s.TRADES) == result.summary.trades > 0

@@ -9,8 +9,11 @@ from market.analysis.flows import (
     analyze_flows,
     flows_columns,
     format_matrix,
+    format_parts,
     flows_from_record,
     matrix_from_table,
+    parts_columns,
+    parts_from_table,
     population_of,
 )
 
@@ -23,7 +26,10 @@ __all__ = [
     "analyze_flows",
     "flows_columns",
     "format_matrix",
+    "format_parts",
     "flows_from_record",
     "matrix_from_table",
+    "parts_columns",
+    "parts_from_table",
     "population_of",
 ]

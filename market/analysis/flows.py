@@ -35,6 +35,7 @@ import numpy as np
 
 from market.exchange.ledger import EXCHANGE_ACCOUNT, TAX_ACCOUNT, FeeConfig
 from market.exchange.types import Side
+from market.records.schema import FLOW_PART_COLUMNS
 
 __all__ = [
     "END",
@@ -46,6 +47,10 @@ __all__ = [
     "flows_columns",
     "format_matrix",
     "flows_from_record",
+    "format_parts",
+    "parts_columns",
+    "parts_from_table",
+    "StepTransfers",
     "matrix_from_table",
     "half_tick_mid",
     "population_of",
@@ -58,6 +63,10 @@ HORIZONS: tuple[int | str, ...] = (1, 10, 100, END)
 """Markout horizons, in steps after the fill's step began, and :data:`END`."""
 
 _BPS = 10_000
+
+PART_LABELS: Mapping[str, str] = dict(zip(FLOW_PART_COLUMNS, ("spread", "adverse sel.", "inventory", "fees", "total"), strict=True))
+"""The P&L parts (:meth:`FlowResult.parts`' keys, also the ``flow_parts`` table's columns) and their
+short labels in printed tables."""
 _ACCOUNTS = (EXCHANGE_ACCOUNT, TAX_ACCOUNT)
 
 
@@ -72,6 +81,17 @@ def population_of(account: str) -> str:
 def half_tick_mid(mid: float) -> int:
     """A mid in ticks as an integer number of half-ticks (twice it, rounded half to even)."""
     return int(round(2.0 * mid))
+
+
+class StepTransfers(NamedTuple):
+    """The transfers of one horizon as columns, one row per nonzero transfer (amounts positive), for
+    selecting a step range: the fill's step, the gaining and the paying account (indices into the
+    result's ``accounts``) and the amount in half-ticks x lots."""
+
+    step: np.ndarray
+    gainer: np.ndarray
+    payer: np.ndarray
+    amount: np.ndarray
 
 
 class FlowTrade(NamedTuple):
@@ -97,8 +117,8 @@ class FlowResult:
         accounts: agents (sorted), then the exchange and tax accounts.
         horizons: the horizons, as strings (``"1"``, ``"10"``, ``"100"``, ``"end"``).
         transfers: per horizon, ``[a, b]`` = what ``accounts[a]`` gained from ``accounts[b]``.
-        step_transfers: per horizon, ``(step, gainer, payer, amount)`` rows (positive amounts
-            only), for selecting a step range.
+        step_transfers: per horizon, the transfers as :class:`StepTransfers` columns (positive
+            amounts only), for selecting a step range.
         spread, fees, total: per account.
         adverse, inventory: per horizon, per account.
     """
@@ -106,7 +126,7 @@ class FlowResult:
     accounts: tuple[str, ...]
     horizons: tuple[str, ...]
     transfers: Mapping[str, np.ndarray]
-    step_transfers: Mapping[str, list[tuple[int, str, str, int]]] = field(repr=False)
+    step_transfers: Mapping[str, StepTransfers] = field(repr=False)
     spread: np.ndarray
     fees: np.ndarray
     total: np.ndarray
@@ -120,7 +140,8 @@ class FlowResult:
         return (
             self.accounts == other.accounts
             and self.horizons == other.horizons
-            and dict(self.step_transfers) == dict(other.step_transfers)
+            and self.step_transfers.keys() == other.step_transfers.keys()
+            and all(np.array_equal(a, b) for k in self.step_transfers for a, b in zip(self.step_transfers[k], other.step_transfers[k], strict=True))
             and all(np.array_equal(a, b) for a, b in zip(_arrays(self), _arrays(other), strict=True))
         )
 
@@ -144,21 +165,21 @@ class FlowResult:
         """Per population: spread, adverse selection, inventory, fees and total P&L (they add up)."""
         key = _horizon_key(horizon)
         names, index = _group(self.accounts)
-        result: dict[str, dict[str, int]] = {}
-        for g, name in enumerate(names):
-            mask = index == g
-            result[name] = {
-                "spread": int(self.spread[mask].sum()),
-                "adverse_selection": int(self.adverse[key][mask].sum()),
-                "inventory": int(self.inventory[key][mask].sum()),
-                "fees": int(self.fees[mask].sum()),
-                "total": int(self.total[mask].sum()),
-            }
-        return result
+        return {name: {part: int(_part(self, part, key)[index == g].sum()) for part in FLOW_PART_COLUMNS} for g, name in enumerate(names)}
 
     def format_matrix(self, horizon: int | str = END) -> str:
         """A compact text table of the population matrix (see :func:`format_matrix`)."""
         return format_matrix(*self.matrix(horizon), horizon)
+
+    def format_parts(self, horizon: int | str = END) -> str:
+        """A compact text table of each population's P&L parts (see :func:`format_parts`)."""
+        return format_parts(self.parts(horizon), horizon)
+
+
+def _part(result: FlowResult, part: str, horizon: str) -> np.ndarray:
+    """One P&L part of every account at a horizon (spread, fees and total do not depend on it)."""
+    by_horizon = {"adverse_selection": result.adverse, "inventory": result.inventory}
+    return by_horizon[part][horizon] if part in by_horizon else getattr(result, part)
 
 
 def format_matrix(names: Sequence[str], matrix: np.ndarray, horizon: int | str) -> str:
@@ -203,6 +224,8 @@ def analyze_flows(
 ) -> FlowResult:
     """Mark every fill against later mids and split each agent's P&L into its parts.
 
+    Whole-array arithmetic over the fills (``np.add.at`` for the sums by account), exact in int64.
+
     Args:
         trades: the episode's fills, in order.
         mids: ``T + 1`` mids in half-ticks: at reset, then after each of the ``T`` steps.
@@ -222,50 +245,53 @@ def analyze_flows(
     n = len(accounts)
     exch, tax_acct = idx[EXCHANGE_ACCOUNT], idx[TAX_ACCOUNT]
     keys = tuple(_horizon_key(h) for h in horizons)
-    transfers = {k: np.zeros((n, n), dtype=np.int64) for k in keys}
-    step_rows: dict[str, list[tuple[int, str, str, int]]] = {k: [] for k in keys}
-    spread = np.zeros(n, dtype=np.int64)
-    fee_paid = np.zeros(n, dtype=np.int64)
-    adverse = {k: np.zeros(n, dtype=np.int64) for k in keys}
-    end_pnl = np.zeros(n, dtype=np.int64)
 
-    def transfer(k: str, step: int, gainer: int, payer: int, amount: int) -> None:
-        transfers[k][gainer, payer] += amount
-        transfers[k][payer, gainer] -= amount
-        if amount > 0:
-            step_rows[k].append((step, accounts[gainer], accounts[payer], amount))
-        elif amount < 0:
-            step_rows[k].append((step, accounts[payer], accounts[gainer], -amount))
+    step = np.fromiter((t.step for t in trades), dtype=np.int64, count=len(trades))
+    price = np.fromiter((t.price for t in trades), dtype=np.int64, count=len(trades))
+    qty = np.fromiter((t.qty for t in trades), dtype=np.int64, count=len(trades))
+    maker = np.fromiter((idx[t.maker] for t in trades), dtype=np.int64, count=len(trades))
+    taker = np.fromiter((idx[t.taker] for t in trades), dtype=np.int64, count=len(trades))
+    buy = str(Side.BUY)
+    taker_buys = np.fromiter((str(t.taker_side) == buy for t in trades), dtype=bool, count=len(trades))
+    # who bought, who sold, and what each paid the exchange and the tax account (the ledger's rounding)
+    buyer, seller = np.where(taker_buys, taker, maker), np.where(taker_buys, maker, taker)
+    notional = price * qty
+    maker_fee, taker_fee, tax = (notional * bps // _BPS for bps in (fees.maker_bps, fees.taker_bps, fees.tax_bps))
+    buyer_fee, seller_fee = np.where(taker_buys, taker_fee, maker_fee), np.where(taker_buys, maker_fee, taker_fee)
+    at_fill = mid[np.minimum(step, last)]
 
-    for t in trades:
-        # who bought, who sold, and what each paid the exchange and the tax account (ledger rounding)
-        taker_buys = str(t.taker_side) == str(Side.BUY)
-        buyer, seller = (t.taker, t.maker) if taker_buys else (t.maker, t.taker)
-        b, s_, m = idx[buyer], idx[seller], idx[t.maker]
-        notional = t.price * t.qty
-        maker_fee = notional * fees.maker_bps // _BPS
-        taker_fee = notional * fees.taker_bps // _BPS
-        tax = notional * fees.tax_bps // _BPS
-        buyer_fee, seller_fee = (taker_fee, maker_fee) if taker_buys else (maker_fee, taker_fee)
-        at_fill = int(mid[min(t.step, last)])
-        # the buyer's P&L against a mid; the seller's is its negative
-        spread[b] += t.qty * (at_fill - 2 * t.price)
-        spread[s_] -= t.qty * (at_fill - 2 * t.price)
-        end_pnl[b] += t.qty * (int(mid[last]) - 2 * t.price)
-        end_pnl[s_] -= t.qty * (int(mid[last]) - 2 * t.price)
-        fee_paid[b] -= 2 * (buyer_fee + tax)
-        fee_paid[s_] -= 2 * (seller_fee + tax)
-        fee_paid[exch] += 2 * (buyer_fee + seller_fee)
-        fee_paid[tax_acct] += 4 * tax
-        maker_sign = -1 if taker_buys else 1
-        for k, h in zip(keys, horizons):
-            later = int(mid[last if h == END else min(t.step + int(h), last)])
-            transfer(k, t.step, b, s_, t.qty * (later - 2 * t.price))
-            transfer(k, t.step, exch, b, 2 * buyer_fee)
-            transfer(k, t.step, exch, s_, 2 * seller_fee)
-            transfer(k, t.step, tax_acct, b, 2 * tax)
-            transfer(k, t.step, tax_acct, s_, 2 * tax)
-            adverse[k][m] += maker_sign * t.qty * (later - at_fill)
+    def by_account(*pairs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        out = np.zeros(n, dtype=np.int64)
+        for who, amount in pairs:
+            np.add.at(out, who, amount)
+        return out
+
+    # the buyer's P&L against a mid; the seller's is its negative
+    spread = by_account((buyer, qty * (at_fill - 2 * price)), (seller, -qty * (at_fill - 2 * price)))
+    end_pnl = by_account((buyer, qty * (mid[last] - 2 * price)), (seller, -qty * (mid[last] - 2 * price)))
+    fee_paid = by_account((buyer, -2 * (buyer_fee + tax)), (seller, -2 * (seller_fee + tax)))
+    fee_paid[exch] += 2 * int((buyer_fee + seller_fee).sum())
+    fee_paid[tax_acct] += 4 * int(tax.sum())
+    maker_sign = np.where(taker_buys, -1, 1)
+    # per fill, five transfers in this order: seller to buyer at the marked mid, then each side's fee and tax
+    gainers = np.stack([buyer, np.full_like(buyer, exch), np.full_like(buyer, exch), np.full_like(buyer, tax_acct), np.full_like(buyer, tax_acct)], axis=1)
+    payers = np.stack([seller, buyer, seller, buyer, seller], axis=1)
+    transfers: dict[str, np.ndarray] = {}
+    step_rows: dict[str, StepTransfers] = {}
+    adverse: dict[str, np.ndarray] = {}
+    for k, h in zip(keys, horizons):
+        later = np.full_like(step, mid[last]) if h == END else mid[np.minimum(step + int(h), last)]
+        amounts = np.stack([qty * (later - 2 * price), 2 * buyer_fee, 2 * seller_fee, 2 * tax, 2 * tax], axis=1).ravel()
+        g, p = gainers.ravel(), payers.ravel()
+        matrix = np.zeros((n, n), dtype=np.int64)
+        np.add.at(matrix, (g, p), amounts)
+        transfers[k] = matrix - matrix.T
+        kept = amounts != 0
+        flip = amounts < 0
+        step_rows[k] = StepTransfers(
+            np.repeat(step, 5)[kept], np.where(flip, p, g)[kept], np.where(flip, g, p)[kept], np.abs(amounts)[kept]
+        )
+        adverse[k] = by_account((maker, maker_sign * qty * (later - at_fill)))
 
     # total P&L: fills marked at the last mid, fees, and the starting inventory's revaluation
     holding = np.array([start_inventory.get(a, 0) for a in accounts], dtype=np.int64) * (int(mid[last]) - int(mid[0]))
@@ -317,19 +343,55 @@ class FlowObserver:
         )
 
 
-def flows_columns(result: FlowResult) -> dict[str, list[Any]]:
-    """The rows of a run record's ``flows`` table, from a result (see :mod:`market.records.schema`)."""
+def flows_columns(result: FlowResult) -> dict[str, Any]:
+    """The columns of a run record's ``flows`` table, from a result (see :mod:`market.records.schema`)."""
     from market.records import schema as s
 
-    columns: dict[str, list[Any]] = {name: [] for name in (s.STEP, s.HORIZON, s.GAINER, s.PAYER, s.AMOUNT)}
-    for horizon in result.horizons:
-        for step, gainer, payer, amount in result.step_transfers[horizon]:
-            columns[s.STEP].append(step)
-            columns[s.HORIZON].append(horizon)
-            columns[s.GAINER].append(gainer)
-            columns[s.PAYER].append(payer)
-            columns[s.AMOUNT].append(amount)
-    return columns
+    names = np.array(result.accounts, dtype=object)
+    rows = [result.step_transfers[h] for h in result.horizons]
+    return {
+        s.STEP: np.concatenate([r.step for r in rows]),
+        s.HORIZON: np.repeat(np.array(result.horizons, dtype=object), [len(r.step) for r in rows]),
+        s.GAINER: names[np.concatenate([r.gainer for r in rows])],
+        s.PAYER: names[np.concatenate([r.payer for r in rows])],
+        s.AMOUNT: np.concatenate([r.amount for r in rows]),
+    }
+
+
+def parts_columns(result: FlowResult) -> dict[str, Any]:
+    """The columns of a run record's ``flow_parts`` table: each account's P&L parts at each horizon."""
+    from market.records import schema as s
+
+    horizons = np.repeat(np.array(result.horizons, dtype=object), len(result.accounts))
+    return {
+        s.HORIZON: horizons,
+        s.AGENT: np.tile(np.array(result.accounts, dtype=object), len(result.horizons)),
+        **{part: np.concatenate([_part(result, part, h) for h in result.horizons]) for part in FLOW_PART_COLUMNS},
+    }
+
+
+def parts_from_table(table: Any, horizon: int | str = END) -> dict[str, dict[str, int]]:
+    """Per population, the P&L parts of a recorded ``flow_parts`` table (a pandas frame) at a horizon:
+    what :meth:`FlowResult.parts` gives during the run."""
+    from market.records import schema as s
+
+    rows = table[table[s.HORIZON] == _horizon_key(horizon)]
+    names, index = _group(list(rows[s.AGENT]))
+    return {
+        name: {part: int(rows[part].to_numpy()[index == g].sum()) for part in PART_LABELS}
+        for g, name in enumerate(names)
+    }
+
+
+def format_parts(parts: Mapping[str, Mapping[str, int]], horizon: int | str) -> str:
+    """A compact text table of each population's P&L parts (half-ticks x lots, shown in ticks x lots)."""
+    short = {name.strip("_"): values for name, values in parts.items()}
+    width = max(12, *(len(n) + 1 for n in short))
+    lines = [f"where each population's P&L came from, markout horizon {horizon}, ticks x lots:"]
+    lines.append(f"{'':<{width}}" + "".join(f"{label:>14}" for label in PART_LABELS.values()))
+    for name, values in short.items():
+        lines.append(f"{name:<{width}}" + "".join(f"{values[part] / 2:>14,.1f}" for part in PART_LABELS))
+    return "\n".join(lines)
 
 
 def matrix_from_table(table: Any, horizon: int | str = END, steps: tuple[int, int] | None = None) -> tuple[tuple[str, ...], np.ndarray]:

@@ -237,6 +237,11 @@ def _flow_matrix(path: str, fingerprint: str, horizon: str, lo: int, hi: int) ->
     return rd.flow_matrix(_reader(path, fingerprint), horizon, lo, hi)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _flow_parts(path: str, fingerprint: str, horizon: str) -> pd.DataFrame:
+    return rd.flow_parts(_reader(path, fingerprint), horizon)
+
+
 class _Run:
     """One opened run: its real path, manifest checksum and reader (all from the caches above)."""
 
@@ -646,6 +651,15 @@ def _flows_view(run: _Run) -> None:
         "transfer marked at the mid the horizon later (the last mid near the end), plus fees and taxes to "
         "the exchange and tax accounts. The matrix is antisymmetric and sums to zero."
     )
+    parts = _flow_parts(run.path, run.fingerprint, horizon)
+    if len(parts):
+        st.subheader("Where each population's P&L came from")
+        st.dataframe(parts, hide_index=True, key="flow_parts_table", column_config={c: st.column_config.NumberColumn(format="%.4g") for c in parts.columns[1:]})
+        st.caption(
+            f"Over the whole episode, in price units. Spread: each fill against the mid when it happened. Adverse "
+            f"selection: how the mid moved against the population's maker fills by the horizon ({horizon}). Fees: "
+            f"fees and tax paid. Inventory: the rest of its equity change. The four add up to the total."
+        )
 
 
 def _strategies_view(run: _Run) -> None:

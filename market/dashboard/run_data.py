@@ -654,6 +654,20 @@ def flow_horizons(reader: RunReader) -> list[str]:
     return list(dict.fromkeys(table[s.HORIZON]))
 
 
+def flow_parts(reader: RunReader, horizon: str) -> pd.DataFrame:
+    """Each population's P&L parts over the whole episode at a markout horizon, in price units: spread
+    earned, adverse selection, inventory, fees and their total (from the ``flow_parts`` table; empty
+    for records written before it existed)."""
+    from market.analysis.flows import parts_from_table
+
+    if s.FLOW_PARTS not in reader.tables:
+        return pd.DataFrame()
+    parts = parts_from_table(reader.read(s.FLOW_PARTS), horizon)
+    unit = price_unit(reader) or 1.0
+    frame = pd.DataFrame.from_dict(parts, orient="index") / 2.0 * unit
+    return frame.rename_axis("population").reset_index().assign(population=lambda f: f["population"].str.strip("_"))
+
+
 def flow_matrix(reader: RunReader, horizon: str, lo: int | None, hi: int | None) -> pd.DataFrame:
     """The population gained-from matrix of a run's fills in steps ``lo..hi`` at a markout horizon.
 

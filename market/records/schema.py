@@ -28,6 +28,10 @@ Tables (all optional per run; a backtest has no ``book`` table):
     ``gainer``, ``payer`` string (agents, or the exchange and tax accounts); ``amount`` int64 in
     half-ticks x lots. Summed over a step range it gives the gained-from matrix; records written
     before this table existed simply lack it (all tables are optional).
+``flow_parts``: where each account's P&L came from (:meth:`market.analysis.FlowResult.parts`), one
+    row per markout horizon per account. ``horizon``, ``agent`` string (an agent, or the exchange and
+    tax accounts); ``spread``, ``adverse_selection``, ``inventory``, ``fees``, ``total`` int64 in
+    half-ticks x lots (spread + adverse selection + inventory + fees = total).
 ``training``: training progress in long format, one row per metric per iteration, so a dashboard
     can plot any metric without knowing its name in advance.
     ``iteration`` int64; ``env_steps`` int64; ``time_s`` float64 (seconds since training began);
@@ -124,6 +128,7 @@ BOOK = "book"
 TRAINING = "training"
 HOLDINGS = "holdings"
 FLOWS = "flows"
+FLOW_PARTS = "flow_parts"
 
 # --- column names ------------------------------------------------------------------------------
 
@@ -161,6 +166,8 @@ HORIZON = "horizon"
 GAINER = "gainer"
 PAYER = "payer"
 AMOUNT = "amount"
+FLOW_PART_COLUMNS: tuple[str, ...] = ("spread", "adverse_selection", "inventory", "fees", "total")
+"""The ``flow_parts`` table's money columns: the parts of :meth:`market.analysis.FlowResult.parts`."""
 
 # --- enumerated values -------------------------------------------------------------------------
 
@@ -244,9 +251,16 @@ FLOWS_SCHEMA = _schema(
     pa.field(AMOUNT, pa.int64(), nullable=False),
 )
 
+FLOW_PARTS_SCHEMA = _schema(
+    FLOW_PARTS,
+    pa.field(HORIZON, pa.string(), nullable=False),
+    pa.field(AGENT, pa.string(), nullable=False),
+    *(pa.field(part, pa.int64(), nullable=False) for part in FLOW_PART_COLUMNS),
+)
+
 TABLE_SCHEMAS: Mapping[str, pa.Schema] = MappingProxyType(
     {STEPS: STEPS_SCHEMA, TRADES: TRADES_SCHEMA, BOOK: BOOK_SCHEMA, TRAINING: TRAINING_SCHEMA, HOLDINGS: HOLDINGS_SCHEMA,
-     FLOWS: FLOWS_SCHEMA}
+     FLOWS: FLOWS_SCHEMA, FLOW_PARTS: FLOW_PARTS_SCHEMA}
 )
 """Every table of this layout version, by name."""
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from market.agents.policy import Policy
-from market.analysis.flows import flows_columns
+from market.analysis.flows import flows_columns, parts_columns
 from market.data.facts import MIN_RETURNS, stylized_facts
 from market.envs.market_config import MarketConfig
 from market.envs.market_v0 import MarketEnv
@@ -62,7 +62,7 @@ def run_market(
 
     Returns:
         The run's summary, with its flows (:mod:`market.analysis.flows`); a writer also gets them
-        as the ``flows`` table.
+        as the ``flows`` and ``flow_parts`` tables.
 
     Raises:
         ConfigError: a PettingZoo population without a policy, or a
@@ -75,6 +75,7 @@ def run_market(
     play_episode(env, policies, seed=seed, observers=[*parts, *observers], progress=progress)
     if writer is not None and collector.flows is not None:
         writer.append(s.FLOWS, flows_columns(collector.flows))
+        writer.append(s.FLOW_PARTS, parts_columns(collector.flows))
     return collector.summary()
 
 
@@ -123,7 +124,7 @@ def simulate(
     The record's manifest holds the spec, the ecology and the market config (kind ``simulate``,
     the seed), and as metrics the run's summary and the stylized facts of the mid
     (:meth:`MarketRunSummary.metrics`; no facts for a run shorter than
-    :data:`market.data.facts.MIN_RETURNS` steps). Tables: ``steps``, ``trades``, ``book``, ``flows``.
+    :data:`market.data.facts.MIN_RETURNS` steps). Tables: ``steps``, ``trades``, ``book``, ``flows``, ``flow_parts``.
 
     Args:
         spec: the population counts, steps, clearing and root seed (its defaults are the default ecology).
