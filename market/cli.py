@@ -508,7 +508,12 @@ def league(
     connect(address, verbose=verbose, log_file=_log_file(out, name))
     console.print(f"[bold]{loaded.name}[/bold]{' (quick)' if quick else ''}: league of {settings.generations} generation(s), {settings.seeds} seed(s) each", soft_wrap=True)
     result = run_league(loaded, settings, out=out, name=name, source=scenario, quick=quick, resume=resume is not None, address=address, on_generation=_print_generation)
+    table = Table("generation", "exploitability then", "against the final pool", title="Exploitability of each generation's mixture (P&L per agent per episode)")
+    for point in result.curve:
+        table.add_row(str(point["generation"]), f"{point['exploitability']:.4g}", f"{point['final_pool_exploitability']:.4g}")
+    console.print(table)
     console.print(f"run record: {result.run_path}", soft_wrap=True)
+    console.print(f"open it: {sys.argv[0]} dashboard --runs {out}   (then http://127.0.0.1:8501/?run={result.run_path.name})", soft_wrap=True)
 
 
 def _print_generation(generation) -> None:

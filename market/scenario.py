@@ -504,8 +504,11 @@ def _check(scenario: ScenarioConfig) -> None:
 
 
 def _check_evaluation(scenario: ScenarioConfig, config: MarketConfig) -> None:
-    """The evaluation of a market scenario names real populations, and every market it plays is valid."""
-    from market.agents.scripted import policy_role
+    """The evaluation of a market scenario names real populations, and every market it plays is valid;
+    its baselines and scripted league strategies are policies of their population's role with valid
+    parameters."""
+    from market.agents.scripted import strategy_policy_of
+    from market.training.envs import CHECKPOINT_PREFIX
 
     evaluation = scenario.evaluation
     names = [p.name for p in config.populations]
@@ -513,14 +516,14 @@ def _check_evaluation(scenario: ScenarioConfig, config: MarketConfig) -> None:
     labels = [scenario.label, *(b.name for b in evaluation.baselines)]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"evaluation.baselines: expected unique names, not the same as evaluation.label, got {labels}")
-    for baseline in evaluation.baselines:
-        key = f"evaluation.baselines.{baseline.name}"
-        if baseline.population not in populations:
-            raise ConfigError(f"{key}.population: {baseline.population!r} is not a population of this market{suggest(baseline.population, names)}; populations: {names}")
-        role = populations[baseline.population].role
-        if policy_role(baseline.policy, population=baseline.population) is not role:
-            raise ConfigError(f"{key}.policy: {baseline.policy!r} is not a {role} policy, and {baseline.population!r} are {role}s")
-        build_policy(baseline.policy, dict(baseline.params), window=config.window, population=baseline.population, **population_limits(populations[baseline.population]))
+    learners = {p.name: p for p in config.populations if p.learner}
+    strategies = [(f"evaluation.baselines.{b.name}", b, populations, "population") for b in evaluation.baselines]
+    # a league's strategies are played by learning populations; its checkpoints load when a league starts
+    strategies += [(f"league.strategies.{s.name}", s, learners, "learning population") for s in scenario.league.strategies if not s.policy.startswith(CHECKPOINT_PREFIX)]
+    for key, strategy, allowed, kind in strategies:
+        if strategy.population not in allowed:
+            raise ConfigError(f"{key}.population: {strategy.population!r} is not a {kind} of this market{suggest(strategy.population, list(allowed))}; {kind}s: {list(allowed)}")
+        strategy_policy_of(key, strategy.policy, strategy.params, allowed[strategy.population], window=config.window)
     if evaluation.reference is not None:
         for label, _ in evaluation.reference.rows:
             if label not in labels:

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("ray")
@@ -151,3 +152,75 @@ def test_killing_the_head_leaves_none_of_its_processes(ray_head):
     assert _head_processes(ray_head), "the head should be running"
     _kill_head(ray_head)
     assert _head_processes(ray_head) == []
+
+
+TINY_LEAGUE = """
+[scenario]
+name = "tiny_cluster_league"
+kind = "market"
+description = "Two maker strategies on a forty-step market"
+
+[market]
+clearing = "book"
+max_steps = 40
+initial_price = 10000
+window = 5
+
+[fundamental]
+source = "constant"
+
+[[populations]]
+name = "maker"
+role = "maker"
+count = 2
+max_offset = 10
+initial_inventory = 0
+
+[[background]]
+name = "noise"
+role = "taker"
+count = 4
+policy = "noise"
+params = { activity = 0.8, max_aggression = 1.0 }
+
+[training]
+iterations = 1
+train_batch_size = 80
+minibatch_size = 40
+num_epochs = 1
+hidden = [8]
+
+[[league.strategies]]
+name = "touch"
+population = "maker"
+policy = "market_maker"
+params = { half_spread = 0.0, vol_widen = 0.0, inventory_skew = 0.0 }
+
+[[league.strategies]]
+name = "wide"
+population = "maker"
+policy = "market_maker"
+params = { half_spread = 1.0, vol_widen = 0.0, inventory_skew = 0.0 }
+"""
+
+
+def test_league_command_joins_a_running_head_plays_and_trains_there(ray_head, tmp_path):
+    scenario = tmp_path / "league.toml"
+    scenario.write_text(TINY_LEAGUE)
+    out = tmp_path / "runs"
+    result = subprocess.run(
+        [MARKET, "league", str(scenario), "--address", ray_head.address, "--generations", "1", "--seeds", "2", "--iterations", "1", "--out", str(out)],
+        env=_no_auth_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TRAIN_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    # one driver joined this head: the league's episodes and its best response's training ran there
+    assert len(_driver_logs(ray_head)) == 1
+    [run] = [RunReader(p) for p in out.iterdir() if p.is_dir() and p.name.startswith("league_") and not p.name.endswith("_maker")]
+    league = run.manifest["league"]
+    assert run.kind == "league" and [s["name"] for s in league["pools"]["maker"]] == ["touch", "wide", "br1"]
+    assert np.array(league["generations"][0]["payoffs"]["counts"]).min() == 2

@@ -314,6 +314,29 @@ def test_exploitability_is_the_best_replys_gain_and_falls_once_the_pool_holds_th
     assert second["exploitability"] == pytest.approx(max(0.0, second["best_responses"]["maker"]["gain"], second["pool_regret"]))
     assert second["exploitability"] < first["exploitability"] / 2, "the mixture of a pool that holds the first reply is far less exploitable"
     assert [s.name for s in result.pools["maker"]] == ["wide", "far", "mid", "touch"]
+    # the curve measures both mixtures against the final pool (mid and touch included), on every seed played
+    curve = RunReader(result.run_path).manifest["league"]["curve"]
+    assert curve == result.curve and [p["exploitability"] for p in curve] == [first["exploitability"], second["exploitability"]]
+    assert curve[0]["final_pool_exploitability"] > 50 and curve[1]["final_pool_exploitability"] < curve[0]["final_pool_exploitability"] / 2
+
+    # the dashboard's League tab shows the curve, the last generation's payoff matrix and the standings
+    from streamlit.testing.v1 import AppTest
+
+    from market.dashboard import app as page
+
+    os.environ[page.RUNS_ENV] = str(tmp_path / "runs")
+    try:
+        at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py"), default_timeout=30.0)
+        at.query_params[page.QUERY_RUN] = "lg"
+        at.run()
+    finally:
+        del os.environ[page.RUNS_ENV]
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    frames = [f.value for f in at.dataframe]
+    payoffs = next(f for f in frames if list(f.columns) == ["wide", "far", "mid"])
+    assert np.allclose(payoffs.to_numpy(), np.array(second["payoffs"]["mean"]["maker"], dtype=float), equal_nan=True)
+    standings = next(f for f in frames if "ordinal" in f.columns)
+    assert list(standings["strategy"]) == [s["strategy"] for s in second["standings"]]
 
 
 # ---------------------------------------------------------------------------- the command

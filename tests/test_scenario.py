@@ -121,6 +121,24 @@ def test_a_baseline_must_name_a_population_and_a_policy_of_its_role(tmp_path, ba
 
 
 @pytest.mark.parametrize(
+    ("strategy", "message"),
+    [
+        ('name = "y"\npopulation = "makers"\npolicy = "market_maker"', "league.strategies.y.population: 'makers' is not a learning population of this market (did you mean 'maker'?)"),
+        ('name = "y"\npopulation = "maker"\npolicy = "noise"', "league.strategies.y.policy: 'noise' is not a maker policy"),
+        ('name = "y"\npopulation = "maker"\npolicy = "market_maker"\nparams = { half_spread = 7.0 }', "half_spread"),
+    ],
+)
+def test_a_league_strategy_is_checked_when_the_scenario_loads(tmp_path, strategy, message):
+    from market.scenario import resolve
+
+    path = tmp_path / "with_strategy.toml"
+    path.write_text(resolve("market_makers").read_text() + f"\n[[league.strategies]]\n{strategy}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(str(path))
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
     ("settings", "message"),
     [
         ({"gae_lambda": 0}, "gae_lambda: expected a number in (0, 1], got 0"),

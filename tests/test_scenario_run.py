@@ -37,7 +37,7 @@ def test_market_makers_quick_run_records_everything_and_more_makers_narrow_the_s
     [summary] = [r for r in list_runs(tmp_path) if r.ok]
     reader = RunReader(summary.path)
     assert reader.kind == "scenario" and reader.scenario == "market_makers"
-    assert set(reader.tables) == {"training", "steps", "trades", "book", "flows"}
+    assert set(reader.tables) == {"training", "steps", "trades", "book", "flows", "flow_parts"}
     assert sorted(set(reader.read("training")["iteration"])) == [1, 2]
     metrics = reader.metrics
     assert "maker_mean_return" in metrics and metrics["ci95"]["maker_mean_return"] > 0, "three seeds give a spread"

@@ -207,7 +207,7 @@ def test_market_training_records_curves_and_the_final_evaluation_episode(tmp_pat
     settings = TrainingConfig(env="market", env_config=TINY_MARKET, train_batch_size=200, minibatch_size=50, num_epochs=1, hidden=(16,))
     result = train(settings, StopConfig(iterations=1), out=tmp_path, name="market")
     reader = RunReader(result.run_path)
-    assert set(reader.tables) == {"training", "steps", "trades", "book", "flows"}
+    assert set(reader.tables) == {"training", "steps", "trades", "book", "flows", "flow_parts"}
     steps = reader.read("steps")
     assert set(steps["agent"]) == {"maker_0", "maker_1", "taker_0", "taker_1", "noise_0", "noise_1"}
     assert len(steps) == 6 * TINY_MARKET["max_steps"]

@@ -617,3 +617,32 @@ def build_policy(
     except ParamError as error:
         raise ConfigError(error.message(path)) from None
 
+
+
+def strategy_policy_of(key: str, name: str, params: Mapping[str, Any], population: Any, *, window: int) -> Policy:
+    """The scripted policy ``name`` playing in ``population``'s place, checked as a strategy entry.
+
+    A scenario's baselines and league strategies name a policy for a learning population; this checks
+    that the policy exists, is of the population's role and takes these parameters, with every error
+    naming the entry's ``key`` (``evaluation.baselines.<name>``, ``league.strategies.<name>``).
+
+    Args:
+        key: the entry's key, for error messages.
+        name: a key of :data:`SCRIPTED_POLICIES`.
+        params: the policy's parameters.
+        population: the population (a :class:`~market.envs.market_config.PopulationConfig`).
+        window: the market env's mid-return window.
+
+    Raises:
+        ConfigError: an unknown policy (with a "did you mean"), one of the other role, or bad parameters.
+    """
+    try:
+        role = policy_role(name, population=population.name)
+    except ConfigError as error:
+        raise ConfigError(f"{key}.policy: {str(error).partition(': ')[2]}") from None
+    if role is not population.role:
+        raise ConfigError(f"{key}.policy: {name!r} is not a {population.role} policy, and {population.name!r} are {population.role}s")
+    try:
+        return build_policy(name, dict(params), window=window, population=population.name, **population_limits(population))
+    except ConfigError as error:
+        raise ConfigError(f"{key}: {error}") from None

@@ -242,6 +242,11 @@ def _flow_parts(path: str, fingerprint: str, horizon: str) -> pd.DataFrame:
     return rd.flow_parts(_reader(path, fingerprint), horizon)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _league(path: str, fingerprint: str) -> rd.LeagueTables | None:
+    return rd.league_tables(_reader(path, fingerprint))
+
+
 class _Run:
     """One opened run: its real path, manifest checksum and reader (all from the caches above)."""
 
@@ -349,8 +354,8 @@ def replay_page(root: Path, listing: rd.RunListing) -> None:
         details.append(f"prices and money in price units, one tick = {unit:g}")
     st.caption(" · ".join(details))
 
-    replay_tab, board_tab, flows_tab, strategies_tab, portfolio_tab, training_tab, metrics_tab, config_tab = st.tabs(
-        ["Replay", "Leaderboard", "Flows", "Strategies", "Portfolio", "Training", "Metrics", "Config"]
+    replay_tab, board_tab, flows_tab, strategies_tab, league_tab, portfolio_tab, training_tab, metrics_tab, config_tab = st.tabs(
+        ["Replay", "Leaderboard", "Flows", "Strategies", "League", "Portfolio", "Training", "Metrics", "Config"]
     )
     with replay_tab:
         if overview.agents or s.BOOK in overview.tables or s.TRADES in overview.tables:
@@ -363,6 +368,8 @@ def replay_page(root: Path, listing: rd.RunListing) -> None:
         _flows_view(run)
     with strategies_tab, section("Strategies"):
         _strategies_view(run)
+    with league_tab, section("League"):
+        _league_view(run)
     with portfolio_tab, section("Portfolio"):
         _portfolio_view(run)
     with training_tab, section("Training"):
@@ -680,6 +687,34 @@ def _strategies_view(run: _Run) -> None:
         st.subheader("Execution schedules")
         st.plotly_chart(charts.schedule_figure(schedules), key="schedule_chart")
         st.caption("The share of the parent order left after each step, the mean over the evaluation's episodes.")
+
+
+def _league_view(run: _Run) -> None:
+    tables = _league(run.path, run.fingerprint)
+    if tables is None:
+        st.info("This run is not a league (`market league SCENARIO` writes one).")
+        return
+    st.subheader("Exploitability")
+    st.plotly_chart(charts.exploitability_figure(tables.curve), key="exploitability_chart")
+    st.caption(
+        "How much a population gains by leaving each generation's equilibrium mixture for its best reply, in P&L per "
+        "agent per episode: as the league measured it then (its pool and that generation's best responses), and "
+        "against the final pool (every best response added later too) on the final payoff estimate."
+    )
+    st.subheader("Mixtures")
+    st.plotly_chart(charts.mixture_figure(tables.mixtures), key="mixture_chart")
+    st.subheader("Payoffs")
+    for number, (title, mean, half, counts) in enumerate(tables.payoffs):
+        if mean.columns[0] == "value":  # three or more populations: a table of profiles
+            st.dataframe(mean.assign(ci95=half["value"], episodes=counts["value"]), hide_index=True, key=f"payoff_table_{number}")
+            continue
+        st.plotly_chart(charts.payoff_figure(mean, half, title), key=f"payoff_chart_{number}")
+        st.dataframe(mean, key=f"payoff_table_{number}")
+    episodes = int(tables.payoffs[0][3].to_numpy().min()) if tables.payoffs else 0
+    st.caption(f"Mean P&L per agent per episode and its 95% half-width, last generation; at least {episodes} episodes per cell.")
+    st.subheader("Standings")
+    st.dataframe(tables.standings, hide_index=True, key="standings_table", column_config={c: st.column_config.NumberColumn(format="%.4g") for c in ("mu", "sigma", "ordinal", "mean_payoff")})
+    st.caption("Plackett-Luce ratings (openskill) from every episode the league played, best ordinal (mu - 3 sigma) first.")
 
 
 def _portfolio_view(run: _Run) -> None:

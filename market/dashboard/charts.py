@@ -234,3 +234,43 @@ def flow_figure(matrix: pd.DataFrame, title: str) -> go.Figure:
     )
     figure.update_layout(title=title, xaxis_title="from (payer)", yaxis_title="gainer", yaxis_autorange="reversed", height=420)
     return figure
+
+
+def payoff_figure(mean: pd.DataFrame, half: pd.DataFrame, title: str) -> go.Figure:
+    """A payoff matrix as a heatmap, each cell its mean and 95% half-width."""
+    text = [[f"{m:,.3g} ± {h:,.2g}" if np.isfinite(h) else f"{m:,.3g}" for m, h in zip(row_m, row_h, strict=True)] for row_m, row_h in zip(mean.to_numpy(), half.to_numpy(), strict=True)]
+    figure = go.Figure(
+        go.Heatmap(
+            z=mean.to_numpy(),
+            x=[str(c) for c in mean.columns],
+            y=[str(i) for i in mean.index],
+            colorscale="Viridis",
+            text=text,
+            texttemplate="%{text}",
+            hovertemplate="row %{y}, column %{x}: %{text}<extra></extra>",
+        )
+    )
+    figure.update_layout(title=title, yaxis_autorange="reversed", height=420, margin={**_MARGIN, "t": 40})
+    return figure
+
+
+def mixture_figure(mixtures: pd.DataFrame) -> go.Figure:
+    """Each population's equilibrium mixture per generation, stacked bars (one bar per population and generation)."""
+    figure = go.Figure()
+    many = mixtures["population"].nunique() > 1
+    for (population, strategy), rows in mixtures.groupby(["population", "strategy"], sort=False):
+        x = [rows["generation"], rows["population"]] if many else rows["generation"]
+        figure.add_trace(go.Bar(x=x, y=rows["weight"], name=f"{population}/{strategy}" if many else str(strategy)))
+    figure.update_layout(barmode="stack", margin=_MARGIN, height=360, yaxis_title="weight in the mixture", xaxis_title="generation", legend_title_text="strategy")
+    return figure
+
+
+def exploitability_figure(curve: pd.DataFrame) -> go.Figure:
+    """Exploitability per generation: as measured then, and against the final pool when recorded."""
+    figure = go.Figure()
+    labels = {"exploitability": "then (pool and that generation's best responses)", "final_pool_exploitability": "against the final pool"}
+    for column, label in labels.items():
+        if column in curve:
+            figure.add_trace(go.Scatter(x=curve["generation"], y=curve[column], mode="lines+markers", name=label))
+    figure.update_layout(margin=_MARGIN, height=320, xaxis_title="generation", yaxis_title="P&L per agent per episode", xaxis_dtick=1)
+    return figure

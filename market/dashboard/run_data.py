@@ -682,3 +682,69 @@ def flow_matrix(reader: RunReader, horizon: str, lo: int | None, hi: int | None)
     unit = price_unit(reader) or 1.0
     labels = [name.strip("_") for name in names]
     return pd.DataFrame(matrix / 2.0 * unit, index=labels, columns=labels)
+
+
+# --- league: payoffs, mixtures, exploitability and standings ---------------------------------------
+
+
+@dataclass(frozen=True)
+class LeagueTables:
+    """What the dashboard shows of a league run (:mod:`market.league.loop`), as frames.
+
+    Attributes:
+        curve: per generation, its exploitability then and against the final pool.
+        mixtures: long: generation, population, strategy, weight (0 for strategies not yet added).
+        payoffs: per payoff matrix of the last generation (one per population; one for a symmetric
+            game), its title and three frames with the same labels: mean, 95% half-width and count.
+        standings: the final ratings, best first.
+    """
+
+    curve: pd.DataFrame
+    mixtures: pd.DataFrame
+    payoffs: list[tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]]
+    standings: pd.DataFrame
+
+
+def league_tables(reader: RunReader) -> LeagueTables | None:
+    """A league run's tables, or ``None`` for any other run (no ``league`` field in its manifest)."""
+    from market.league.loop import LEAGUE_FIELD
+
+    league = reader.manifest.get(LEAGUE_FIELD)
+    if not isinstance(league, Mapping) or not league.get("generations"):
+        return None
+    generations = league["generations"]
+    curve = pd.DataFrame(league.get("curve") or [{"generation": g["generation"], "exploitability": g["exploitability"]} for g in generations])
+    pools = {p: [strategy["name"] for strategy in pool] for p, pool in league["pools"].items()}
+    mixtures = pd.DataFrame(
+        [
+            {"generation": g["generation"], "population": p, "strategy": name, "weight": float(g["mixtures"][p].get(name, 0.0))}
+            for g in generations
+            for p, names in pools.items()
+            for name in names
+        ]
+    )
+    return LeagueTables(curve, mixtures, _payoff_frames(generations[-1]["payoffs"]), pd.DataFrame(league["standings"]))
+
+
+def _payoff_frames(payoffs: Mapping[str, Any]) -> list[tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    """The last generation's payoff matrices as labelled frames (two axes: a matrix; more: a long table)."""
+    populations = payoffs["populations"]
+    strategies = payoffs["strategies"]
+    counts = np.asarray(payoffs["counts"])
+    if payoffs["symmetric"]:
+        population = populations[0]
+        axes = [strategies[population], strategies[population]]
+        titles = {population: f"{population}: payoff of an agent playing the row while its fellows play the column"}
+    else:
+        axes = [strategies[p] for p in populations]
+        titles = {p: f"{p}: its payoff, {populations[0]} strategy by row" + (f", {populations[1]} by column" if len(populations) == 2 else "") for p in populations}
+    out = []
+    for population, title in titles.items():
+        mean, half = np.asarray(payoffs["mean"][population], dtype=np.float64), np.asarray(payoffs["ci95"][population], dtype=np.float64)
+        if mean.ndim == 2:
+            frames = [pd.DataFrame(values, index=axes[0], columns=axes[1]) for values in (mean, half, counts)]
+        else:  # three or more populations: one row per profile
+            index = pd.MultiIndex.from_product(axes, names=populations)
+            frames = [pd.DataFrame({"value": values.ravel()}, index=index).reset_index() for values in (mean, half, counts)]
+        out.append((title, *frames))
+    return out

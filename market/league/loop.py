@@ -46,7 +46,7 @@ from market.records.files import fsync_dir, to_jsonable
 from market.records.schema import CHECKPOINTS_DIR
 from market.scenario import ScenarioConfig
 
-__all__ = ["KIND_LEAGUE", "LEAGUE_FIELD", "M_EXPLOITABILITY", "STATE_FILE", "Generation", "LeagueResult", "LeagueSettings", "read_state", "run_league", "state_path"]
+__all__ = ["KIND_LEAGUE", "LEAGUE_FIELD", "M_EXPLOITABILITY", "STATE_FILE", "Generation", "LeagueResult", "LeagueSettings", "exploitability_curve", "read_state", "run_league", "state_path"]
 
 KIND_LEAGUE = "league"
 """The run kind of a league's record."""
@@ -141,6 +141,8 @@ class LeagueResult:
     pools: dict[str, tuple[Strategy, ...]]
     episodes: int = 0
     added: list[str] = field(default_factory=list)
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    """Per generation, its exploitability then and against the final pool (:func:`exploitability_curve`)."""
 
 
 def state_path(out: Path, name: str) -> Path:
@@ -266,8 +268,8 @@ def run_league(
         if finished == 0:
             raise Interrupted("no generation had finished; the league's state was not written") from None
         raise Interrupted(f"generations 1..{finished} are kept in {path}; continue with: market league {source} --resume {name} --out {out}") from None
-    _write_record(scenario, settings, state, pools, out=out, name=name, seed=training.seed)
-    return LeagueResult(record, state["generations"], pools, len(episodes), [s["name"] for s in state["added"]])
+    curve = _write_record(scenario, settings, state, pools, out=out, name=name, seed=training.seed)
+    return LeagueResult(record, state["generations"], pools, len(episodes), [s["name"] for s in state["added"]], curve)
 
 
 def _generation(number: int, seeds: int, populations: Sequence[str], pools: Mapping[str, Sequence[Strategy]], episodes: Sequence[Episode], *, seed: int) -> Generation:
@@ -325,17 +327,44 @@ def _exploitability(generation: Generation, populations: Sequence[str], pools: M
     return dataclasses.replace(generation, best_responses=responses, exploitability=max(0.0, max(gains)))
 
 
-def _write_record(scenario: ScenarioConfig, settings: LeagueSettings, state: Mapping[str, Any], pools: Mapping[str, Sequence[Strategy]], *, out: Path, name: str, seed: int) -> None:
-    """The league's run record: config, every generation, the final standings and the added checkpoints."""
+def exploitability_curve(generations: Sequence[Mapping[str, Any]], payoffs: PayoffEstimate) -> list[dict[str, Any]]:
+    """Each generation's exploitability twice: as the league measured it then (against its pool and
+    its new best responses), and against the final pool, every best response of every generation
+    included, on the final payoff estimate (every seed played).
+
+    The second is one yardstick for all generations: a mixture found early is measured against the
+    replies the league found later, so the curve shows whether the league's mixtures became harder
+    to exploit by what the league can find. Each generation's mixture is padded with zeros for the
+    strategies added after it.
+    """
+    from market.league.equilibrium import regret
+
+    game = payoffs.game()
+    curve = []
+    for generation in generations:
+        mixtures = [np.array([generation["mixtures"][p].get(name, 0.0) for name in names]) for p, names in zip(payoffs.populations, payoffs.strategies, strict=True)]
+        curve.append({"generation": generation["generation"], M_EXPLOITABILITY: generation[M_EXPLOITABILITY], "final_pool_exploitability": regret(game, mixtures)})
+    return curve
+
+
+def _write_record(
+    scenario: ScenarioConfig, settings: LeagueSettings, state: Mapping[str, Any], pools: Mapping[str, Sequence[Strategy]], *, out: Path, name: str, seed: int
+) -> list[dict[str, Any]]:
+    """The league's run record: config, every generation, the exploitability curve, the final standings
+    and the added checkpoints. Returns the curve."""
     generations = state["generations"]
     last = generations[-1]
+    episodes = sorted((Episode.from_dict(e) for e in state["episodes"]), key=lambda e: (e.seed_index, e.strategies))
+    curve = exploitability_curve(generations, estimate(tuple(pools), pools, episodes))
     config = {"scenario": scenario.name, "source": state["source"], "quick": state["quick"], "generations": len(generations), "seeds_per_generation": settings.seeds, "market": scenario.market}
     with RunWriter(out, name, kind=KIND_LEAGUE, config=config, seed=seed, scenario=scenario.name) as writer:
         writer.set_field(LEAGUE_FIELD, {
             "pools": {p: [s.as_dict() for s in pool] for p, pool in pools.items()},
             "generations": generations,
             "standings": last["standings"],
+            "curve": curve,
             "checkpoints": [s["policy"] for s in state["added"]],
             "episodes": state["episodes"],
         })
-        writer.set_metrics({M_EXPLOITABILITY: last[M_EXPLOITABILITY], "generations": len(generations), "episodes": len(state["episodes"]), **{f"{p}_value": v for p, v in last["values"].items()}})
+        writer.set_metrics({M_EXPLOITABILITY: last[M_EXPLOITABILITY], "final_pool_exploitability": curve[-1]["final_pool_exploitability"], "generations": len(generations), "episodes": len(state["episodes"]), **{f"{p}_value": v for p, v in last["values"].items()}})
+    return curve

@@ -77,23 +77,14 @@ def strategy_policy(strategy: Strategy, config: MarketConfig) -> Policy:
         ConfigError: an unknown or wrong-role scripted policy, bad parameters, or a checkpoint that does
             not load or was trained on other spaces; naming ``league.strategies.<name>``.
     """
-    from market.agents.scripted import build_policy, policy_role, population_limits
+    from market.agents.scripted import strategy_policy_of
     from market.training.envs import checkpoint_reference
 
     key = f"league.strategies.{strategy.name}"
     population = next(p for p in config.populations if p.name == strategy.population)
     reference = checkpoint_reference(strategy.policy, strategy.population)
     if reference is None:
-        try:
-            role = policy_role(strategy.policy, population=strategy.population)
-        except ConfigError as error:
-            raise ConfigError(f"{key}.policy: {str(error).partition(': ')[2]}") from None
-        if role is not population.role:
-            raise ConfigError(f"{key}.policy: {strategy.policy!r} is not a {population.role} policy, and {strategy.population!r} are {population.role}s")
-        try:
-            return build_policy(strategy.policy, dict(strategy.params), window=config.window, population=strategy.population, **population_limits(population))
-        except ConfigError as error:
-            raise ConfigError(f"{key}: {error}") from None
+        return strategy_policy_of(key, strategy.policy, dict(strategy.params), population, window=config.window)
     from market.agents.trained import load_policy
     from market.envs.market_v0 import MarketEnv
     from market.training.envs import market_policies
