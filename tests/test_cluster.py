@@ -123,15 +123,7 @@ def test_train_command_joins_a_running_head_and_records_its_run(ray_head, tmp_pa
     assert _driver_logs(ray_head) == []
     out = tmp_path / "runs"
 
-    result = subprocess.run(
-        [MARKET, "train", "--address", ray_head.address, "--iterations", "1", "--train-batch-size", "256", "--minibatch-size", "64", "--num-epochs", "1", "--out", str(out)],
-        env=_no_auth_env(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=TRAIN_TIMEOUT_S,
-        check=False,
-    )
+    result = _market("train", "--address", ray_head.address, "--iterations", "1", "--train-batch-size", "256", "--minibatch-size", "64", "--num-epochs", "1", "--out", str(out), cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr[-3000:]
     # the driver joined this head (its job log is in the head's session), not a Ray of its own
@@ -154,69 +146,18 @@ def test_killing_the_head_leaves_none_of_its_processes(ray_head):
     assert _head_processes(ray_head) == []
 
 
-TINY_LEAGUE = """
-[scenario]
-name = "tiny_cluster_league"
-kind = "market"
-description = "Two maker strategies on a forty-step market"
-
-[market]
-clearing = "book"
-max_steps = 40
-initial_price = 10000
-window = 5
-
-[fundamental]
-source = "constant"
-
-[[populations]]
-name = "maker"
-role = "maker"
-count = 2
-max_offset = 10
-initial_inventory = 0
-
-[[background]]
-name = "noise"
-role = "taker"
-count = 4
-policy = "noise"
-params = { activity = 0.8, max_aggression = 1.0 }
-
-[training]
-iterations = 1
-train_batch_size = 80
-minibatch_size = 40
-num_epochs = 1
-hidden = [8]
-
-[[league.strategies]]
-name = "touch"
-population = "maker"
-policy = "market_maker"
-params = { half_spread = 0.0, vol_widen = 0.0, inventory_skew = 0.0 }
-
-[[league.strategies]]
-name = "wide"
-population = "maker"
-policy = "market_maker"
-params = { half_spread = 1.0, vol_widen = 0.0, inventory_skew = 0.0 }
-"""
+def _market(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the ``market`` command against the test's head (its auth off), capturing its output."""
+    return subprocess.run([MARKET, *args], env=_no_auth_env(), cwd=cwd, capture_output=True, text=True, timeout=TRAIN_TIMEOUT_S, check=False)
 
 
 def test_league_command_joins_a_running_head_plays_and_trains_there(ray_head, tmp_path):
+    from test_league import HEADER, MAKERS, QUICK_TRAINING, TOUCH, WIDE  # the league tests' tiny market
+
     scenario = tmp_path / "league.toml"
-    scenario.write_text(TINY_LEAGUE)
+    scenario.write_text(HEADER + MAKERS + TOUCH + WIDE + QUICK_TRAINING)
     out = tmp_path / "runs"
-    result = subprocess.run(
-        [MARKET, "league", str(scenario), "--address", ray_head.address, "--generations", "1", "--seeds", "2", "--iterations", "1", "--out", str(out)],
-        env=_no_auth_env(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=TRAIN_TIMEOUT_S,
-        check=False,
-    )
+    result = _market("league", str(scenario), "--address", ray_head.address, "--generations", "1", "--seeds", "2", "--iterations", "1", "--out", str(out), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     # one driver joined this head: the league's episodes and its best response's training ran there
     assert len(_driver_logs(ray_head)) == 1
