@@ -258,14 +258,11 @@ def test_best_response_learns_as_one_agent_against_fellows_driven_by_the_mixture
     from market.league.best_response import best_response_env_config
     from market.training.envs import make_market_env
 
-    penalised = MAKERS.replace("initial_inventory = 0", "initial_inventory = 0\ninventory_penalty = 0.01")
-    scenario = load_scenario(str(scenario_file(tmp_path, penalised, TOUCH, WIDE)))
+    scenario = load_scenario(str(scenario_file(tmp_path, MAKERS, TOUCH, WIDE)))
     pools = build_pools(scenario)
     config = best_response_env_config(training_config(scenario).env_config, "maker", pools, [np.array([0.3, 0.7])])
     env = make_market_env(config)
     assert env.possible_agents == ["maker_0"], "one maker learns"
-    learner = next(p for p in env.config.populations if p.name == "maker")
-    assert learner.inventory_penalty == 0.0, "the best response learns the league's payoff, its equity change, unshaped"
     opponents = next(p for p in env.config.populations if p.name == "maker_opponents")
     assert opponents.count == 2 and opponents.policy == "mixture"
     assert dict(opponents.params)["weights"] == pytest.approx([0.3, 0.7])

@@ -10,9 +10,6 @@ league, each opponent agent drawing one strategy of the mixture per episode
   name, with ``count = 1``, so the module is named like the population) and the others become the
   driven population ``<p>_opponents`` playing the mixture.
 
-The learner's reward is the league's payoff, its equity change: its population's
-``inventory_penalty`` (a training shaping term the league's payoffs do not contain) is set to 0.
-
 Training goes through :func:`market.training.runner.train` (its own run record and checkpoint); the
 checkpoint's module then joins the pool as a frozen strategy ``checkpoint:PATH#<p>``.
 """
@@ -56,11 +53,11 @@ def best_response_env_config(env_config: Mapping[str, Any], population: str, poo
         if name not in learners:
             populations.append(entry)
         elif len(learners) == 1:  # symmetric: one agent learns, its fellows play the mixture
-            populations.append({**entry, "count": 1, "inventory_penalty": 0.0})
+            populations.append({**entry, "count": 1})
             opponents = {**entry, "name": f"{name}{OPPONENTS_SUFFIX}", "count": entry["count"] - 1, "policy": MIXTURE_POLICY}
             populations.append({**opponents, "params": _mixture_params(pools[name], mixtures[0])})
         elif name == population:
-            populations.append({**entry, "inventory_penalty": 0.0})
+            populations.append(entry)
         else:
             populations.append({**entry, "policy": MIXTURE_POLICY, "params": _mixture_params(pools[name], mixtures[learners.index(name)])})
     return {**env_config, "populations": populations}
