@@ -81,6 +81,8 @@ class MarketEnv(ParallelEnv):
         config: the market (a :class:`MarketConfig`).
         policies: policy objects for the internally driven populations, by population name.
         check: run the exchange's invariant checks after every order (slow; for tests).
+        vectorized: let each driven population whose policy has ``act_batch`` decide for all its
+            agents in one call; False calls ``act`` once per agent (the reference path).
 
     Version History:
         v0: first version.
@@ -89,11 +91,17 @@ class MarketEnv(ParallelEnv):
     metadata = {"name": "market_v0", "render_modes": [], "is_parallelizable": True}
 
     def __init__(
-        self, config: MarketConfig | Mapping[str, Any], policies: Mapping[str, Policy] | None = None, *, check: bool = False
+        self,
+        config: MarketConfig | Mapping[str, Any],
+        policies: Mapping[str, Policy] | None = None,
+        *,
+        check: bool = False,
+        vectorized: bool = True,
     ) -> None:
         config = from_mapping(MarketConfig, config)
         self.config = config
         self.check = check
+        self.vectorized = vectorized
         self._tick = config.rules.tick_size
         self.render_mode = None
         policies = dict(policies or {})
