@@ -15,6 +15,11 @@ size's alone:
   (``MarketEnv(..., vectorized=False)``);
 * ``vectorized``: one ``act_batch`` per background population per step (the env's default).
 
+With ``--quiet`` each size also runs with a quiet background: that many zero-intelligence noise
+traders (the ecology's ``noise`` archetype without the volatility feedback) whose activity is set so
+that they send about :data:`QUIET_ORDERS` orders a step in all, whatever their number. Beside the
+default mix it shows what a step costs: the orders sent, not the agents that sit idle.
+
 A child builds the env, resets it, warms up for a few steps, then times ``--steps`` steps in CPU
 time (``time.process_time``; the env runs on one thread). It then replays the same seeded steps
 counting the orders the agents send (new limit orders; the cancels of replaced quotes are not
@@ -46,6 +51,7 @@ ACTION_BANK = 64
 PATHS = ("per-agent", "vectorized")
 TARGET_STEPS = 100.0
 TARGET_RSS_MIB = 2048.0
+QUIET_ORDERS = 20
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -62,14 +68,19 @@ def background_counts(total: int) -> dict[str, int]:
     return counts
 
 
-def build_env(n_background: int, clearing: str, steps: int, *, vectorized: bool) -> Any:
-    """The market: learners plus the scaled ecology driven inside the env, and its scripted policies."""
+def build_env(n_background: int, clearing: str, steps: int, *, vectorized: bool, quiet: bool = False) -> Any:
+    """The market: learners plus the scaled ecology (or the quiet background) driven inside the env."""
     from market.agents.scripted import build_policy, population_limits
     from market.envs.market_config import PopulationConfig, Role
     from market.envs.market_v0 import MarketEnv
-    from market.simulation.ecology import ECOLOGY, MAKERS, TAKERS, SimulationSpec
+    from market.simulation.ecology import ECOLOGY, MAKERS, NOISE, TAKERS, SimulationSpec
 
-    counts = {name: count for name, count in background_counts(n_background).items() if count > 0}
+    if quiet:
+        counts = {NOISE: n_background}
+        params = {NOISE: (*dict(ECOLOGY[NOISE].params, vol_activity=0.0, activity=min(1.0, QUIET_ORDERS / n_background)).items(),)}
+    else:
+        counts = {name: count for name, count in background_counts(n_background).items() if count > 0}
+        params = {name: ECOLOGY[name].params for name in counts}
     spec = SimulationSpec(**{key: 1 for key in ("makers", "takers", "noise", "momentum", "value")}, steps=steps, clearing=clearing, seed=SEED)
     config, _ = spec.market()
     background = tuple(
@@ -78,7 +89,7 @@ def build_env(n_background: int, clearing: str, steps: int, *, vectorized: bool)
             role=ECOLOGY[name].role,
             count=count,
             policy=ECOLOGY[name].policy,
-            params=ECOLOGY[name].params,
+            params=params[name],
             max_qty=ECOLOGY[name].max_qty,
             max_offset=ECOLOGY[name].max_offset,
         )
@@ -131,9 +142,9 @@ def play(env: Any, bank: list[dict[str, np.ndarray]], steps: int, count: bool = 
     return orders
 
 
-def child(n_background: int, path: str, steps: int, clearing: str) -> dict[str, Any]:
+def child(n_background: int, path: str, steps: int, clearing: str, quiet: bool) -> dict[str, Any]:
     """One size on one path, in this process: the timed run, the counting run, the peak RSS."""
-    env = build_env(n_background, clearing, WARMUP + steps, vectorized=path == "vectorized")
+    env = build_env(n_background, clearing, WARMUP + steps, vectorized=path == "vectorized", quiet=quiet)
     bank = action_bank(env)
     gc.collect()
     started = time.process_time()
@@ -162,9 +173,9 @@ def child(n_background: int, path: str, steps: int, clearing: str) -> dict[str, 
     }
 
 
-def measure(n_background: int, path: str, steps: int, clearing: str) -> dict[str, Any]:
+def measure(n_background: int, path: str, steps: int, clearing: str, quiet: bool = False) -> dict[str, Any]:
     """Run :func:`child` in a fresh process and read its figures."""
-    command = [sys.executable, __file__, "--child", str(n_background), path, str(steps), clearing]
+    command = [sys.executable, __file__, "--child", str(n_background), path, str(steps), clearing, "quiet" if quiet else "mix"]
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr}")
@@ -178,11 +189,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=100, help="timed env steps per run (default 100)")
     parser.add_argument("--paths", default=",".join(PATHS), help=f"comma separated, of {', '.join(PATHS)} (default both)")
     parser.add_argument("--clearing", default="book", help="clearing mode (default book)")
-    parser.add_argument("--child", nargs=4, metavar=("SIZE", "PATH", "STEPS", "CLEARING"), help=argparse.SUPPRESS)
+    parser.add_argument("--quiet", action="store_true", help=f"also run each size with a quiet background (about {QUIET_ORDERS} orders a step)")
+    parser.add_argument("--child", nargs=5, metavar=("SIZE", "PATH", "STEPS", "CLEARING", "BACKGROUND"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        size, path, steps, clearing = args.child
-        print(json.dumps(child(int(size), path, int(steps), clearing)))
+        size, path, steps, clearing, background = args.child
+        print(json.dumps(child(int(size), path, int(steps), clearing, background == "quiet")))
         return
 
     sizes = [int(value) for value in args.sizes.split(",")]
@@ -190,25 +202,36 @@ def main(argv: Sequence[str] | None = None) -> None:
     unknown = set(paths) - set(PATHS)
     if unknown:
         parser.error(f"--paths: unknown {sorted(unknown)}; known: {', '.join(PATHS)}")
-    results = {(size, path): measure(size, path, args.steps, args.clearing) for size in sizes for path in paths}
+    backgrounds = ("mix", "quiet") if args.quiet else ("mix",)
+    results = {
+        (background, size, path): measure(size, path, args.steps, args.clearing, background == "quiet")
+        for background in backgrounds
+        for size in sizes
+        for path in paths
+    }
 
-    print(f"MarketEnv at scale: {LEARNERS} random learners + background (default ecology mix), {args.clearing} clearing, "
+    print(f"MarketEnv at scale: {LEARNERS} random learners + background, {args.clearing} clearing, "
           f"{args.steps:,} timed steps, CPU time, one core, one process per row")
-    header = f"{'background':>10}  {'path':<11}{'env steps/s':>12}{'agent-steps/s':>15}{'orders/step':>12}{'orders/s':>11}{'peak RSS MiB':>14}{'reset s':>9}{'x per-agent':>13}"
+    header = (
+        f"{'background':<22}{'path':<11}{'env steps/s':>12}{'agent-steps/s':>15}{'orders/step':>12}{'orders/s':>11}"
+        f"{'peak RSS MiB':>14}{'reset s':>9}{'x per-agent':>13}"
+    )
     print(header)
     print("-" * len(header))
-    for (size, path), r in results.items():
+    for (background, size, path), r in results.items():
         rate = r["steps"] / r["seconds"]
-        reference = results.get((size, "per-agent"))
+        reference = results.get((background, size, "per-agent"))
         ratio = f"{rate / (reference['steps'] / reference['seconds']):>12.2f}x" if reference else f"{'':>13}"
+        label = f"{size:,} {'ecology mix' if background == 'mix' else 'quiet noise'}"
         print(
-            f"{size:>10,}  {path:<11}{rate:>12,.1f}{rate * r['agents']:>15,.0f}{r['orders'] / r['steps']:>12,.1f}"
+            f"{label:<22}{path:<11}{rate:>12,.1f}{rate * r['agents']:>15,.0f}{r['orders'] / r['steps']:>12,.1f}"
             f"{r['orders'] / r['seconds']:>11,.0f}{r['peak_rss_mib']:>14,.0f}{r['reset_seconds']:>9.2f}{ratio}"
         )
-    print("(agent-steps/s counts learners and background agents; orders: new limit orders sent, cancels not counted)")
+    print("(agent-steps/s counts learners and background agents; orders: new limit orders sent, cancels not counted;")
+    print(f" ecology mix: the default ecology scaled; quiet noise: noise traders sending about {QUIET_ORDERS} orders a step in all)")
     largest = max(sizes)
-    if (largest, "vectorized") in results:
-        r = results[(largest, "vectorized")]
+    if ("mix", largest, "vectorized") in results:
+        r = results[("mix", largest, "vectorized")]
         rate = r["steps"] / r["seconds"]
         print(
             f"{largest:,} background, vectorized: {rate:,.1f} env steps/s (target >= {TARGET_STEPS:.0f}: {'met' if rate >= TARGET_STEPS else 'missed'}), "
