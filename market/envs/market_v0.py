@@ -225,6 +225,7 @@ class MarketEnv(ParallelEnv):
         self.last_fills = []
         self.last_actions = {}
         self.last_orders = {}
+        self._step_orders: dict[str, list[Order]] = {}
         self._cash, self._inventory = self._balances()
         self._obs = self._observe(self._cash, self._inventory)
         return {a: self._own(self._obs, self._index[a]) for a in self.agents}, {a: {} for a in self.agents}
@@ -273,6 +274,7 @@ class MarketEnv(ParallelEnv):
         participants = np.concatenate((np.array(learner_rows, dtype=np.int64), self._driven_rows))
         self.last_actions = StepRecord(names, index, participants, acted, self._batch_actions())
         self.last_orders = StepRecord(names, index, participants, orders, _no_orders)
+        self._step_orders = orders
 
         # 2. arrival order, shuffled with the env's own stream; then the exchange clears, unless halted.
         # An agent with no new order and nothing resting would do nothing in its turn: it is left out.
@@ -390,6 +392,19 @@ class MarketEnv(ParallelEnv):
     def starting_equity(self) -> np.ndarray:
         """Every agent's starting equity in ticks x lots, in :attr:`all_agents` order."""
         return self._start_equity.copy()
+
+    def orders_sent(self) -> np.ndarray:
+        """Orders each agent sent in the last step, in :attr:`all_agents` order (read from the senders only)."""
+        counts = np.zeros(len(self._all), dtype=np.int64)
+        index = self._index
+        for agent, placed in self._step_orders.items():
+            if placed:
+                counts[index[agent]] = len(placed)
+        return counts
+
+    def driven_live(self) -> np.ndarray:
+        """Which driven agents are still in the market (not bankrupt), in :attr:`all_agents` order (False for PettingZoo agents)."""
+        return self._live_mask.copy()
 
     def account_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Cash, inventory, equity and last reward of every agent, in :attr:`all_agents` order.

@@ -28,6 +28,14 @@ Tables (all optional per run; a backtest has no ``book`` table):
     ``gainer``, ``payer`` string (agents, or the exchange and tax accounts); ``amount`` int64 in
     half-ticks x lots. Summed over a step range it gives the gained-from matrix; records written
     before this table existed simply lack it (all tables are optional).
+``populations``: a market's populations driven inside the env, in aggregate, one row per step per
+    population, written instead of their agents' ``steps`` rows when a run records populations
+    (large background populations); records written before this table existed simply lack it.
+    ``step`` int64; ``population`` string; ``count`` int64 (agents still in the market);
+    ``price`` float64 (the mid after the step); ``cash``, ``position``, ``equity`` float64 (sums over
+    all the population's agents, bankrupt ones included with their last values); ``orders`` int64
+    (orders its agents sent in the step); ``fills`` int64 (the step's fills one of its agents took
+    part in).
 ``training``: training progress in long format, one row per metric per iteration, so a dashboard
     can plot any metric without knowing its name in advance.
     ``iteration`` int64; ``env_steps`` int64; ``time_s`` float64 (seconds since training began);
@@ -124,6 +132,7 @@ BOOK = "book"
 TRAINING = "training"
 HOLDINGS = "holdings"
 FLOWS = "flows"
+POPULATIONS = "populations"
 
 # --- column names ------------------------------------------------------------------------------
 
@@ -161,6 +170,11 @@ HORIZON = "horizon"
 GAINER = "gainer"
 PAYER = "payer"
 AMOUNT = "amount"
+
+POPULATION = "population"
+COUNT = "count"
+ORDERS = "orders"
+FILLS = "fills"
 
 # --- enumerated values -------------------------------------------------------------------------
 
@@ -244,9 +258,22 @@ FLOWS_SCHEMA = _schema(
     pa.field(AMOUNT, pa.int64(), nullable=False),
 )
 
+POPULATIONS_SCHEMA = _schema(
+    POPULATIONS,
+    pa.field(STEP, pa.int64(), nullable=False),
+    pa.field(POPULATION, pa.string(), nullable=False),
+    pa.field(COUNT, pa.int64(), nullable=False),
+    pa.field(PRICE, pa.float64(), nullable=False),
+    pa.field(CASH, pa.float64(), nullable=False),
+    pa.field(POSITION, pa.float64(), nullable=False),
+    pa.field(EQUITY, pa.float64(), nullable=False),
+    pa.field(ORDERS, pa.int64(), nullable=False),
+    pa.field(FILLS, pa.int64(), nullable=False),
+)
+
 TABLE_SCHEMAS: Mapping[str, pa.Schema] = MappingProxyType(
     {STEPS: STEPS_SCHEMA, TRADES: TRADES_SCHEMA, BOOK: BOOK_SCHEMA, TRAINING: TRAINING_SCHEMA, HOLDINGS: HOLDINGS_SCHEMA,
-     FLOWS: FLOWS_SCHEMA}
+     FLOWS: FLOWS_SCHEMA, POPULATIONS: POPULATIONS_SCHEMA}
 )
 """Every table of this layout version, by name."""
 
