@@ -8,6 +8,8 @@ agent's action and orders, every account.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -15,7 +17,7 @@ from market.agents.policy import BatchPolicy
 from market.agents.scripted import build_policy
 from market.agents.vectorized import row_mean, row_std
 from market.data import synthetic
-from market.envs.batch import BLOCK, UniformBlocks
+from market.envs.batch import BATCH_MIN, BLOCK, UniformBlocks
 from market.envs.market_config import Clearing, MarketConfig, PopulationConfig, Role, observation_names
 from market.envs.market_v0 import MarketEnv
 from market.exchange import FeeConfig
@@ -95,7 +97,8 @@ def _market(clearing: Clearing, **overrides) -> tuple[MarketConfig, dict]:
 
 
 def _play(config: MarketConfig, policies: dict, vectorized: bool) -> list:
-    env = MarketEnv(config, policies, vectorized=vectorized)
+    env = MarketEnv(config, policies, vectorized=vectorized, batch_min=1)  # these small populations too
+    assert len(env._batches) == (len(KINDS) if vectorized else 0)  # the path under test is the one taken
     observations, _ = env.reset(seed=9)
     actions_rng = np.random.default_rng(10)
     trace = [{a: o.tobytes() for a, o in observations.items()}]
@@ -131,3 +134,10 @@ def test_the_batch_path_plays_bankruptcies_exactly_too():
     vectorized = _play(config, policies, True)
     assert vectorized == _play(config, policies, False)
     assert any(any(step[2].values()) for step in vectorized[1:])  # learners went bankrupt
+
+
+def test_only_populations_of_batch_min_agents_or_more_decide_in_one_call():
+    config, policies = _market(Clearing.BOOK)
+    assert not MarketEnv(config, policies)._batches  # populations of 3 and 4: one call per agent is faster
+    big = replace(config, populations=tuple(replace(p, count=BATCH_MIN) if p.name == "bg_noise" else p for p in config.populations))
+    assert [b.names[0] for b in MarketEnv(big, policies)._batches] == ["bg_noise_0"]

@@ -41,7 +41,7 @@ from market.envs.market_config import (
     executor_observation_names,
     observation_names,
 )
-from market.envs.batch import BatchPopulation, StepRecord
+from market.envs.batch import BATCH_MIN, BatchPopulation, StepRecord
 from market.envs.policy import BatchPolicy, Policy
 from market.errors import ActionError, ConfigError, MarketError, ResetNeeded
 from market.exchange import AccountLimits, Exchange, Fill, Side, check_invariants
@@ -82,8 +82,11 @@ class MarketEnv(ParallelEnv):
         config: the market (a :class:`MarketConfig`).
         policies: policy objects for the internally driven populations, by population name.
         check: run the exchange's invariant checks after every order (slow; for tests).
-        vectorized: let each driven population whose policy has ``act_batch`` decide for all its
-            agents in one call; False calls ``act`` once per agent (the reference path).
+        vectorized: let each driven population of at least ``batch_min`` agents whose policy has
+            ``act_batch`` decide for all its agents in one call; False calls ``act`` once per agent
+            (the reference path). Both play the same episode exactly.
+        batch_min: the smallest population that decides in one call (:data:`~market.envs.batch.BATCH_MIN`:
+            below it one call per agent is faster).
 
     Version History:
         v0: first version.
@@ -98,6 +101,7 @@ class MarketEnv(ParallelEnv):
         *,
         check: bool = False,
         vectorized: bool = True,
+        batch_min: int = BATCH_MIN,
     ) -> None:
         config = from_mapping(MarketConfig, config)
         self.config = config
@@ -137,7 +141,8 @@ class MarketEnv(ParallelEnv):
         self._batch_of_row = np.full(len(self._all), -1, dtype=np.int64)
         for population in config.populations:
             policy = policies.get(population.name)
-            if vectorized and not population.learner and population.role is not Role.EXECUTOR and isinstance(policy, BatchPolicy):
+            batched = vectorized and population.count >= batch_min and not population.learner
+            if batched and population.role is not Role.EXECUTOR and isinstance(policy, BatchPolicy):
                 names = population.agent_names()
                 rows = np.array([self._index[a] for a in names], dtype=np.int64)
                 self._batch_of_row[rows] = len(self._batches)
@@ -209,6 +214,7 @@ class MarketEnv(ParallelEnv):
         self._live_mask = np.zeros(len(self._all), dtype=bool)  # live driven agents, by row
         self._live_mask[first:] = True
         self._driven_rows = np.arange(first, len(self._all))
+        self._acted_learners: list[int] | None = None  # the learners whose rows self._participants starts with
         self._may_rest = np.zeros(len(self._all), dtype=bool)  # sent orders at its last turn: some may rest in the book
         for batch in self._batches:
             batch.start([self._agent_rngs[row - first] for row in batch.rows.tolist()])
@@ -271,8 +277,11 @@ class MarketEnv(ParallelEnv):
                 sends[rows] = True
                 orders.update(zip([names[row] for row in rows.tolist()], placed))
         # everyone who acted, in the per-agent path's order: learners, then the driven agents by row
-        participants = np.concatenate((np.array(learner_rows, dtype=np.int64), self._driven_rows))
-        self.last_actions = StepRecord(names, index, participants, acted, self._batch_actions())
+        if learner_rows != self._acted_learners:  # the same agents act step after step: built again only when they change
+            self._acted_learners = learner_rows
+            self._participants = np.concatenate((np.array(learner_rows, dtype=np.int64), self._driven_rows))
+        participants = self._participants
+        self.last_actions = StepRecord(names, index, participants, acted, self._batch_actions() if self._batches else _no_orders)
         self.last_orders = StepRecord(names, index, participants, orders, _no_orders)
         self._step_orders = orders
 
@@ -483,6 +492,7 @@ class MarketEnv(ParallelEnv):
             self._live_driven.remove(agent)
         self._live_mask[rows] = False
         self._driven_rows = np.flatnonzero(self._live_mask)
+        self._acted_learners = None
         for batch in self._batches:
             batch.live = np.flatnonzero(self._live_mask[batch.rows])
         self._driven_plan = self._plan_driven()
