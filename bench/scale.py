@@ -228,7 +228,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{r['orders'] / r['seconds']:>11,.0f}{r['peak_rss_mib']:>14,.0f}{r['reset_seconds']:>9.2f}{ratio}"
         )
     print("(agent-steps/s counts learners and background agents; orders: new limit orders sent, cancels not counted;")
-    print(f" ecology mix: the default ecology scaled; quiet noise: noise traders sending about {QUIET_ORDERS} orders a step in all)")
+    print(f" ecology mix: the default ecology scaled; quiet noise: noise traders sending about {QUIET_ORDERS} orders a step in all,")
+    print(f" beside the {LEARNERS} learners' random orders)")
     largest = max(sizes)
     if ("mix", largest, "vectorized") in results:
         r = results[("mix", largest, "vectorized")]

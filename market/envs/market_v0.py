@@ -281,7 +281,7 @@ class MarketEnv(ParallelEnv):
             self._acted_learners = learner_rows
             self._participants = np.concatenate((np.array(learner_rows, dtype=np.int64), self._driven_rows))
         participants = self._participants
-        self.last_actions = StepRecord(names, index, participants, acted, self._batch_actions() if self._batches else _no_orders)
+        self.last_actions = StepRecord(names, index, participants, acted, self._batch_actions())
         self.last_orders = StepRecord(names, index, participants, orders, _no_orders)
         self._step_orders = orders
 
@@ -499,6 +499,8 @@ class MarketEnv(ParallelEnv):
 
     def _batch_actions(self) -> Any:
         """How :attr:`last_actions` finds a batch agent's action: its population's action matrix of this step."""
+        if not self._batches:  # every agent that acted is in the step's dict of actions
+            return _no_batch_action
         batches, batch_of = [(b.acted_rows, b.actions) for b in self._batches], self._batch_of_row
 
         def action_of(row: int) -> np.ndarray:
@@ -575,6 +577,11 @@ class MarketEnv(ParallelEnv):
 def _no_orders(row: int) -> list[Order]:
     """What :attr:`MarketEnv.last_orders` holds for an agent that acted and sent nothing."""
     return []
+
+
+def _no_batch_action(row: int) -> np.ndarray:
+    """:attr:`MarketEnv.last_actions` of a market without batch populations: never asked (every action is in its dict)."""
+    raise KeyError(row)
 
 
 def default_config() -> MarketConfig:
