@@ -633,6 +633,11 @@ def simulate(
     seed: int | None = typer.Option(None, "--seed", help="Root seed of the run, a non-negative integer."),
     fundamental: Path | None = typer.Option(None, "--fundamental", help="A price file whose closes (one bar per step) value traders follow; default: a seeded OU path."),
     out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Folder the run record is written under."),
+    record: str = typer.Option(
+        "agents", "--record",
+        help="agents: every agent acted for one by one, a row each per step; populations: the ecology driven inside "
+        "the market, each population in one call, recorded in aggregate (large populations).",
+    ),
     time_format: str | None = TIME_FORMAT_OPTION,
     time_unit: str | None = TIME_UNIT_OPTION,
     dayfirst: bool = DAYFIRST_OPTION,
@@ -649,11 +654,13 @@ def simulate(
     # the spec checks every setting (and its size limit) before anything is read, allocated or written
     given = {"makers": makers, "takers": takers, "noise": noise, "momentum": momentum, "value": value, "steps": steps, "clearing": clearing, "seed": seed}
     spec = simulation.SimulationSpec(**{key: value for key, value in given.items() if value is not None})
+    if record not in simulation.RECORD_MODES:
+        raise ConfigError(f"--record: expected one of {', '.join(simulation.RECORD_MODES)}, got {record!r}")
     options = _read_options(time_format, time_unit, dayfirst, delimiter, decimal)
     path = simulation.fundamental_from_prices(load_prices(fundamental, options)) if fundamental is not None else None
     with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"), TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task("simulate", total=spec.steps)
-        result = simulation.simulate(spec, out=out, fundamental=path, progress=lambda done, total: bar.update(task, completed=done))
+        result = simulation.simulate(spec, out=out, fundamental=path, progress=lambda done, total: bar.update(task, completed=done), record=record)
     summary = result.summary
     console.print(f"steps {summary.steps:,}  trades {summary.trades:,}  volume {summary.volume:,} lots  mid {summary.initial_mid:,.0f} -> {summary.final_mid:,.0f} ticks", soft_wrap=True)
     if summary.flows is not None:

@@ -74,3 +74,9 @@ def test_backtest_costs_default_to_the_envs_and_are_recorded(tmp_path):
 def test_backtest_with_a_negative_seed_is_one_line_and_writes_nothing(tmp_path):
     assert_one_line_error(run("backtest", "--seed", "-1", "--out", str(tmp_path)), "seed: expected a non-negative integer, got -1")
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_simulate_with_an_unknown_record_mode_is_one_line_and_writes_nothing(tmp_path):
+    result = run("simulate", "--record", "everyone", "--out", str(tmp_path))
+    assert_one_line_error(result, "--record: expected one of agents, populations, got 'everyone'")
+    assert not any(tmp_path.iterdir())

@@ -390,16 +390,79 @@ FACTS_SEED = 0
 
 
 @pytest.mark.slow
-def test_default_ecology_mid_returns_show_the_stylized_facts_of_real_prices():
-    """Measured on the mid's per-step log returns of the default market (4/4/8/4/4 traders, book clearing)."""
+@pytest.mark.parametrize("driven", [False, True], ids=["acted_for_by_the_runner", "driven_inside_the_env"])
+def test_default_ecology_mid_returns_show_the_stylized_facts_of_real_prices(driven):
+    """Measured on the mid's per-step log returns of the default market (4/4/8/4/4 traders, book clearing).
+
+    Driven inside the env (how ``market simulate --record populations`` runs it) the traders draw from
+    the env's streams, not the runner's: another episode of the same market, in the same band.
+    """
     spec = SimulationSpec(steps=FACTS_STEPS, seed=FACTS_SEED)
-    config, policies = spec.market()
-    env = MarketEnv(config)
+    config, policies = spec.market(driven=driven)
+    env = MarketEnv(config, policies) if driven else MarketEnv(config)
     mids = [float(config.initial_price)]
-    facts = run_market(env, policies, seed=spec.seed, progress=lambda step, total: mids.append(env.mid)).facts
+    facts = run_market(env, {} if driven else policies, seed=spec.seed, progress=lambda step, total: mids.append(env.mid)).facts
     assert 2.0 <= facts[HILL_TAIL_INDEX] <= 5.0, facts  # fat tails, near the cubic law
     assert facts[EXCESS_KURTOSIS] >= 3.0, facts
     assert facts[MEAN_ABS_ACF_1_10] >= 0.04, facts  # volatility clustering
     assert facts[MAX_ABS_ACF_2_20] < 0.06, facts  # no linear memory beyond lag 1
     lag_1 = autocorrelation(np.diff(np.log(mids)), 1)[0]
     assert -0.1 < lag_1 < 0.06, lag_1  # a little bid-ask bounce at most
+
+
+# ---------------------------------------------------------------------------- large populations in aggregate
+def _driven_market(steps: int) -> tuple[MarketEnv, dict]:
+    """Two learning takers and the small ecology driven inside the env (its populations given policies)."""
+    config, policies = scripted_market(SimulationSpec(**SMALL, steps=steps, seed=5))
+    driven = tuple(replace(p, policy=ECOLOGY[p.name].policy, params=ECOLOGY[p.name].params) for p in config.populations)
+    learners = (PopulationConfig(name="learner", role="taker", count=2, max_qty=20, max_offset=50),)
+    env = MarketEnv(replace(config, populations=learners + driven), policies)
+    return env, {"learner": build_policy("noise", {"activity": 0.5}, window=config.window)}
+
+
+def test_a_populations_record_holds_each_driven_population_in_aggregate_and_the_learners_row_by_row(tmp_path):
+    steps = 60
+    runs = {}
+    for mode in ("agents", "populations"):
+        env, policies = _driven_market(steps)
+        orders: list[dict[str, int]] = []
+        with RunWriter(tmp_path, mode, kind=s.KIND_SIMULATE, config={}, seed=5) as writer:
+            run_market(env, policies, seed=5, writer=writer, record=mode,
+                       progress=lambda step, total: orders.append({a: len(o) for a, o in env.last_orders.items()}))
+        runs[mode] = (RunReader(tmp_path / mode), orders)
+    everyone, orders = runs["agents"]
+    aggregate, _ = runs["populations"]
+    assert s.POPULATIONS not in everyone.tables
+    assert set(aggregate.read(s.STEPS)[s.AGENT]) == {"learner_0", "learner_1"}
+    rows = everyone.read(s.STEPS)
+    trades = everyone.read(s.TRADES)
+    populations = aggregate.read(s.POPULATIONS)
+    assert len(populations) == steps * len(SMALL) and set(populations[s.POPULATION]) == set(ECOLOGY)
+    rows["population"] = rows[s.AGENT].str.rsplit("_", n=1).str[0]
+    sums = rows.groupby([s.STEP, "population"])[[s.CASH, s.POSITION, s.EQUITY]].sum()
+    got = populations.set_index([s.STEP, s.POPULATION])
+    for column in (s.CASH, s.POSITION, s.EQUITY):
+        assert np.array_equal(got[column].to_numpy(), sums.loc[got.index, column].to_numpy())  # the same episode, summed
+    sent = populations[s.ORDERS].to_numpy()
+    expected = [sum(n for a, n in orders[step].items() if a.rsplit("_", 1)[0] == name) for step, name in got.index]
+    assert np.array_equal(sent, expected) and sent.sum() > 0
+    took_part = [
+        int(((trades[s.STEP] == step) & (trades[s.MAKER].str.startswith(f"{name}_") | trades[s.TAKER].str.startswith(f"{name}_"))).sum())
+        for step, name in got.index
+    ]
+    assert np.array_equal(populations[s.FILLS].to_numpy(), took_part) and sum(took_part) > 0
+    assert (populations[s.COUNT] == populations[s.POPULATION].map(SimulationSpec(**SMALL).counts())).all()  # nobody went bankrupt
+
+
+def test_simulate_with_populations_drives_the_ecology_inside_the_env_and_records_it_in_aggregate(tmp_path):
+    spec = SimulationSpec(**SMALL, steps=40, seed=3)
+    result = simulate(spec, out=tmp_path, name="aggregate", record="populations")
+    reader = RunReader(result.path)
+    config = reader.manifest[s.M_CONFIG]
+    assert config["record"] == "populations" and config["market"]["populations"][0]["policy"] == "market_maker"
+    assert len(reader.read(s.STEPS)) == 0  # every trader is background: no agent rows
+    populations = reader.read(s.POPULATIONS)
+    assert len(populations) == 40 * len(SMALL) and populations[s.ORDERS].sum() > 0
+    assert result.summary.trades == len(reader.read(s.TRADES)) > 0
+    with pytest.raises(ConfigError, match=r"^record: expected one of agents, populations, got 'everyone'$"):
+        simulate(spec, out=tmp_path, name="bad", record="everyone")

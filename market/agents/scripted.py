@@ -64,6 +64,7 @@ from market.agents.baselines.avellaneda_stoikov import AvellanedaStoikovMaker
 from market.agents.baselines.cartea_jaimungal import CarteaJaimungalMaker
 from market.agents.baselines.execution import AllAtOnceExecutor, AlmgrenChrissExecutor, PassiveExecutor, TWAPExecutor
 from market.agents.policy import Policy
+from market.agents.vectorized import capped_sizes, maker_actions, row_mean, row_std, taker_actions
 from market.config import from_mapping, suggest
 from market.envs.market_config import (
     Role,
@@ -298,6 +299,7 @@ class NoiseTrader(ScriptedTrader):
 
     role: ClassVar[Role] = Role.TAKER
     params_class: ClassVar[type] = NoiseParams
+    uniforms_per_step: ClassVar[int] = 4
 
     def __init__(self, params: NoiseParams, window: int) -> None:
         super().__init__(params, window)
@@ -328,6 +330,22 @@ class NoiseTrader(ScriptedTrader):
         signed_size = (1.0 if sign < 0.5 else -1.0) * magnitude
         return taker_action(signed_size, p.max_aggression * (2.0 * aggression - 1.0))
 
+    def act_batch(self, obs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        """:meth:`act` for a population at once: ``(N, D)`` observations and the ``(N, 4)`` uniforms of its agents' streams."""
+        self._check_batch(obs, uniforms, self.uniforms_per_step)
+        p = self.params
+        active, sign, size, aggression = uniforms.T
+        activity: float | np.ndarray = p.activity
+        if p.vol_activity > 0.0:
+            activity = np.minimum(1.0, p.activity * (1.0 + p.vol_activity * row_std(obs[:, self._returns])))
+        acting = active < activity
+        if p.size_tail > 0.0:
+            magnitude = np.minimum(p.max_size, p.min_size * (1.0 - size) ** (-1.0 / p.size_tail))
+        else:
+            magnitude = p.min_size + (p.max_size - p.min_size) * size
+        signed_size = np.where(sign < 0.5, 1.0, -1.0) * magnitude
+        return taker_actions(np.where(acting, signed_size, 0.0), np.where(acting, p.max_aggression * (2.0 * aggression - 1.0), 0.0))
+
 
 class MarketMaker(ScriptedTrader):
     """Maker quoting both sides around the mid: skewed by inventory, widened and thinned by volatility.
@@ -352,6 +370,7 @@ class MarketMaker(ScriptedTrader):
 
     role: ClassVar[Role] = Role.MAKER
     params_class: ClassVar[type] = MarketMakerParams
+    uniforms_per_step: ClassVar[int] = 3
 
     def __init__(self, params: MarketMakerParams, window: int) -> None:
         super().__init__(params, window)
@@ -380,6 +399,20 @@ class MarketMaker(ScriptedTrader):
         ask = offset - skew + p.jitter * ask_draw
         return maker_action(bid, ask, 0.0 if withdraw else size)
 
+    def act_batch(self, obs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        """:meth:`act` for a population at once: ``(N, D)`` observations and the ``(N, 3)`` uniforms of its agents' streams."""
+        self._check_batch(obs, uniforms, self.uniforms_per_step)
+        p = self.params
+        vol = row_std(obs[:, self._returns])
+        skew = p.inventory_skew * (obs[:, self._inventory].astype(np.float64) - p.neutral_inventory)
+        offset = p.half_spread + p.vol_widen * vol
+        withdraw_draw, bid_draw, ask_draw = uniforms.T
+        withdraw = (withdraw_draw < p.withdraw_prob) | (vol > p.withdraw_vol)
+        size = p.size / (1.0 + p.vol_thin * vol)
+        bid = offset + skew + p.jitter * bid_draw
+        ask = offset - skew + p.jitter * ask_draw
+        return maker_actions(bid, ask, np.where(withdraw, 0.0, size))
+
 
 class MomentumTrader(ScriptedTrader):
     """Taker that follows the trend of the last ``lookback`` mid returns.
@@ -399,6 +432,7 @@ class MomentumTrader(ScriptedTrader):
 
     role: ClassVar[Role] = Role.TAKER
     params_class: ClassVar[type] = MomentumParams
+    uniforms_per_step: ClassVar[int] = 0
 
     def __init__(self, params: MomentumParams, window: int) -> None:
         super().__init__(params, window)
@@ -426,6 +460,13 @@ class MomentumTrader(ScriptedTrader):
         size = capped_size(size, float(obs[self._inventory]) - p.neutral_inventory, p.max_inventory)
         return taker_action(size, p.aggression if size else 0.0)
 
+    def act_batch(self, obs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        """:meth:`act` for a population at once (``uniforms`` has no columns: the trader draws nothing)."""
+        self._check_batch(obs, uniforms, self.uniforms_per_step)
+        p = self.params
+        signal = row_mean(obs[:, self._returns])
+        return _toward(signal, p.threshold, p, obs[:, self._inventory])
+
 
 class ValueTrader(ScriptedTrader):
     """Taker that trades toward the fundamental when the price strays from it.
@@ -443,6 +484,7 @@ class ValueTrader(ScriptedTrader):
 
     role: ClassVar[Role] = Role.TAKER
     params_class: ClassVar[type] = ValueParams
+    uniforms_per_step: ClassVar[int] = 0
 
     def __init__(self, params: ValueParams, window: int) -> None:
         super().__init__(params, window)
@@ -468,6 +510,12 @@ class ValueTrader(ScriptedTrader):
         size = capped_size(size, float(obs[self._inventory]) - p.neutral_inventory, p.max_inventory)
         return taker_action(size, p.aggression if size else 0.0)
 
+    def act_batch(self, obs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        """:meth:`act` for a population at once (``uniforms`` has no columns: the trader draws nothing)."""
+        self._check_batch(obs, uniforms, self.uniforms_per_step)
+        p = self.params
+        return _toward(obs[:, self._gap].astype(np.float64), p.threshold, p, obs[:, self._inventory])
+
 
 class ShockTrader(ScriptedTrader):
     """Taker that sends ``size`` at full aggressiveness on one side, from ``at_step`` for ``duration`` steps.
@@ -486,6 +534,7 @@ class ShockTrader(ScriptedTrader):
 
     role: ClassVar[Role] = Role.TAKER
     params_class: ClassVar[type] = ShockParams
+    uniforms_per_step: ClassVar[int] = 0
 
     def __init__(self, params: ShockParams, window: int) -> None:
         super().__init__(params, window)
@@ -511,6 +560,28 @@ class ShockTrader(ScriptedTrader):
         if p.at_step <= self.step_of(obs) < p.at_step + p.duration:
             return taker_action(self._sign * p.size, 1.0)
         return taker_action(0.0, 0.0)
+
+    def act_batch(self, obs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        """:meth:`act` for a population at once (``uniforms`` has no columns: the trader draws nothing)."""
+        self._check_batch(obs, uniforms, self.uniforms_per_step)
+        p = self.params
+        step = np.rint((1.0 - obs[:, self._time_left].astype(np.float64)) * p.max_steps)
+        shocking = (p.at_step <= step) & (step < p.at_step + p.duration)
+        return taker_actions(np.where(shocking, self._sign * p.size, 0.0), np.where(shocking, 1.0, 0.0))
+
+
+def _toward(signal: np.ndarray, threshold: float, p: MomentumParams | ValueParams, inventory: np.ndarray) -> np.ndarray:
+    """The momentum and value traders' batch rule: trade with ``signal`` beyond ``threshold``, sized and capped.
+
+    Row by row what their ``act`` does: nothing inside the band; else ``size_scale * |signal|`` capped at
+    ``max_size`` with the signal's sign, shrunk to keep inventory within ``max_inventory``, at
+    ``aggression`` (none when the cap leaves no size).
+    """
+    trading = np.abs(signal) > threshold
+    size = np.copysign(np.minimum(p.max_size, p.size_scale * np.abs(signal)), signal)
+    size = capped_sizes(size, inventory.astype(np.float64) - p.neutral_inventory, p.max_inventory)
+    size = np.where(trading, size, 0.0)
+    return taker_actions(size, np.where(size != 0.0, p.aggression, 0.0))
 
 
 # ---------------------------------------------------------------------------- factory

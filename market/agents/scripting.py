@@ -151,6 +151,16 @@ class ScriptedTrader:
                 f"{self.window}, got shape {obs.shape}"
             )
 
+    def _check_batch(self, obs: np.ndarray, uniforms: np.ndarray, k: int) -> None:
+        """Refuse a population's observation rows from an env with another window, or uniforms of the wrong shape."""
+        if obs.ndim != 2 or obs.shape[1] != self._n_features:
+            raise ValueError(
+                f"{type(self).__name__}: expected observations of shape (N, {self._n_features}) for window "
+                f"{self.window}, got shape {obs.shape}"
+            )
+        if uniforms.shape != (obs.shape[0], k):
+            raise ValueError(f"{type(self).__name__}: expected uniforms of shape ({obs.shape[0]}, {k}), got shape {uniforms.shape}")
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params!r}, window={self.window})"
 

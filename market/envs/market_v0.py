@@ -41,7 +41,8 @@ from market.envs.market_config import (
     executor_observation_names,
     observation_names,
 )
-from market.envs.policy import Policy
+from market.envs.batch import BATCH_MIN, BatchPopulation, StepRecord
+from market.envs.policy import BatchPolicy, Policy
 from market.errors import ActionError, ConfigError, MarketError, ResetNeeded
 from market.exchange import AccountLimits, Exchange, Fill, Side, check_invariants
 from market.exchange.clearing import DEALER_ACCOUNT, Order
@@ -81,6 +82,11 @@ class MarketEnv(ParallelEnv):
         config: the market (a :class:`MarketConfig`).
         policies: policy objects for the internally driven populations, by population name.
         check: run the exchange's invariant checks after every order (slow; for tests).
+        vectorized: let each driven population of at least ``batch_min`` agents whose policy has
+            ``act_batch`` decide for all its agents in one call; False calls ``act`` once per agent
+            (the reference path). Both play the same episode exactly.
+        batch_min: the smallest population that decides in one call (:data:`~market.envs.batch.BATCH_MIN`:
+            below it one call per agent is faster).
 
     Version History:
         v0: first version.
@@ -89,11 +95,18 @@ class MarketEnv(ParallelEnv):
     metadata = {"name": "market_v0", "render_modes": [], "is_parallelizable": True}
 
     def __init__(
-        self, config: MarketConfig | Mapping[str, Any], policies: Mapping[str, Policy] | None = None, *, check: bool = False
+        self,
+        config: MarketConfig | Mapping[str, Any],
+        policies: Mapping[str, Policy] | None = None,
+        *,
+        check: bool = False,
+        vectorized: bool = True,
+        batch_min: int = BATCH_MIN,
     ) -> None:
         config = from_mapping(MarketConfig, config)
         self.config = config
         self.check = check
+        self.vectorized = vectorized
         self._tick = config.rules.tick_size
         self.render_mode = None
         policies = dict(policies or {})
@@ -123,6 +136,19 @@ class MarketEnv(ParallelEnv):
         # what decoding an agent's action needs: its role, its action length, max_qty, max_offset, min_offset
         dims = {Role.TAKER: TAKER_ACTION_DIM, Role.MAKER: MAKER_ACTION_DIM, Role.EXECUTOR: EXECUTOR_ACTION_DIM}
         self._codec = {agent: (p.role, dims[p.role], p.max_qty, p.max_offset, p.min_offset) for agent, p in zip(self._all, pops)}
+        # driven populations whose policy decides for all their agents in one call (unless vectorized=False)
+        self._batches: list[BatchPopulation] = []
+        self._batch_of_row = np.full(len(self._all), -1, dtype=np.int64)
+        for population in config.populations:
+            policy = policies.get(population.name)
+            batched = vectorized and population.count >= batch_min and not population.learner
+            if batched and population.role is not Role.EXECUTOR and isinstance(policy, BatchPolicy):
+                names = population.agent_names()
+                rows = np.array([self._index[a] for a in names], dtype=np.int64)
+                self._batch_of_row[rows] = len(self._batches)
+                self._batches.append(
+                    BatchPopulation(names, rows, policy, population.role, population.max_qty, population.max_offset, population.min_offset)
+                )
         # executors: their parent orders, worked by one desk
         executors = [(i, p) for i, p in enumerate(pops) if p.role is Role.EXECUTOR]
         self._desk = (
@@ -184,6 +210,14 @@ class MarketEnv(ParallelEnv):
         # 3. market state
         self.agents = list(self.possible_agents)
         self._live_driven = list(self.driven_agents)
+        first = len(self.possible_agents)
+        self._live_mask = np.zeros(len(self._all), dtype=bool)  # live driven agents, by row
+        self._live_mask[first:] = True
+        self._driven_rows = np.arange(first, len(self._all))
+        self._acted_learners: list[int] | None = None  # the learners whose rows self._participants starts with
+        self._may_rest = np.zeros(len(self._all), dtype=bool)  # sent orders at its last turn: some may rest in the book
+        for batch in self._batches:
+            batch.start([self._agent_rngs[row - first] for row in batch.rows.tolist()])
         self._driven_plan = self._plan_driven()
         self._step = 0
         self._halt_left = 0
@@ -197,6 +231,7 @@ class MarketEnv(ParallelEnv):
         self.last_fills = []
         self.last_actions = {}
         self.last_orders = {}
+        self._step_orders: dict[str, list[Order]] = {}
         self._cash, self._inventory = self._balances()
         self._obs = self._observe(self._cash, self._inventory)
         return {a: self._own(self._obs, self._index[a]) for a in self.agents}, {a: {} for a in self.agents}
@@ -219,23 +254,44 @@ class MarketEnv(ParallelEnv):
         orders: dict[str, list[Order]] = {}
         acted: dict[str, Any] = {}
         decode = self._decode
+        index = self._index
+        learner_rows = []
         for agent in live:
             if agent in actions:
                 action = actions[agent]
                 acted[agent] = action
                 orders[agent] = decode(agent, action, reference)
+                learner_rows.append(index[agent])
         obs = self._obs
         own = self._own
         for agent, i, policy, rng in self._driven_plan:
             action = policy.act(own(obs, i), rng)
             acted[agent] = action
             orders[agent] = decode(agent, action, reference)
-        self.last_actions = acted
-        self.last_orders = orders
+        sends = np.zeros(len(self._all), dtype=bool)
+        sends[[index[agent] for agent, placed in orders.items() if placed]] = True
+        names = self._all
+        for batch in self._batches:  # a population in one call; only the agents that send an order cost Python work
+            if batch.live.size:
+                rows, placed = batch.act(obs, self._width, reference, self._tick)
+                sends[rows] = True
+                orders.update(zip([names[row] for row in rows.tolist()], placed))
+        # everyone who acted, in the per-agent path's order: learners, then the driven agents by row
+        if learner_rows != self._acted_learners:  # the same agents act step after step: built again only when they change
+            self._acted_learners = learner_rows
+            self._participants = np.concatenate((np.array(learner_rows, dtype=np.int64), self._driven_rows))
+        participants = self._participants
+        self.last_actions = StepRecord(names, index, participants, acted, self._batch_actions())
+        self.last_orders = StepRecord(names, index, participants, orders, _no_orders)
+        self._step_orders = orders
 
-        # 2. arrival order, shuffled with the env's own stream; then the exchange clears, unless halted
-        participants = list(orders)
-        arrival = [participants[k] for k in self._rng.permutation(len(participants)).tolist()]
+        # 2. arrival order, shuffled with the env's own stream; then the exchange clears, unless halted.
+        # An agent with no new order and nothing resting would do nothing in its turn: it is left out.
+        arrival_rows = participants[self._rng.permutation(len(participants))]
+        arrival_rows = arrival_rows[(sends | self._may_rest)[arrival_rows]]
+        arrival = [names[row] for row in arrival_rows.tolist()]
+        for agent in arrival:
+            orders.setdefault(agent, [])
         rejected: dict[str, list[str]] = {}
         halted = self._halt_left > 0
         if halted:
@@ -243,6 +299,7 @@ class MarketEnv(ParallelEnv):
             fills = []
         else:
             fills, rejected = self.clearing.clear(self.exchange, arrival, orders, reference)
+            self._may_rest[arrival_rows] = sends[arrival_rows]
         self.last_fills = fills
         if fills:
             self._last_trade = float(fills[-1].price)
@@ -258,7 +315,7 @@ class MarketEnv(ParallelEnv):
             self._halt_left = breaker.halt_steps
         self._step += 1
         previous = self._equity
-        cash, inventory = self._balances()
+        cash, inventory = self._settled(fills)
         self._equity = cash + inventory * self.clearing.marks(self.exchange, self._index, self._mid, self._last_trade)
         reward = self._reward_of(previous, self._equity, inventory - self._start_inventory, self._mid, self._start_equity, self._penalty)
         desk = self._desk
@@ -267,20 +324,19 @@ class MarketEnv(ParallelEnv):
             reward[desk.rows] = desk.rewards(cash - self._cash, inventory - self._inventory, self._step - 1)
         self._cash, self._inventory = cash, inventory
         self._rewards = reward
-        bankrupt = (self._equity <= 0).tolist()
-        if any(bankrupt):
-            for agent in [a for a in self._live_driven if bankrupt[self._index[a]]]:
-                self._retire(agent)
-                self._live_driven.remove(agent)
-            self._driven_plan = self._plan_driven()
+        broke = self._equity <= 0
+        if broke.any():
+            self._retire_driven(np.flatnonzero(broke & self._live_mask))
         truncated = self._step >= self.config.max_steps
 
         self._obs = self._observe(cash, inventory)
-        rows = list(self._obs)
-        rewards_now = reward.tolist()
-        equity = self._equity.tolist()
+        learners = len(self.possible_agents)  # the PettingZoo agents are the first rows
+        rows = self._obs
+        bankrupt = broke[:learners].tolist()
+        rewards_now = reward[:learners].tolist()
+        equity = self._equity[:learners].tolist()
         observations, rewards, terminations, truncations, infos = {}, {}, {}, {}, {}
-        index, accounts = self._index, self._accounts
+        accounts = self._accounts
         narrow = self._full_width != self._width
         for agent in live:
             i = index[agent]
@@ -301,6 +357,8 @@ class MarketEnv(ParallelEnv):
         self.agents = [] if truncated else [a for a in live if not terminations[a]]
         if self.check:
             check_invariants(self.exchange.book, self.exchange.ledger)
+            for kept, held in zip((self._cash, self._inventory), self._balances()):
+                assert np.array_equal(kept, held), "the env's balances differ from the ledger's"
         return observations, rewards, terminations, truncations, infos
 
     def render(self) -> None:
@@ -344,14 +402,25 @@ class MarketEnv(ParallelEnv):
         """Every agent's starting equity in ticks x lots, in :attr:`all_agents` order."""
         return self._start_equity.copy()
 
+    def orders_sent(self) -> np.ndarray:
+        """Orders each agent sent in the last step, in :attr:`all_agents` order (read from the senders only)."""
+        counts = np.zeros(len(self._all), dtype=np.int64)
+        index = self._index
+        for agent, placed in self._step_orders.items():
+            if placed:
+                counts[index[agent]] = len(placed)
+        return counts
+
+    def driven_live(self) -> np.ndarray:
+        """Which driven agents are still in the market (not bankrupt), in :attr:`all_agents` order (False for PettingZoo agents)."""
+        return self._live_mask.copy()
+
     def account_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Cash, inventory, equity and last reward of every agent, in :attr:`all_agents` order.
 
         Agents that left (bankrupt) keep their last values. For recording runs.
         """
-        cash = np.array([acc.cash for acc in self._accounts], dtype=np.float64)
-        inventory = np.array([acc.inventory for acc in self._accounts], dtype=np.float64)
-        return cash, inventory, self._equity.copy(), self._rewards.copy()
+        return self._cash.copy(), self._inventory.copy(), self._equity.copy(), self._rewards.copy()
 
     # ------------------------------------------------------------------ internals
     def _decode(self, agent: str, action: Any, reference: int) -> list[Order]:
@@ -403,13 +472,54 @@ class MarketEnv(ParallelEnv):
         self.clearing.withdraw(self.exchange, agent)
 
     def _plan_driven(self) -> list[tuple[str, int, Policy, np.random.Generator]]:
-        """The live driven agents with what acting needs: index, policy and random stream."""
+        """The live driven agents that act one by one (not in a batch population), with index, policy and random stream."""
         first = len(self.possible_agents)
         plan = []
+        batch_of = self._batch_of_row
         for agent in self._live_driven:
             i = self._index[agent]
-            plan.append((agent, i, self._policies[self.population_of[agent].name], self._agent_rngs[i - first]))
+            if batch_of[i] < 0:
+                plan.append((agent, i, self._policies[self.population_of[agent].name], self._agent_rngs[i - first]))
         return plan
+
+    def _retire_driven(self, rows: np.ndarray) -> None:
+        """Take the driven agents at ``rows`` (bankrupt, live until now) out of the market, in row order."""
+        if not rows.size:
+            return
+        for row in rows.tolist():
+            agent = self._all[row]
+            self._retire(agent)
+            self._live_driven.remove(agent)
+        self._live_mask[rows] = False
+        self._driven_rows = np.flatnonzero(self._live_mask)
+        self._acted_learners = None
+        for batch in self._batches:
+            batch.live = np.flatnonzero(self._live_mask[batch.rows])
+        self._driven_plan = self._plan_driven()
+
+    def _batch_actions(self) -> Any:
+        """How :attr:`last_actions` finds a batch agent's action: its population's action matrix of this step."""
+        if not self._batches:  # every agent that acted is in the step's dict of actions
+            return _no_batch_action
+        batches, batch_of = [(b.acted_rows, b.actions) for b in self._batches], self._batch_of_row
+
+        def action_of(row: int) -> np.ndarray:
+            rows, actions = batches[batch_of[row]]
+            return actions[int(np.searchsorted(rows, row))]
+
+        return action_of
+
+    def _settled(self, fills: list[Fill]) -> tuple[np.ndarray, np.ndarray]:
+        """Cash and inventory after a step's fills: only the agents in a fill changed, so only they are read."""
+        cash, inventory = self._cash.copy(), self._inventory.copy()
+        index, accounts = self._index, self._accounts
+        for agent in {name for fill in fills for name in (fill.maker, fill.taker)}:
+            i = index.get(agent)
+            if i is not None:
+                account = accounts[i]
+                cash[i] = account.cash
+                inventory[i] = account.inventory
+        return cash, inventory
 
     def _balances(self) -> tuple[np.ndarray, np.ndarray]:
         """Cash and inventory of every agent, as float64 arrays in :attr:`all_agents` order."""
@@ -462,6 +572,16 @@ class MarketEnv(ParallelEnv):
     def _fundamental(self) -> float:
         values = self.config.fundamental
         return float(values[min(self._step, len(values) - 1)])
+
+
+def _no_orders(row: int) -> list[Order]:
+    """What :attr:`MarketEnv.last_orders` holds for an agent that acted and sent nothing."""
+    return []
+
+
+def _no_batch_action(row: int) -> np.ndarray:
+    """:attr:`MarketEnv.last_actions` of a market without batch populations: never asked (every action is in its dict)."""
+    raise KeyError(row)
 
 
 def default_config() -> MarketConfig:

@@ -32,6 +32,14 @@ Tables (all optional per run; a backtest has no ``book`` table):
     row per markout horizon per account. ``horizon``, ``agent`` string (an agent, or the exchange and
     tax accounts); ``spread``, ``adverse_selection``, ``inventory``, ``fees``, ``total`` int64 in
     half-ticks x lots (spread + adverse selection + inventory + fees = total).
+``populations``: a market's populations driven inside the env, in aggregate, one row per step per
+    population, written instead of their agents' ``steps`` rows when a run records populations
+    (large background populations); records written before this table existed simply lack it.
+    ``step`` int64; ``population`` string; ``count`` int64 (agents still in the market);
+    ``price`` float64 (the mid after the step); ``cash``, ``position``, ``equity`` float64 (sums over
+    all the population's agents, bankrupt ones included with their last values); ``orders`` int64
+    (orders its agents sent in the step); ``fills`` int64 (the step's fills one of its agents took
+    part in).
 ``training``: training progress in long format, one row per metric per iteration, so a dashboard
     can plot any metric without knowing its name in advance.
     ``iteration`` int64; ``env_steps`` int64; ``time_s`` float64 (seconds since training began);
@@ -129,6 +137,7 @@ TRAINING = "training"
 HOLDINGS = "holdings"
 FLOWS = "flows"
 FLOW_PARTS = "flow_parts"
+POPULATIONS = "populations"
 
 # --- column names ------------------------------------------------------------------------------
 
@@ -168,6 +177,11 @@ PAYER = "payer"
 AMOUNT = "amount"
 FLOW_PART_COLUMNS: tuple[str, ...] = ("spread", "adverse_selection", "inventory", "fees", "total")
 """The ``flow_parts`` table's money columns: the parts of :meth:`market.analysis.FlowResult.parts`."""
+
+POPULATION = "population"
+COUNT = "count"
+ORDERS = "orders"
+FILLS = "fills"
 
 # --- enumerated values -------------------------------------------------------------------------
 
@@ -258,9 +272,22 @@ FLOW_PARTS_SCHEMA = _schema(
     *(pa.field(part, pa.int64(), nullable=False) for part in FLOW_PART_COLUMNS),
 )
 
+POPULATIONS_SCHEMA = _schema(
+    POPULATIONS,
+    pa.field(STEP, pa.int64(), nullable=False),
+    pa.field(POPULATION, pa.string(), nullable=False),
+    pa.field(COUNT, pa.int64(), nullable=False),
+    pa.field(PRICE, pa.float64(), nullable=False),
+    pa.field(CASH, pa.float64(), nullable=False),
+    pa.field(POSITION, pa.float64(), nullable=False),
+    pa.field(EQUITY, pa.float64(), nullable=False),
+    pa.field(ORDERS, pa.int64(), nullable=False),
+    pa.field(FILLS, pa.int64(), nullable=False),
+)
+
 TABLE_SCHEMAS: Mapping[str, pa.Schema] = MappingProxyType(
     {STEPS: STEPS_SCHEMA, TRADES: TRADES_SCHEMA, BOOK: BOOK_SCHEMA, TRAINING: TRAINING_SCHEMA, HOLDINGS: HOLDINGS_SCHEMA,
-     FLOWS: FLOWS_SCHEMA, FLOW_PARTS: FLOW_PARTS_SCHEMA}
+     FLOWS: FLOWS_SCHEMA, FLOW_PARTS: FLOW_PARTS_SCHEMA, POPULATIONS: POPULATIONS_SCHEMA}
 )
 """Every table of this layout version, by name."""
 

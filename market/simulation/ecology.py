@@ -238,9 +238,11 @@ class SimulationSpec:
         """Agents over all populations."""
         return sum(self.counts().values())
 
-    def market(self, fundamental: Sequence[float] | np.ndarray | None = None) -> tuple[MarketConfig, dict[str, Policy]]:
+    def market(
+        self, fundamental: Sequence[float] | np.ndarray | None = None, *, driven: bool = False
+    ) -> tuple[MarketConfig, dict[str, Policy]]:
         """The market and policies of this spec (see :func:`scripted_market`)."""
-        return scripted_market(self, fundamental)
+        return scripted_market(self, fundamental, driven=driven)
 
 
 def default_fundamental(seed: int, steps: int, initial_price: int = INITIAL_PRICE) -> np.ndarray:
@@ -271,19 +273,24 @@ def fundamental_from_prices(prices: Any, initial_price: int = INITIAL_PRICE) -> 
 
 
 def scripted_market(
-    spec: SimulationSpec, fundamental: Sequence[float] | np.ndarray | None = None
+    spec: SimulationSpec, fundamental: Sequence[float] | np.ndarray | None = None, *, driven: bool = False
 ) -> tuple[MarketConfig, dict[str, Policy]]:
     """Build the all-scripted market of a spec, with the default ecology's traders.
 
     Every population is a PettingZoo agent population (``policy=None``); the returned policies,
-    by population name, are meant for :func:`market.simulation.run_market`, which acts for them.
-    Populations with a count of 0 are left out.
+    by population name, are meant for :func:`market.simulation.run_market`, which acts for them,
+    each agent with a stream of the runner's. With ``driven`` every population is driven inside the
+    env instead (its ``policy`` and ``params`` set, the policies meant for the
+    :class:`~market.envs.market_v0.MarketEnv`): each population decides in one call, the way large
+    populations run, each agent with a stream of the env's (so the same seed plays another episode
+    of the same market). Populations with a count of 0 are left out.
 
     Args:
         spec: the population counts, the episode's length (``max_steps``), the clearing mode and
             the root seed (the config's ``seed``, and the default fundamental's).
         fundamental: per-step fundamental prices in ticks (the last value holds), or ``None`` for
             :func:`default_fundamental`.
+        driven: drive the populations inside the env.
 
     Returns:
         The market config and the policy of each population.
@@ -304,6 +311,8 @@ def scripted_market(
             count=count,
             max_qty=ECOLOGY[name].max_qty,
             max_offset=ECOLOGY[name].max_offset,
+            policy=ECOLOGY[name].policy if driven else None,
+            params=ECOLOGY[name].params if driven else (),
         )
         for name, count in spec.counts().items()
         if count > 0

@@ -17,10 +17,17 @@ from market.errors import ConfigError
 from market.records import schema as s
 from market.records.io import RunWriter
 
-__all__ = ["FLUSH_STEPS", "StepRecorder"]
+__all__ = ["FLUSH_STEPS", "RECORD_AGENTS", "RECORD_MODES", "RECORD_POPULATIONS", "StepRecorder"]
 
 FLUSH_STEPS = 1_000
 """Steps buffered in plain lists before the rows go to the writer."""
+
+RECORD_AGENTS = "agents"
+"""Record a ``steps`` row for every agent, driven ones included."""
+RECORD_POPULATIONS = "populations"
+"""Record ``steps`` rows for the PettingZoo agents only, and the populations driven inside the env in
+aggregate (the ``populations`` table): a row per population per step, however many agents it has."""
+RECORD_MODES = (RECORD_AGENTS, RECORD_POPULATIONS)
 
 
 class StepRecorder:
@@ -32,25 +39,47 @@ class StepRecorder:
     fill, and ``book`` rows for the top ``book_levels`` levels of each side after the step (none
     in call and impact clearing, where nothing rests).
 
+    With ``record="populations"`` (:data:`RECORD_POPULATIONS`) only the PettingZoo agents get
+    ``steps`` rows; each population driven inside the env gets one ``populations`` row per step
+    instead (agents still in the market, sums of cash, position and equity, orders sent, fills taken
+    part in), so that a run with 10,000 background agents writes a few rows a step, not 10,000.
+
     Args:
         writer: an open run writer.
         book_levels: price levels per side in each book snapshot (0 for none).
+        record: :data:`RECORD_AGENTS` (every agent's rows) or :data:`RECORD_POPULATIONS`.
 
     Raises:
-        ConfigError: a negative ``book_levels``.
+        ConfigError: a negative ``book_levels`` or an unknown ``record``.
     """
 
-    def __init__(self, writer: RunWriter, book_levels: int = 5) -> None:
+    def __init__(self, writer: RunWriter, book_levels: int = 5, record: str = RECORD_AGENTS) -> None:
         if type(book_levels) is not int or book_levels < 0:
             raise ConfigError(f"book_levels: expected a non-negative integer, got {book_levels!r}")
+        if record not in RECORD_MODES:
+            raise ConfigError(f"record: expected one of {', '.join(RECORD_MODES)}, got {record!r}")
         self._writer = writer
         self._levels = book_levels
+        self._record = record
         self._agents: list[str] = []
+        self._groups: list[tuple[str, int, int]] = []
 
     def start(self, env: MarketEnv) -> None:
         """Learn the env's agents and action widths, note the market's tick value; start with empty buffers."""
         self._writer.set_field(s.M_TICK_VALUE, env.config.tick_value)
-        self._agents = env.all_agents
+        everyone = env.all_agents
+        if self._record == RECORD_POPULATIONS:
+            # the PettingZoo agents row by row (they are the first rows); each driven population as one block of rows
+            self._agents = list(env.possible_agents)
+            self._groups = []
+            for population in env.config.populations:
+                if not population.learner:
+                    first = everyone.index(population.agent_names()[0])
+                    self._groups.append((population.name, first, first + population.count))
+            self._group_of = {agent: k for k, (_, first, stop) in enumerate(self._groups) for agent in everyone[first:stop]}
+        else:
+            self._agents = everyone
+        self._rows = slice(0, len(self._agents))
         self._dims = [env.action_space(a).shape[0] for a in self._agents]
         self._blank = {a: np.full(d, np.nan) for a, d in zip(self._agents, self._dims)}
         self._offsets = np.concatenate(([0], np.cumsum(self._dims)))
@@ -68,19 +97,27 @@ class StepRecorder:
             name: [] for name in (s.STEP, s.PRICE, s.QTY, s.MAKER, s.TAKER, s.MAKER_ORDER_ID, s.TAKER_ORDER_ID, s.TAKER_SIDE)
         }
         self._book: dict[str, list[Any]] = {name: [] for name in (s.STEP, s.SIDE, s.LEVEL, s.PRICE, s.QTY)}
+        self._populations: dict[str, list[Any]] = {
+            name: [] for name in (s.STEP, s.POPULATION, s.COUNT, s.PRICE, s.CASH, s.POSITION, s.EQUITY, s.ORDERS, s.FILLS)
+        }
 
     def observe(self, step: int, env: MarketEnv) -> None:
         """Buffer the state after one step: every agent, every fill, the top of the book."""
         cash, position, equity, reward = env.account_arrays()
         actions = env.last_actions
+        rows = self._rows
         self._steps.append(step)
         self._mids.append(env.mid)
-        self._cash.append(cash)
-        self._position.append(position)
-        self._equity.append(equity)
-        self._reward.append(reward)
+        self._cash.append(cash[rows])
+        self._position.append(position[rows])
+        self._equity.append(equity[rows])
+        self._reward.append(reward[rows])
+        if self._groups:
+            self._observe_populations(step, env, cash, position, equity)
         self._actions.append(
             np.concatenate([np.asarray(actions.get(a, self._blank[a]), dtype=np.float64) for a in self._agents])
+            if self._agents
+            else np.empty(0)
         )
         trades = self._trades
         for fill in env.last_fills:
@@ -104,6 +141,27 @@ class StepRecorder:
                     book[s.QTY].append(qty)
         if len(self._steps) >= FLUSH_STEPS:
             self.flush()
+
+    def _observe_populations(self, step: int, env: MarketEnv, cash: np.ndarray, position: np.ndarray, equity: np.ndarray) -> None:
+        """Buffer one aggregate row per driven population: read from arrays, the senders and the fills only."""
+        live, orders = env.driven_live(), env.orders_sent()
+        fills = [0] * len(self._groups)
+        group_of = self._group_of
+        for fill in env.last_fills:
+            maker, taker = group_of.get(fill.maker), group_of.get(fill.taker)
+            for k in {maker, taker} - {None}:
+                fills[k] += 1  # type: ignore[index]
+        table, mid = self._populations, env.mid
+        for k, (name, first, stop) in enumerate(self._groups):
+            table[s.STEP].append(step)
+            table[s.POPULATION].append(name)
+            table[s.COUNT].append(int(np.count_nonzero(live[first:stop])))
+            table[s.PRICE].append(mid)
+            table[s.CASH].append(float(cash[first:stop].sum()))
+            table[s.POSITION].append(float(position[first:stop].sum()))
+            table[s.EQUITY].append(float(equity[first:stop].sum()))
+            table[s.ORDERS].append(int(orders[first:stop].sum()))
+            table[s.FILLS].append(fills[k])
 
     def finish(self, env: MarketEnv) -> None:
         """Hand the last buffered rows to the writer."""
@@ -131,4 +189,6 @@ class StepRecorder:
         )
         self._writer.append(s.TRADES, self._trades)
         self._writer.append(s.BOOK, self._book)
+        if self._record == RECORD_POPULATIONS:
+            self._writer.append(s.POPULATIONS, self._populations)
         self._clear()

@@ -23,12 +23,12 @@ from market.analysis.flows import flows_columns, parts_columns
 from market.data.facts import MIN_RETURNS, stylized_facts
 from market.envs.market_config import MarketConfig
 from market.envs.market_v0 import MarketEnv
-from market.errors import MarketError
+from market.errors import ConfigError, MarketError
 from market.records import schema as s
 from market.records.io import RunReader, RunWriter
 from market.simulation.ecology import ECOLOGY, FUNDAMENTAL_MODEL, FUNDAMENTAL_PARAMS, FUNDAMENTAL_STREAM, SimulationSpec, scripted_market
 from market.simulation.episode import EpisodeObserver, Progress, play_episode
-from market.simulation.recorder import StepRecorder
+from market.simulation.recorder import RECORD_AGENTS, RECORD_MODES, RECORD_POPULATIONS, StepRecorder
 from market.simulation.summary import MarketRunSummary, SummaryCollector
 
 __all__ = ["SimulationResult", "run_facts", "run_market", "run_name", "simulate"]
@@ -43,6 +43,7 @@ def run_market(
     book_levels: int = 5,
     progress: Progress | None = None,
     observers: Sequence[EpisodeObserver] = (),
+    record: str = RECORD_AGENTS,
 ) -> MarketRunSummary:
     """Play one episode of a market env to its end, acting for its PettingZoo agents, and summarize it.
 
@@ -59,19 +60,21 @@ def run_market(
         progress: called as ``progress(steps_done, max_steps)`` after every step.
         observers: more observers of the episode (for example other accounting or another
             recorder), told after the summary's collector and the recorder.
+        record: with a writer, ``"agents"`` (a ``steps`` row per agent) or ``"populations"`` (the
+            populations driven inside the env in aggregate: :class:`~market.simulation.recorder.StepRecorder`).
 
     Returns:
         The run's summary, with its flows (:mod:`market.analysis.flows`); a writer also gets them
         as the ``flows`` and ``flow_parts`` tables.
 
     Raises:
-        ConfigError: a PettingZoo population without a policy, or a
-            negative ``book_levels``.
+        ConfigError: a PettingZoo population without a policy, a
+            negative ``book_levels`` or an unknown ``record``.
     """
     collector = SummaryCollector()
     parts: list[EpisodeObserver] = [collector]
     if writer is not None:
-        parts.append(StepRecorder(writer, book_levels))
+        parts.append(StepRecorder(writer, book_levels, record))
     play_episode(env, policies, seed=seed, observers=[*parts, *observers], progress=progress)
     if writer is not None and collector.flows is not None:
         writer.append(s.FLOWS, flows_columns(collector.flows))
@@ -94,7 +97,7 @@ def run_name(spec: SimulationSpec, now: datetime | None = None) -> str:
     return f"{s.KIND_SIMULATE}-seed{spec.seed}-{moment.strftime('%Y%m%dT%H%M%S.%fZ')}"
 
 
-def _manifest_config(spec: SimulationSpec, config: MarketConfig, fundamental_given: bool) -> dict[str, Any]:
+def _manifest_config(spec: SimulationSpec, config: MarketConfig, fundamental_given: bool, record: str) -> dict[str, Any]:
     """What the manifest records: the spec, the ecology and the market, with the fundamental's source."""
     source: dict[str, Any]
     if fundamental_given:
@@ -107,6 +110,7 @@ def _manifest_config(spec: SimulationSpec, config: MarketConfig, fundamental_giv
         "ecology": {name: ECOLOGY[name] for name, count in spec.counts().items() if count > 0},
         "market": replace(config, fundamental=()),
         "fundamental": source,
+        "record": record,
     }
 
 
@@ -118,6 +122,7 @@ def simulate(
     fundamental: Sequence[float] | np.ndarray | None = None,
     book_levels: int = 5,
     progress: Progress | None = None,
+    record: str = RECORD_AGENTS,
 ) -> SimulationResult:
     """Run the all-scripted market of ``spec`` for one episode and write it as a run record at ``out/<name>``.
 
@@ -126,6 +131,12 @@ def simulate(
     (:meth:`MarketRunSummary.metrics`; no facts for a run shorter than
     :data:`market.data.facts.MIN_RETURNS` steps). Tables: ``steps``, ``trades``, ``book``, ``flows``, ``flow_parts``.
 
+    ``record="populations"`` is the form for large populations: the ecology is driven inside the env
+    (:func:`scripted_market` with ``driven``: each population decides in one call, each agent draws
+    from the env's streams, so the same seed plays another episode than an ``agents`` run) and is
+    recorded in aggregate, a ``populations`` row per population per step instead of a ``steps`` row
+    per agent (:class:`~market.simulation.recorder.StepRecorder`).
+
     Args:
         spec: the population counts, steps, clearing and root seed (its defaults are the default ecology).
         out: the runs folder.
@@ -133,25 +144,31 @@ def simulate(
         fundamental: per-step fundamental prices in ticks, or ``None`` for the seeded default.
         book_levels: price levels per side in each book snapshot.
         progress: called as ``progress(steps_done, steps)`` after every step.
+        record: ``"agents"`` (every agent acted for by the runner, a ``steps`` row each) or ``"populations"``.
 
     Returns:
         The run's path and summary.
 
     Raises:
-        ConfigError: a bad fundamental or ``book_levels`` (the spec checked its own settings).
+        ConfigError: a bad fundamental, ``book_levels`` or ``record`` (the spec checked its own settings).
         RecordError: the run cannot be written (for example, the name is taken).
     """
-    config, policies = scripted_market(spec, fundamental)
-    env = MarketEnv(config)
+    if record not in RECORD_MODES:
+        raise ConfigError(f"record: expected one of {', '.join(RECORD_MODES)}, got {record!r}")
+    driven = record == RECORD_POPULATIONS
+    config, policies = scripted_market(spec, fundamental, driven=driven)
+    env = MarketEnv(config, policies) if driven else MarketEnv(config)
     writer = RunWriter(
         out,
         name or run_name(spec),
         kind=s.KIND_SIMULATE,
-        config=_manifest_config(spec, config, fundamental is not None),
+        config=_manifest_config(spec, config, fundamental is not None, record),
         seed=spec.seed,
     )
     with writer:
-        summary = run_market(env, policies, seed=spec.seed, writer=writer, book_levels=book_levels, progress=progress)
+        summary = run_market(
+            env, {} if driven else policies, seed=spec.seed, writer=writer, book_levels=book_levels, progress=progress, record=record
+        )
         writer.set_metrics(summary.metrics())
     return SimulationResult(writer.path, summary)
 

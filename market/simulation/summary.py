@@ -199,10 +199,10 @@ class SummaryCollector:
         if bid is not None and ask is not None:
             self._spreads.append(ask[0] - bid[0])
         self._trades += len(fills)
-        index = self._maker_index
-        for agent, orders in env.last_orders.items():
-            if len(orders) == 2 and orders[0][0] is not orders[1][0]:  # a two-sided quote
-                i = index[agent]
+        agents, last_orders = env.all_agents, env.last_orders
+        for i in np.flatnonzero(env.orders_sent() == 2).tolist():  # the senders of two orders only, not every agent
+            orders = last_orders[agents[i]]
+            if orders[0][0] is not orders[1][0]:  # a two-sided quote
                 self._quoted[i] += abs(orders[1][1] - orders[0][1])
                 self._quoting_steps[i] += 1
         _, inventory, _, rewards = env.account_arrays()

@@ -1,0 +1,143 @@
+"""Vectorized background populations: one call per population plays exactly what one call per agent plays.
+
+Every scripted kind's ``act_batch`` equals its ``act`` row by row on the same streams, and a market
+driven through the batch path (``MarketEnv(vectorized=True)``, the default) is the per-agent market
+(``vectorized=False``) step for step in every clearing mode: observations, rewards, fills, every
+agent's action and orders, every account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from market.agents.policy import BatchPolicy
+from market.agents.scripted import build_policy
+from market.agents.vectorized import row_mean, row_std
+from market.data import synthetic
+from market.envs.batch import BATCH_MIN, BLOCK, UniformBlocks
+from market.envs.market_config import Clearing, MarketConfig, PopulationConfig, Role, observation_names
+from market.envs.market_v0 import MarketEnv
+from market.exchange import FeeConfig
+
+WINDOW = 10
+STEPS = 120  # more than BLOCK: the uniforms are refilled on the way
+KINDS = {  # kind: (policy, role, params)
+    "noise": ("noise", Role.TAKER, {}),
+    "noise_tail": ("noise", Role.TAKER, {"activity": 0.3, "min_size": 0.02, "max_size": 1.0, "size_tail": 2.0, "vol_activity": 100.0, "max_aggression": 0.5}),
+    "maker": ("market_maker", Role.MAKER, {"half_spread": 0.05, "jitter": 0.3, "vol_thin": 30.0, "withdraw_prob": 0.1, "withdraw_vol": 0.2}),
+    "momentum": ("momentum", Role.TAKER, {"lookback": 5, "threshold": 0.005, "max_inventory": 0.5}),
+    "value": ("value", Role.TAKER, {"threshold": 0.1, "size_scale": 0.5, "max_inventory": 0.5}),
+    "shock": ("shock", Role.TAKER, {"at_step": 40, "max_steps": STEPS, "duration": 5, "size": 0.5}),
+}
+
+
+def test_row_statistics_equal_numpys_own_on_each_row_for_every_width():
+    rng = np.random.default_rng(0)
+    for width in (1, 5, 8, 10, 17, 130, 300):
+        x = (rng.standard_normal((200, width)) * rng.uniform(0.0, 0.1, (200, 1))).astype(np.float32)
+        assert np.array_equal(row_std(x), [np.std(row, dtype=np.float64) for row in x]), width
+        assert np.array_equal(row_mean(x), [np.mean(row, dtype=np.float64) for row in x]), width
+
+
+def test_uniform_blocks_give_each_agent_what_its_own_stream_draws_step_by_step():
+    seeds = np.random.SeedSequence(3).spawn(4)
+    blocks = UniformBlocks([np.random.default_rng(s) for s in seeds], 3)
+    reference = [np.random.default_rng(s) for s in seeds]
+    for step in range(2 * BLOCK + 5):
+        rows = np.array([0, 2, 3]) if step > BLOCK else np.arange(4)  # agent 1 leaves; the others keep their streams
+        expected = [reference[i].random(3) for i in range(4)]
+        assert np.array_equal(blocks.take(rows), np.array(expected)[rows]), step
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_act_batch_equals_act_row_by_row_on_the_same_streams(kind):
+    name, role, params = KINDS[kind]
+    policy = build_policy(name, params, window=WINDOW)
+    assert isinstance(policy, BatchPolicy)
+    rng = np.random.default_rng(1)
+    n, width = 400, len(observation_names(WINDOW))
+    obs = np.zeros((n, width), dtype=np.float32)
+    obs[:, :WINDOW] = rng.standard_normal((n, WINDOW)) * rng.choice([0.001, 0.01, 0.05, 0.3], (n, 1))
+    obs[:, WINDOW:] = rng.uniform(-2.0, 2.0, (n, width - WINDOW))
+    obs[:, -1] = 1.0 - rng.integers(0, STEPS, n) / STEPS  # time_left at every step, the shock window included
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(2).spawn(n)]
+    k = policy.uniforms_per_step
+    uniforms = np.array([np.random.default_rng(s).random(k) for s in np.random.SeedSequence(2).spawn(n)]).reshape(n, k)
+    batch = policy.act_batch(obs, uniforms)
+    single = np.array([policy.act(row, stream) for row, stream in zip(obs, streams)])
+    assert batch.dtype == np.float32 and batch.shape == single.shape
+    assert np.array_equal(batch, single)
+    quiet = single[:, 2] == -1.0 if role is Role.MAKER else single[:, 0] == 0.0  # no quote (size 0 maps to -1), no order
+    assert 0 < np.count_nonzero(quiet) < n  # some send orders, some do not
+
+
+def _market(clearing: Clearing, **overrides) -> tuple[MarketConfig, dict]:
+    fundamental = synthetic.ou(np.random.default_rng(5), STEPS + 1, s0=10_000.0, mean=10_000.0, theta=5.0, sigma=0.3)["close"]
+    background = [
+        PopulationConfig(name=f"bg_{kind}", role=role, count=4 if role is Role.TAKER else 3, policy=name, params=tuple(params.items()), max_qty=10, max_offset=20)
+        for kind, (name, role, params) in KINDS.items()
+    ]
+    config = MarketConfig(
+        populations=(
+            PopulationConfig(name="maker", role=Role.MAKER, count=2),
+            PopulationConfig(name="taker", role=Role.TAKER, count=3),
+            *background,
+        ),
+        clearing=clearing,
+        max_steps=STEPS,
+        window=WINDOW,
+        fundamental=tuple(float(v) for v in fundamental),
+        **overrides,
+    )
+    policies = {p.name: build_policy(p.policy, p.param_dict, window=WINDOW, population=p.name) for p in background}
+    return config, policies
+
+
+def _play(config: MarketConfig, policies: dict, vectorized: bool) -> list:
+    env = MarketEnv(config, policies, vectorized=vectorized, batch_min=1)  # these small populations too
+    assert len(env._batches) == (len(KINDS) if vectorized else 0)  # the path under test is the one taken
+    observations, _ = env.reset(seed=9)
+    actions_rng = np.random.default_rng(10)
+    trace = [{a: o.tobytes() for a, o in observations.items()}]
+    while env.agents:
+        actions = {a: actions_rng.uniform(-1.0, 1.0, env.action_space(a).shape).astype(np.float32) for a in env.agents}
+        observations, rewards, terminations, truncations, infos = env.step(actions)
+        trace.append(
+            (
+                {a: o.tobytes() for a, o in observations.items()},
+                rewards, terminations, truncations, infos,
+                [tuple(f) for f in env.last_fills],
+                {a: np.asarray(v, dtype=np.float32).tolist() for a, v in env.last_actions.items()},
+                dict(env.last_orders.items()),
+                [array.tobytes() for array in env.account_arrays()],
+                env.mid,
+            )
+        )
+    return trace
+
+
+@pytest.mark.parametrize("clearing", list(Clearing))
+def test_the_batch_path_plays_the_per_agent_market_exactly_in_every_clearing_mode(clearing):
+    config, policies = _market(clearing)
+    vectorized = _play(config, policies, True)
+    assert vectorized == _play(config, policies, False)
+    assert len(vectorized) == STEPS + 1 and sum(len(step[5]) for step in vectorized[1:]) > 0  # it traded
+    acted = vectorized[1][6]
+    assert {f"bg_{kind}_0" for kind in KINDS} <= set(acted)  # every batch agent's action is recorded
+
+
+def test_the_batch_path_plays_bankruptcies_exactly_too():
+    config, policies = _market(Clearing.BOOK, initial_cash=20_000, initial_inventory=0, credit=10**9, fees=FeeConfig(taker_bps=3000))
+    vectorized = _play(config, policies, True)
+    assert vectorized == _play(config, policies, False)
+    assert any(any(step[2].values()) for step in vectorized[1:])  # learners went bankrupt
+
+
+def test_only_populations_of_batch_min_agents_or_more_decide_in_one_call():
+    config, policies = _market(Clearing.BOOK)
+    assert not MarketEnv(config, policies)._batches  # populations of 3 and 4: one call per agent is faster
+    big = replace(config, populations=tuple(replace(p, count=BATCH_MIN) if p.name == "bg_noise" else p for p in config.populations))
+    assert [b.names[0] for b in MarketEnv(big, policies)._batches] == ["bg_noise_0"]
