@@ -153,6 +153,7 @@ def test_flows_table_round_trips_through_a_run_record_and_matches_the_trades_tab
     # the recorded table gives back the in-memory matrices exactly, at every horizon
     for horizon in HORIZONS:
         assert _entries(matrix_from_table(table, horizon)) == _entries(summary.flows.matrix(horizon))
+        assert _entries(matrix_from_table(table, horizon, by="agent")) == _entries(summary.flows.matrix(horizon, by="agent"))
         assert _entries(summary.flows.matrix(horizon))
     # and the flow_parts table gives back every population's P&L parts exactly
     parts = reader.read(s.FLOW_PARTS)
@@ -202,6 +203,11 @@ def test_dashboard_flows_heatmap_shows_the_recorded_matrix_over_the_chosen_steps
         assert list(frame.index) == [n.strip("_") for n in names]
         assert np.allclose(frame.to_numpy(), expected / 2.0 * unit)
         assert abs(frame.to_numpy().sum()) < 1e-6
+        at.radio(key=page.FLOW_BY).set_value("agent").run()
+        frame = next(f.value for f in at.dataframe if "maker_0" in getattr(f.value, "index", []))
+        names, expected = matrix_from_table(table, horizon, steps, by="agent")
+        assert list(frame.index) == [n.strip("_") for n in names] and np.allclose(frame.to_numpy(), expected / 2.0 * unit)
+        at.radio(key=page.FLOW_BY).set_value("population").run()
         # the populations' P&L parts at the horizon (the whole episode), which add up to their totals
         parts = next(f.value for f in at.dataframe if "adverse_selection" in getattr(f.value, "columns", []))
         expected_parts = parts_from_table(reader.read(s.FLOW_PARTS), horizon)

@@ -394,16 +394,19 @@ def format_parts(parts: Mapping[str, Mapping[str, int]], horizon: int | str) -> 
     return "\n".join(lines)
 
 
-def matrix_from_table(table: Any, horizon: int | str = END, steps: tuple[int, int] | None = None) -> tuple[tuple[str, ...], np.ndarray]:
-    """The population gained-from matrix of a recorded ``flows`` table (a pandas frame), over a step range.
+def matrix_from_table(
+    table: Any, horizon: int | str = END, steps: tuple[int, int] | None = None, *, by: str = "population"
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """The gained-from matrix of a recorded ``flows`` table (a pandas frame), over a step range.
 
     Args:
         table: the ``flows`` table.
         horizon: the markout horizon.
         steps: an inclusive ``(first, last)`` step range, or ``None`` for every step.
+        by: ``"population"`` or ``"agent"``.
 
     Returns:
-        Population names (agents' populations sorted, then the exchange and tax accounts) and the
+        The names (agents, or their populations, sorted, then the exchange and tax accounts) and the
         integer matrix in half-ticks x lots, ``[a, b]`` = what ``a`` gained from ``b``.
     """
     from market.records import schema as s
@@ -411,14 +414,14 @@ def matrix_from_table(table: Any, horizon: int | str = END, steps: tuple[int, in
     rows = table[table[s.HORIZON] == _horizon_key(horizon)]
     if steps is not None:
         rows = rows[(rows[s.STEP] >= steps[0]) & (rows[s.STEP] <= steps[1])]
-    accounts = sorted({*table[s.GAINER], *table[s.PAYER]} - set(_ACCOUNTS))
-    names, index = _group((*accounts, *_ACCOUNTS))
-    position = {a: int(index[i]) for i, a in enumerate((*accounts, *_ACCOUNTS))}
+    accounts = (*sorted({*table[s.GAINER], *table[s.PAYER]} - set(_ACCOUNTS)), *_ACCOUNTS)
+    names, index = (accounts, np.arange(len(accounts))) if by == "agent" else _group(accounts)
+    position = dict(zip(accounts, index.tolist(), strict=True))
+    gainer = np.array([position[a] for a in rows[s.GAINER]], dtype=np.int64)
+    payer = np.array([position[a] for a in rows[s.PAYER]], dtype=np.int64)
     out = np.zeros((len(names), len(names)), dtype=np.int64)
-    for gainer, payer, amount in zip(rows[s.GAINER], rows[s.PAYER], rows[s.AMOUNT]):
-        out[position[gainer], position[payer]] += int(amount)
-        out[position[payer], position[gainer]] -= int(amount)
-    return names, out
+    np.add.at(out, (gainer, payer), rows[s.AMOUNT].to_numpy(dtype=np.int64))
+    return names, out - out.T
 
 
 def flows_from_record(trades: Any, steps: Any, fees: FeeConfig, *, start_mid: float, start_inventory: Mapping[str, int]) -> FlowResult:

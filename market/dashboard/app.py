@@ -64,6 +64,7 @@ PORTFOLIO_AGENT = "portfolio_agent"
 TRAINING_X = "training_x"
 FLOW_HORIZON = "flow_horizon"
 FLOW_STEPS = "flow_steps"
+FLOW_BY = "flow_by"
 COMPARE_A = "compare_a"
 COMPARE_B = "compare_b"
 REFRESH = "refresh"
@@ -72,7 +73,7 @@ LAST_TICK = "_last_tick"
 PENDING_STEP = "_pending_step"
 OPEN_RUN = "_open_run"
 # keys that belong to one run, cleared when another run is opened
-RUN_STATE = (STEP, AGENT, GROUPING, WINDOW, TRADES_OF, TRAINING_KEYS, PORTFOLIO_AGENT, FLOW_HORIZON, FLOW_STEPS, STRIDE, PLAYING, LAST_TICK, PENDING_STEP)
+RUN_STATE = (STEP, AGENT, GROUPING, WINDOW, TRADES_OF, TRAINING_KEYS, PORTFOLIO_AGENT, FLOW_HORIZON, FLOW_STEPS, FLOW_BY, STRIDE, PLAYING, LAST_TICK, PENDING_STEP)
 
 REPLAY_VIEW = "Replay"
 COMPARE_VIEW = "Compare"
@@ -233,8 +234,13 @@ def _flow_horizons(path: str, fingerprint: str) -> list[str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def _flow_matrix(path: str, fingerprint: str, horizon: str, lo: int, hi: int) -> pd.DataFrame:
-    return rd.flow_matrix(_reader(path, fingerprint), horizon, lo, hi)
+def _flow_matrix(path: str, fingerprint: str, horizon: str, lo: int, hi: int, by: str) -> pd.DataFrame:
+    return rd.flow_matrix(_reader(path, fingerprint), horizon, lo, hi, by)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _flow_accounts(path: str, fingerprint: str) -> int:
+    return rd.flow_accounts(_reader(path, fingerprint))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -650,7 +656,10 @@ def _flows_view(run: _Run) -> None:
     first, last = run.overview.first_step, run.overview.last_step
     horizon = st.radio("Markout horizon (steps after the fill)", horizons, index=len(horizons) - 1, key=FLOW_HORIZON, horizontal=True)
     lo, hi = st.slider("Fills in steps", min_value=first, max_value=max(last, first + 1), value=(first, max(last, first + 1)), key=FLOW_STEPS)
-    matrix = _flow_matrix(run.path, run.fingerprint, horizon, lo, hi)
+    by = "population"
+    if _flow_accounts(run.path, run.fingerprint) <= rd.MAX_FLOW_AGENTS:
+        by = st.radio("Between", ["population", "agent"], key=FLOW_BY, horizontal=True)
+    matrix = _flow_matrix(run.path, run.fingerprint, horizon, lo, hi, by)
     st.plotly_chart(charts.flow_figure(matrix, f"Who profits from whom, horizon {horizon}"), key="flow_chart")
     st.dataframe(matrix, key="flow_table")
     st.caption(

@@ -646,6 +646,16 @@ def portfolio_frames(reader: RunReader, agent: str) -> tuple[pd.DataFrame, pd.Da
 # --- flows: who profits from whom ---------------------------------------------------------------------
 
 
+MAX_FLOW_AGENTS = 60
+"""The most accounts the agent x agent flows matrix is drawn for (a bigger one is unreadable)."""
+
+
+def flow_accounts(reader: RunReader) -> int:
+    """How many accounts (agents, exchange, tax) a run's ``flows`` table names."""
+    table = reader.read(s.FLOWS, columns=[s.GAINER, s.PAYER])
+    return len({*table[s.GAINER], *table[s.PAYER]})
+
+
 def flow_horizons(reader: RunReader) -> list[str]:
     """The markout horizons of a run's ``flows`` table, in recorded order (empty without the table)."""
     if s.FLOWS not in reader.tables:
@@ -668,8 +678,8 @@ def flow_parts(reader: RunReader, horizon: str) -> pd.DataFrame:
     return frame.rename_axis("population").reset_index().assign(population=lambda f: f["population"].str.strip("_"))
 
 
-def flow_matrix(reader: RunReader, horizon: str, lo: int | None, hi: int | None) -> pd.DataFrame:
-    """The population gained-from matrix of a run's fills in steps ``lo..hi`` at a markout horizon.
+def flow_matrix(reader: RunReader, horizon: str, lo: int | None, hi: int | None, by: str = "population") -> pd.DataFrame:
+    """The gained-from matrix (by ``"population"`` or ``"agent"``) of a run's fills in steps ``lo..hi`` at a markout horizon.
 
     Rows gain from columns; money in price units (the record's half-ticks x lots, halved, times the
     tick value). Built by :func:`market.analysis.flows.matrix_from_table` from the ``flows`` table.
@@ -678,7 +688,7 @@ def flow_matrix(reader: RunReader, horizon: str, lo: int | None, hi: int | None)
 
     table = reader.read(s.FLOWS)
     steps = None if lo is None or hi is None else (lo, hi)
-    names, matrix = matrix_from_table(table, horizon, steps)
+    names, matrix = matrix_from_table(table, horizon, steps, by=by)
     unit = price_unit(reader) or 1.0
     labels = [name.strip("_") for name in names]
     return pd.DataFrame(matrix / 2.0 * unit, index=labels, columns=labels)
