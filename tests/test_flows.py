@@ -215,3 +215,50 @@ def test_dashboard_flows_heatmap_shows_the_recorded_matrix_over_the_chosen_steps
         assert np.allclose(parts["adverse_selection"], [v["adverse_selection"] / 2.0 * unit for v in expected_parts.values()])
         assert np.allclose(parts[["spread", "adverse_selection", "inventory", "fees"]].sum(axis=1), parts["total"])
         assert np.abs(expected).sum() > 0
+
+
+class _Informed:
+    """A taker who knows where the fundamental will be ten steps on and trades toward it, one step at a time."""
+
+    def __init__(self, fundamental: tuple[float, ...], window: int) -> None:
+        self.fundamental, self.window, self.step = fundamental, window, 0
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        gap = float(obs[self.window + 4])  # log(fundamental / mid) in percent: the env's observation
+        mid = self.fundamental[self.step] * np.exp(-gap / 100)
+        edge = self.fundamental[min(self.step + 10, len(self.fundamental) - 1)] - mid
+        self.step += 1
+        return np.array([np.sign(edge) * 0.3 if abs(edge) > 3 else 0.0, 0.3], dtype=np.float32)
+
+
+def test_in_a_market_env_episode_money_flows_from_noise_takers_through_the_maker_to_the_informed() -> None:
+    from market.agents.scripted import build_policy, population_limits
+    from market.envs.market_config import MarketConfig, PopulationConfig, Role
+    from market.simulation import run_market
+
+    steps = 300
+    fundamental = tuple(float(x) for x in 10_000 + np.cumsum(np.random.default_rng(11).choice([-3.0, 3.0], size=steps + 1)))
+    config = MarketConfig(
+        populations=(
+            PopulationConfig(name="informed", role=Role.TAKER, count=1),
+            PopulationConfig(name="maker", role=Role.MAKER, count=2, policy="market_maker"),
+            PopulationConfig(name="noise", role=Role.TAKER, count=6, policy="noise", params=(("activity", 0.8),)),
+        ),
+        fundamental=fundamental,
+        max_steps=steps,
+        initial_inventory=0,
+        fees=FEES,
+    )
+    driven = {p.name: build_policy(p.policy, p.param_dict, window=config.window, population=p.name, **population_limits(p)) for p in config.populations if p.policy}
+    flows = run_market(MarketEnv(config, driven), {"informed": _Informed(fundamental, config.window)}, seed=4).flows
+    assert flows is not None
+    names, mat = flows.matrix(END)
+    informed, maker, noise = (names.index(p) for p in ("informed", "maker", "noise"))
+    assert int(mat.sum()) == 0
+    # the informed gains from the maker, the maker from the noise takers, and the noise takers lose
+    assert mat[informed, maker] > 0 and mat[maker, noise] > 0
+    assert mat[informed].sum() > 0 > mat[noise].sum()
+    # the maker earns the spread and gives it back, and more, through the adverse selection of its fills
+    parts = flows.parts(END)
+    assert parts["maker"]["spread"] > 0 > parts["maker"]["adverse_selection"]
+    assert -parts["maker"]["adverse_selection"] > mat[informed, maker]
