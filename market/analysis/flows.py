@@ -35,6 +35,7 @@ import numpy as np
 
 from market.exchange.ledger import EXCHANGE_ACCOUNT, TAX_ACCOUNT, FeeConfig
 from market.exchange.types import Side
+from market.naming import population_of
 from market.records.schema import FLOW_PART_COLUMNS
 
 __all__ = [
@@ -68,14 +69,6 @@ PART_LABELS: Mapping[str, str] = dict(zip(FLOW_PART_COLUMNS, ("spread", "adverse
 """The P&L parts (:meth:`FlowResult.parts`' keys, also the ``flow_parts`` table's columns) and their
 short labels in printed tables."""
 _ACCOUNTS = (EXCHANGE_ACCOUNT, TAX_ACCOUNT)
-
-
-def population_of(account: str) -> str:
-    """The population of an agent named ``{population}_{i}``; the fee and tax accounts are their own."""
-    if account in _ACCOUNTS:
-        return account
-    head, _, tail = account.rpartition("_")
-    return head if head and tail.isdigit() else account
 
 
 def half_tick_mid(mid: float) -> int:

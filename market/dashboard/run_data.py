@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from market import stats
 from market.errors import RecordError
 from market.records import RunReader, RunSummary
 from market.errors import one_line
+from market.naming import agent_sort_key, population_of
 from market.records import schema as s
 
 MAX_POINTS = 2_000
@@ -52,27 +52,7 @@ DRAWDOWN = "drawdown"
 NAME = "name"
 METRIC = "metric"
 
-_POPULATION_NAME = re.compile(r"^(?P<population>.+)_(?P<index>\d+)$")
-
-
 # --- names and paths -------------------------------------------------------------------------------
-
-
-def population_of(agent: str) -> str:
-    """Return an agent's population: the name before a trailing ``_<i>`` (``taker_7`` -> ``taker``).
-
-    Agents without such a suffix (``buy_and_hold``) are their own population.
-    """
-    match = _POPULATION_NAME.match(agent)
-    return match["population"] if match else agent
-
-
-def agent_sort_key(agent: str) -> tuple[str, int, str]:
-    """Order agents by population, then by index as a number (``maker_2`` before ``maker_10``)."""
-    match = _POPULATION_NAME.match(agent)
-    if match:
-        return (match["population"], int(match["index"]), agent)
-    return (agent, -1, agent)
 
 
 MAX_NAME = 255

@@ -19,6 +19,7 @@ from market import limits
 from market.envs.execution import EXECUTION_FEATURES, ExecutionConfig, ParentSide
 from market.envs.rewards import MARKET_REWARDS
 from market.errors import ConfigError
+from market.naming import agent_name
 from market.exchange.clearing import BookClearing, CallClearing, ClearingMode, ImpactClearing, PoissonClearing
 from market.exchange.ledger import FeeConfig
 
@@ -210,7 +211,7 @@ class PopulationConfig:
 
     def agent_names(self) -> list[str]:
         """``{name}_0 .. {name}_{count-1}``."""
-        return [f"{self.name}_{i}" for i in range(self.count)]
+        return [agent_name(self.name, i) for i in range(self.count)]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

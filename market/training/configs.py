@@ -31,6 +31,7 @@ from market import limits
 from market.errors import ConfigError
 from market.training.envs import MARKET_ENV, register_envs
 from market.training.lean import LeanPPOTorchLearner, LeanPPOTorchRLModule
+from market.naming import population_of
 
 SINGLE_AGENT_MODULE = "default_policy"
 _TRADING_ENV = "market.envs:market/Trading-v0"  # "module:id" so remote env runners import the registration
@@ -172,9 +173,9 @@ class TrainingConfig:
         return _TRADING_DISCRETE_ENV if self.algo is Algo.DQN else _TRADING_ENV
 
 
-def population_of(agent_id: str, *args: Any, **kwargs: Any) -> str:
-    """The population an agent belongs to: its name without the ``_<i>`` suffix."""
-    return agent_id.rsplit("_", 1)[0]
+def population_module(agent_id: str, *args: Any, **kwargs: Any) -> str:
+    """RLlib's policy mapping when a population shares one module: the agent's population."""
+    return population_of(agent_id)
 
 
 def agent_itself(agent_id: str, *args: Any, **kwargs: Any) -> str:
@@ -214,7 +215,7 @@ def _common(config: AlgorithmConfig, settings: TrainingConfig) -> AlgorithmConfi
         .debugging(seed=settings.seed)
     )
     if settings.env is EnvKind.MARKET:
-        mapping = population_of if settings.sharing is PolicySharing.POPULATION else agent_itself
+        mapping = population_module if settings.sharing is PolicySharing.POPULATION else agent_itself
         modules = learning_modules(settings)
         config = config.multi_agent(policies=list(modules), policy_mapping_fn=mapping, policies_to_train=modules)  # a list: ordered, whatever PYTHONHASHSEED
     return config
