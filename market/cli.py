@@ -633,10 +633,10 @@ def simulate(
     seed: int | None = typer.Option(None, "--seed", help="Root seed of the run, a non-negative integer."),
     fundamental: Path | None = typer.Option(None, "--fundamental", help="A price file whose closes (one bar per step) value traders follow; default: a seeded OU path."),
     out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Folder the run record is written under."),
-    record: str = typer.Option(
-        "agents", "--record",
+    record: str | None = typer.Option(
+        None, "--record",
         help="agents: every agent acted for one by one, a row each per step; populations: the ecology driven inside "
-        "the market, each population in one call, recorded in aggregate (large populations).",
+        "the market, each population in one call, recorded in aggregate. Default: populations above 1,000 agents, else agents.",
     ),
     time_format: str | None = TIME_FORMAT_OPTION,
     time_unit: str | None = TIME_UNIT_OPTION,
@@ -654,7 +654,9 @@ def simulate(
     # the spec checks every setting (and its size limit) before anything is read, allocated or written
     given = {"makers": makers, "takers": takers, "noise": noise, "momentum": momentum, "value": value, "steps": steps, "clearing": clearing, "seed": seed}
     spec = simulation.SimulationSpec(**{key: value for key, value in given.items() if value is not None})
-    if record not in simulation.RECORD_MODES:
+    if record is None:
+        record = simulation.RECORD_POPULATIONS if spec.total_agents > simulation.AGENTS_RECORDED_UP_TO else simulation.RECORD_AGENTS
+    elif record not in simulation.RECORD_MODES:
         raise ConfigError(f"--record: expected one of {', '.join(simulation.RECORD_MODES)}, got {record!r}")
     options = _read_options(time_format, time_unit, dayfirst, delimiter, decimal)
     path = simulation.fundamental_from_prices(load_prices(fundamental, options)) if fundamental is not None else None

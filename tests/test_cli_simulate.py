@@ -12,6 +12,7 @@ from pathlib import Path
 from market.data.facts import FACT_KEYS, MIN_RETURNS
 from market.limits import MAX_AGENTS_PER_POPULATION
 from market.records import RunReader
+from market.records import schema as s
 
 MARKET = str(Path(sys.executable).with_name("market"))
 
@@ -48,6 +49,16 @@ def test_simulate_of_one_step_records_the_run_without_facts_and_says_why(tmp_pat
     [folder] = list(tmp_path.iterdir())
     reader = RunReader(folder)
     assert reader.metrics["steps"] == 1 and not set(FACT_KEYS) & set(reader.metrics)
+    assert s.POPULATIONS not in reader.tables and reader.manifest["config"]["record"] == "agents", "a small market records every agent"
+
+
+def test_simulate_of_more_than_a_thousand_agents_records_populations_in_aggregate(tmp_path):
+    result = run("simulate", "--steps", "3", "--noise", "1001", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    [folder] = list(tmp_path.iterdir())
+    reader = RunReader(folder)
+    assert reader.manifest["config"]["record"] == "populations" and s.POPULATIONS in reader.tables
+    assert set(reader.read(s.STEPS)[s.AGENT]) == set(), "no agent is acted for one by one: every population is driven inside the env"
 
 
 def test_facts_against_a_price_file_too_short_names_the_file_and_the_bars_needed(tmp_path):

@@ -773,3 +773,18 @@ def test_portfolio_tab_shows_weights_contributions_and_turnover_of_a_portfolio_b
     assert_clean(at)
     tables = [frame.value for frame in at.dataframe if "contribution" in frame.value.columns]
     assert tables and tables[0]["contribution"].sum() == pytest.approx(simple.sum())
+
+
+def test_populations_recorded_in_aggregate_are_ranked_and_drawn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from market.simulation import RECORD_POPULATIONS, SimulationSpec, simulate
+
+    result = simulate(SimulationSpec(makers=2, takers=2, noise=40, momentum=2, value=2, steps=60, seed=2), out=tmp_path, name="aggregated", record=RECORD_POPULATIONS)
+    reader = RunReader(result.path)
+    table = reader.read(s.POPULATIONS)
+    at = open_app(tmp_path, monkeypatch)
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    board = next(f.value for f in at.dataframe if "orders" in f.value.columns and "final position" in f.value.columns)
+    noise = board.set_index("population").loc["noise"]
+    rows = table[table[s.POPULATION] == "noise"].sort_values(s.STEP)
+    assert noise["agents"] == 40 and noise["orders"] == rows[s.ORDERS].sum() and noise["fills"] == rows[s.FILLS].sum()
+    assert noise[rd.FINAL_EQUITY] == pytest.approx(rows[s.EQUITY].iloc[-1] * reader.manifest[s.M_TICK_VALUE])

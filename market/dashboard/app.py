@@ -253,6 +253,11 @@ def _league(path: str, fingerprint: str) -> rd.LeagueTables | None:
     return rd.league_tables(_reader(path, fingerprint))
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _population_aggregates(path: str, fingerprint: str) -> pd.DataFrame:
+    return rd.population_aggregates(_reader(path, fingerprint))
+
+
 class _Run:
     """One opened run: its real path, manifest checksum and reader (all from the caches above)."""
 
@@ -608,8 +613,17 @@ def _tape_view(run: _Run, step: int) -> None:
 
 
 def _leaderboard_view(run: _Run) -> None:
+    aggregates = _population_aggregates(run.path, run.fingerprint)
+    if len(aggregates):
+        st.subheader("Populations recorded in aggregate")
+        st.dataframe(rd.population_board(aggregates), hide_index=True, key="population_aggregates_table", column_config={rd.RETURN: st.column_config.NumberColumn(format="%.4f")})
+        curves = rd.population_curves(aggregates)
+        st.plotly_chart(charts.curve_figure(curves, s.EQUITY, None), key="population_equity_chart")
+        st.plotly_chart(charts.curve_figure(curves, s.POSITION, None), key="population_position_chart")
+        st.caption("Each population's cash, position and equity summed over its agents, per step (the run recorded them in aggregate, not agent by agent); orders and fills over the whole run.")
     if not run.overview.agents:
-        st.info("No step rows: no agents to rank.")
+        if not len(aggregates):
+            st.info("No step rows: no agents to rank.")
         return
     board = _leaderboard(run.path, run.fingerprint)
     number = st.column_config.NumberColumn

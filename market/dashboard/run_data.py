@@ -738,3 +738,44 @@ def _payoff_frames(payoffs: Mapping[str, Any]) -> list[tuple[str, pd.DataFrame, 
             frames = [pd.DataFrame({"value": values.ravel()}, index=index).reset_index() for values in (mean, half, counts)]
         out.append((title, *frames))
     return out
+
+
+# --- populations recorded in aggregate -------------------------------------------------------------
+
+
+def population_aggregates(reader: RunReader) -> pd.DataFrame:
+    """A run's ``populations`` table (large background populations recorded in aggregate), prices and
+    money in price units; empty when the run recorded every agent instead."""
+    if s.POPULATIONS not in reader.tables:
+        return pd.DataFrame()
+    return _in_price_units(reader, reader.read(s.POPULATIONS), [s.PRICE, s.CASH, s.EQUITY])
+
+
+def population_board(aggregates: pd.DataFrame) -> pd.DataFrame:
+    """One row per aggregated population: agents at the end, equity first and last, its return,
+    position at the end, and the orders and fills of every step."""
+    rows = []
+    for population, table in aggregates.groupby(s.POPULATION, sort=False):
+        table = table.sort_values(s.STEP)
+        first, last = float(table[s.EQUITY].iloc[0]), float(table[s.EQUITY].iloc[-1])
+        rows.append({
+            POPULATION: population,
+            "agents": int(table[s.COUNT].iloc[-1]),
+            "first equity": first,
+            FINAL_EQUITY: last,
+            RETURN: last / first - 1.0 if first else math.nan,
+            "final position": float(table[s.POSITION].iloc[-1]),
+            s.ORDERS: int(table[s.ORDERS].sum()),
+            s.FILLS: int(table[s.FILLS].sum()),
+        })
+    return pd.DataFrame(rows)
+
+
+def population_curves(aggregates: pd.DataFrame) -> pd.DataFrame:
+    """The aggregated populations' equity and position per step, in the long form of :func:`load_curves`
+    (``step``, ``name``, ``measure``, ``value``), downsampled to :data:`MAX_POINTS` steps."""
+    steps = np.unique(aggregates[s.STEP].to_numpy())
+    kept = set(steps[np.linspace(0, len(steps) - 1, min(len(steps), MAX_POINTS)).astype(int)].tolist()) if len(steps) else set()
+    rows = aggregates[aggregates[s.STEP].isin(kept)]
+    long = rows.melt(id_vars=[s.STEP, s.POPULATION], value_vars=[s.EQUITY, s.POSITION], var_name="measure", value_name="value")
+    return long.rename(columns={s.POPULATION: NAME})[[s.STEP, NAME, "measure", "value"]]

@@ -39,7 +39,7 @@ from market.simulation.ecology import (
     scripted_market,
 )
 from market.simulation.episode import POLICY_STREAM, EpisodeObserver, Progress, play_episode, policy_streams
-from market.simulation.recorder import FLUSH_STEPS, RECORD_AGENTS, RECORD_MODES, RECORD_POPULATIONS, StepRecorder
+from market.simulation.recorder import AGENTS_RECORDED_UP_TO, FLUSH_STEPS, RECORD_AGENTS, RECORD_MODES, RECORD_POPULATIONS, StepRecorder
 from market.simulation.run import SimulationResult, run_facts, run_market, run_name, simulate
 from market.simulation.summary import (
     DEPTH_LEVELS,
@@ -71,6 +71,7 @@ __all__ = [
     "M_VOLUME",
     "POLICY_STREAM",
     "RECORD_AGENTS",
+    "AGENTS_RECORDED_UP_TO",
     "RECORD_MODES",
     "RECORD_POPULATIONS",
     "Archetype",

@@ -17,7 +17,7 @@ from market.errors import ConfigError
 from market.records import schema as s
 from market.records.io import RunWriter
 
-__all__ = ["FLUSH_STEPS", "RECORD_AGENTS", "RECORD_MODES", "RECORD_POPULATIONS", "StepRecorder"]
+__all__ = ["AGENTS_RECORDED_UP_TO", "FLUSH_STEPS", "RECORD_AGENTS", "RECORD_MODES", "RECORD_POPULATIONS", "StepRecorder"]
 
 FLUSH_STEPS = 1_000
 """Steps buffered in plain lists before the rows go to the writer."""
@@ -28,6 +28,9 @@ RECORD_POPULATIONS = "populations"
 """Record ``steps`` rows for the PettingZoo agents only, and the populations driven inside the env in
 aggregate (the ``populations`` table): a row per population per step, however many agents it has."""
 RECORD_MODES = (RECORD_AGENTS, RECORD_POPULATIONS)
+AGENTS_RECORDED_UP_TO = 1_000
+"""``market simulate`` records every agent up to this many agents and populations in aggregate above
+(unless ``--record`` says which)."""
 
 
 class StepRecorder:
