@@ -31,7 +31,11 @@ KINDS = {  # kind: (policy, role, params)
     "momentum": ("momentum", Role.TAKER, {"lookback": 5, "threshold": 0.005, "max_inventory": 0.5}),
     "value": ("value", Role.TAKER, {"threshold": 0.1, "size_scale": 0.5, "max_inventory": 0.5}),
     "shock": ("shock", Role.TAKER, {"at_step": 40, "max_steps": STEPS, "duration": 5, "size": 0.5}),
+    # the textbook makers: sigma estimated from the observation's returns, and the closed form of Cartea-Jaimungal
+    "avellaneda_stoikov": ("avellaneda_stoikov", Role.MAKER, {"gamma": 0.01, "kappa": 0.3, "price": 10_000.0, "steps": STEPS, "size": 2, "max_qty": 10, "max_offset": 20}),
+    "cartea_jaimungal": ("cartea_jaimungal", Role.MAKER, {"phi": 0.001, "alpha": 0.01, "kappa": 0.3, "intensity": 1.0, "max_inventory": 5, "size": 1, "max_qty": 10, "max_offset": 20}),
 }
+ALWAYS_QUOTING = {"avellaneda_stoikov", "cartea_jaimungal"}  # a fixed size: never quiet
 
 
 def test_row_statistics_equal_numpys_own_on_each_row_for_every_width():
@@ -71,7 +75,10 @@ def test_act_batch_equals_act_row_by_row_on_the_same_streams(kind):
     assert batch.dtype == np.float32 and batch.shape == single.shape
     assert np.array_equal(batch, single)
     quiet = single[:, 2] == -1.0 if role is Role.MAKER else single[:, 0] == 0.0  # no quote (size 0 maps to -1), no order
-    assert 0 < np.count_nonzero(quiet) < n  # some send orders, some do not
+    if kind not in ALWAYS_QUOTING:
+        assert 0 < np.count_nonzero(quiet) < n  # some send orders, some do not
+    else:  # the quotes move with each row's inventory, volatility and time left
+        assert len(np.unique(batch[:, :2], axis=0)) > n // 4
 
 
 def _market(clearing: Clearing, **overrides) -> tuple[MarketConfig, dict]:

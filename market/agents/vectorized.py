@@ -34,7 +34,7 @@ from market.envs.market_config import (
     TAKER_SIZE,
 )
 
-__all__ = ["capped_sizes", "maker_actions", "row_mean", "row_std", "row_sum", "taker_actions"]
+__all__ = ["capped_sizes", "maker_actions", "quote_actions", "row_mean", "row_std", "row_sum", "taker_actions"]
 
 _BLOCK = 128
 """numpy's pairwise summation block: longer vectors are split in two halves (a multiple of 8 first)."""
@@ -102,4 +102,16 @@ def maker_actions(bid_offset: np.ndarray, ask_offset: np.ndarray, size: np.ndarr
     actions = np.empty((len(size), MAKER_ACTION_DIM), dtype=np.float32)
     for index, unit in ((MAKER_BID_OFFSET, bid_offset), (MAKER_ASK_OFFSET, ask_offset), (MAKER_SIZE, size)):
         actions[:, index] = 2.0 * np.clip(unit, 0.0, 1.0) - 1.0
+    return actions
+
+
+def quote_actions(bid_depth: np.ndarray, ask_depth: np.ndarray, lots: int, *, max_qty: int, max_offset: int, min_offset: int = 1) -> np.ndarray:
+    """:func:`~market.agents.scripting.quote_action` of every row: depths in ticks (NaN: the side is not
+    quoted, so at ``max_offset``) clipped into ``[min_offset, max_offset]`` and encoded, as ``float32``."""
+    low, high = float(min_offset), float(max_offset)
+    actions = np.empty((len(bid_depth), MAKER_ACTION_DIM), dtype=np.float32)
+    for index, depth in ((MAKER_BID_OFFSET, bid_depth), (MAKER_ASK_OFFSET, ask_depth)):
+        ticks = np.where(np.isnan(depth), high, np.clip(depth, low, high))
+        actions[:, index] = 2.0 * (ticks - low) / (high - low) - 1.0
+    actions[:, MAKER_SIZE] = 2.0 * lots / max_qty - 1.0
     return actions

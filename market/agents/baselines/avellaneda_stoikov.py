@@ -31,6 +31,7 @@ from typing import ClassVar
 import numpy as np
 
 from market.agents.scripting import ParamError, ScriptedTrader, check_integer, check_number, quote_action, return_indices
+from market.agents.vectorized import quote_actions, row_std
 from market.envs.market_config import Role, observation_index
 
 __all__ = [
@@ -189,6 +190,7 @@ class AvellanedaStoikovMaker(ScriptedTrader):
 
     role: ClassVar[Role] = Role.MAKER
     params_class: ClassVar[type] = AvellanedaStoikovParams
+    uniforms_per_step: ClassVar[int] = 0
 
     def __init__(self, params: AvellanedaStoikovParams, window: int) -> None:
         super().__init__(params, window)
@@ -229,3 +231,19 @@ class AvellanedaStoikovMaker(ScriptedTrader):
         p = self.params
         below, above = self.quote_distances(obs)
         return quote_action(below, above, p.size, max_qty=p.max_qty, max_offset=p.max_offset, min_offset=p.min_offset)
+
+    def act_batch(self, obs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        """:meth:`act` for a population at once, the same float64 operations in the same order (it draws nothing)."""
+        self._check_batch(obs, uniforms, self.uniforms_per_step)
+        p = self.params
+        inventory = obs[:, self._inventory].astype(np.float64) * p.max_qty
+        time_left = np.maximum(0.0, obs[:, self._time_left].astype(np.float64)) * p.horizon
+        if p.sigma > 0.0:
+            sigma: float | np.ndarray = p.sigma
+        else:
+            sigma = row_std(obs[:, self._returns]) / 100.0 * p.price / math.sqrt(self._step_time)
+        gamma_sigma2 = p.gamma * sigma * sigma
+        spread = gamma_sigma2 * (time_left if p.time_spread else 0.0) + (2.0 / p.gamma) * math.log1p(p.gamma / p.kappa)
+        half = spread / 2.0
+        centre = 0.0 if p.symmetric else 0.0 - inventory * p.gamma * sigma * sigma * time_left
+        return quote_actions(-(centre - half), centre + half, p.size, max_qty=p.max_qty, max_offset=p.max_offset, min_offset=p.min_offset)

@@ -54,6 +54,7 @@ from typing import ClassVar
 import numpy as np
 
 from market.agents.scripting import ParamError, ScriptedTrader, check_integer, check_number, quote_action
+from market.agents.vectorized import quote_actions
 from market.envs.market_config import OBS_BOUND, Role, observation_index
 
 __all__ = [
@@ -312,6 +313,7 @@ class CarteaJaimungalMaker(ScriptedTrader):
 
     role: ClassVar[Role] = Role.MAKER
     params_class: ClassVar[type] = CarteaJaimungalParams
+    uniforms_per_step: ClassVar[int] = 0
 
     _CACHE_SIZE: ClassVar[int] = 4096
     """Distinct ``time_left`` values whose ``h`` is kept (an episode has one per step)."""
@@ -355,3 +357,16 @@ class CarteaJaimungalMaker(ScriptedTrader):
         p = self.params
         bid, ask = self.depths(obs)  # a side the model leaves out goes to max_offset
         return quote_action(bid, ask, p.size, max_qty=p.max_qty, max_offset=p.max_offset)
+
+    def act_batch(self, obs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        """:meth:`act` for a population at once (it draws nothing): the depths are computed once per
+        distinct (time left, inventory) of the rows, at most ``2 Q + 1`` a step, and spread to the rows."""
+        self._check_batch(obs, uniforms, self.uniforms_per_step)
+        p = self.params
+        lots = np.round(obs[:, self._inventory].astype(np.float64) * p.max_qty)  # half to even, as round()
+        inventory = np.clip(lots, -p.max_inventory, p.max_inventory)
+        time_left = np.maximum(0.0, obs[:, self._time_left].astype(np.float64)) * p.horizon
+        keys, rows = np.unique(np.stack([time_left, inventory], axis=1), axis=0, return_inverse=True)
+        depths = np.array([[math.nan if d is None else d for d in depths_from_h(self.h(float(t)), int(q), p.kappa)] for t, q in keys], dtype=np.float64)
+        rows = rows.ravel()
+        return quote_actions(depths[rows, 0], depths[rows, 1], p.size, max_qty=p.max_qty, max_offset=p.max_offset)
