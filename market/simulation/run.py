@@ -26,7 +26,15 @@ from market.envs.market_v0 import MarketEnv
 from market.errors import MarketError
 from market.records import schema as s
 from market.records.io import RunReader, RunWriter
-from market.simulation.ecology import ECOLOGY, FUNDAMENTAL_MODEL, FUNDAMENTAL_PARAMS, FUNDAMENTAL_STREAM, SimulationSpec, scripted_market
+from market.simulation.ecology import (
+    ECOLOGY,
+    FUNDAMENTAL_MODEL,
+    FUNDAMENTAL_PARAMS,
+    FUNDAMENTAL_STREAM,
+    Archetype,
+    SimulationSpec,
+    scripted_market,
+)
 from market.simulation.episode import EpisodeObserver, Progress, play_episode
 from market.simulation.recorder import StepRecorder
 from market.simulation.summary import MarketRunSummary, SummaryCollector
@@ -93,17 +101,23 @@ def run_name(spec: SimulationSpec, now: datetime | None = None) -> str:
     return f"{s.KIND_SIMULATE}-seed{spec.seed}-{moment.strftime('%Y%m%dT%H%M%S.%fZ')}"
 
 
-def _manifest_config(spec: SimulationSpec, config: MarketConfig, fundamental_given: bool) -> dict[str, Any]:
+def _manifest_config(
+    spec: SimulationSpec,
+    config: MarketConfig,
+    fundamental_given: bool,
+    ecology: Mapping[str, Archetype],
+    fundamental_params: Mapping[str, float],
+) -> dict[str, Any]:
     """What the manifest records: the spec, the ecology and the market, with the fundamental's source."""
     source: dict[str, Any]
     if fundamental_given:
         values = config.fundamental
         source = {"source": "given", "length": len(values), "first": values[0], "last": values[-1]}
     else:
-        source = {"source": FUNDAMENTAL_MODEL, "params": dict(FUNDAMENTAL_PARAMS), "spawn_key": FUNDAMENTAL_STREAM}
+        source = {"source": FUNDAMENTAL_MODEL, "params": dict(fundamental_params), "spawn_key": FUNDAMENTAL_STREAM}
     return {
         "simulation": spec,
-        "ecology": {name: ECOLOGY[name] for name, count in spec.counts().items() if count > 0},
+        "ecology": {name: ecology[name] for name, count in spec.counts().items() if count > 0},
         "market": replace(config, fundamental=()),
         "fundamental": source,
     }
@@ -117,6 +131,8 @@ def simulate(
     fundamental: Sequence[float] | np.ndarray | None = None,
     book_levels: int = 5,
     progress: Progress | None = None,
+    ecology: Mapping[str, Archetype] = ECOLOGY,
+    fundamental_params: Mapping[str, float] = FUNDAMENTAL_PARAMS,
 ) -> SimulationResult:
     """Run the all-scripted market of ``spec`` for one episode and write it as a run record at ``out/<name>``.
 
@@ -132,6 +148,8 @@ def simulate(
         fundamental: per-step fundamental prices in ticks, or ``None`` for the seeded default.
         book_levels: price levels per side in each book snapshot.
         progress: called as ``progress(steps_done, steps)`` after every step.
+        ecology: the trader of each population (a fitted ecology from ``market calibrate``, or the default).
+        fundamental_params: the default fundamental's parameters (unused when ``fundamental`` is given).
 
     Returns:
         The run's path and summary.
@@ -140,13 +158,13 @@ def simulate(
         ConfigError: a bad fundamental or ``book_levels`` (the spec checked its own settings).
         RecordError: the run cannot be written (for example, the name is taken).
     """
-    config, policies = scripted_market(spec, fundamental)
+    config, policies = scripted_market(spec, fundamental, ecology=ecology, fundamental_params=fundamental_params)
     env = MarketEnv(config)
     writer = RunWriter(
         out,
         name or run_name(spec),
         kind=s.KIND_SIMULATE,
-        config=_manifest_config(spec, config, fundamental is not None),
+        config=_manifest_config(spec, config, fundamental is not None, ecology, fundamental_params),
         seed=spec.seed,
     )
     with writer:
