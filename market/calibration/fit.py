@@ -2,11 +2,14 @@
 
 The loss of a candidate ecology is ``(m_sim - m_real)' W (m_sim - m_real)``: ``m_real`` the moment
 vector of the real returns (:mod:`market.calibration.moments`), ``m_sim`` the mean moment vector of
-the candidate's simulated mid returns over a few seeds, and ``W`` diagonal, one over the variance of
-that difference. The variance of each real moment comes from a block bootstrap of the real returns;
-assuming the simulation is about as noisy as the data where it fits, the mean of ``S`` seeds adds
-``1/S`` of it, so ``W = 1 / (var_real (1 + 1/S))``. Each term is then a squared z-score, and a
-candidate that matches within the noise has a loss near the number of moments (six).
+the candidate's simulated mid returns over ``S`` seeds, and ``W`` diagonal, one over the variance of
+that difference, ``var (1 + 1/S)`` (one real path, and the mean of ``S`` simulated ones). Each
+moment's ``var`` is the larger of two estimates: a block bootstrap of the real returns, and the
+spread of the default ecology's ``2S`` runs. The bootstrap alone misses what one path of a slowly
+moving market cannot show (the excess kurtosis of a few hundred returns varies far more from path to
+path than within one), and a moment that looked precise only by that would dominate the loss. Each
+term is then a squared z-score, and a candidate that matches within the noise has a loss near the
+number of moments (six).
 
 Every candidate is simulated on the same seeds (common random numbers: two candidates differ by
 their parameters, not by their luck), and as many steps as the data has returns, after a short
@@ -53,8 +56,9 @@ __all__ = [
     "simulated_moments",
 ]
 
-DEFAULT_BUDGET = 40
-"""Candidate ecologies evaluated by default (each on ``seeds`` simulations)."""
+DEFAULT_BUDGET = 30
+"""Candidate ecologies evaluated by default (each on ``seeds`` simulations): on the bundled hourly
+sample (5,000 bars) about 6 minutes on this 2-core machine under load (``scripts/calibration_figures.py``)."""
 DEFAULT_SEEDS = 3
 """Simulations per candidate by default."""
 WARMUP_STEPS = 100
@@ -67,6 +71,8 @@ PENALTY = 1e9
 BOOTSTRAP_RESAMPLES = 200
 """Block-bootstrap resamples of the real returns that estimate the moments' variance."""
 Z_95 = 1.959963984540054
+MIN_TRIALS_TO_JUDGE = 20
+"""Fewest trials whose best quarter (5 of them) says anything about how spread out good parameters are."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +234,10 @@ class Calibration:
         fitting_seeds: the simulation seeds of every candidate.
         held_out_seeds: the seeds of the before/after comparison.
         real: the real moments, with bootstrap intervals.
-        scale: the square root of each moment's variance in the loss (``var_real (1 + 1/S)``).
+        scale: the standard deviation of each moment's difference in the loss,
+            ``sqrt(max(var_bootstrap, var_seeds) (1 + 1/S))``.
+        bootstrap_std: each real moment's standard deviation over the block bootstrap.
+        seeds_std: each moment's standard deviation over the default ecology's 2S runs.
         before: the default ecology's moments on the held-out seeds.
         after: the fitted ecology's moments on the held-out seeds.
         loss_before: the default ecology's loss on the held-out seeds.
@@ -250,6 +259,8 @@ class Calibration:
     held_out_seeds: tuple[int, ...]
     real: MomentSet
     scale: np.ndarray
+    bootstrap_std: np.ndarray
+    seeds_std: np.ndarray
     before: MomentSet
     after: MomentSet
     loss_before: float
@@ -265,6 +276,43 @@ class Calibration:
     def z_scores(self, moments_: MomentSet) -> np.ndarray:
         """Each moment's distance from the real one in units of the loss's standard deviation."""
         return (moments_.values - self.real.values) / self.scale
+
+    def moment_table(self) -> tuple[list[str], list[list[str]]]:
+        """Headers and rows of the before/after table: each moment real, default and fitted, with 95%
+        intervals, and the default's and the fit's distance from the real one in loss units (z)."""
+        headers = ["moment", "real [95%]", "default ecology [95%]", "fitted ecology [95%]", "z default", "z fitted"]
+        z_before, z_after = self.z_scores(self.before), self.z_scores(self.after)
+        rows = [
+            [
+                key,
+                _interval(self.real, i),
+                _interval(self.before, i),
+                _interval(self.after, i),
+                f"{z_before[i]:+.1f}",
+                f"{z_after[i]:+.1f}",
+            ]
+            for i, key in enumerate(MOMENT_KEYS)
+        ]
+        rows.append(["loss (held-out seeds)", "", f"{self.loss_before:.1f}", f"{self.loss_after:.1f}", "", ""])
+        return headers, rows
+
+    def parameter_table(self) -> tuple[list[str], list[list[str]]]:
+        """Headers and rows of the parameters: default, fitted, range searched, spread of the best trials, verdict."""
+        headers = ["parameter", "default", "fitted", "range", "spread", "identified"]
+        rows = []
+        for p in PARAMETERS:
+            spread = self.identifiability[p.name]["spread"]
+            rows.append(
+                [
+                    p.name,
+                    f"{self.defaults[p.name]:.4g}",
+                    f"{self.fitted[p.name]:.4g}",
+                    f"{p.low:g}-{p.high:g}{' (log)' if p.log else ''}",
+                    f"{spread:.2f}" if math.isfinite(spread) else "",
+                    self.identifiability[p.name]["verdict"],
+                ]
+            )
+        return headers, rows
 
     def report(self) -> dict[str, Any]:
         """The whole result as plain JSON-ready values (the report file; an undefined number is null)."""
@@ -282,6 +330,8 @@ class Calibration:
                     "before": self.before.as_dict()[key],
                     "after": self.after.as_dict()[key],
                     "scale": float(self.scale[i]),
+                    "bootstrap_std": float(self.bootstrap_std[i]),
+                    "seeds_std": float(self.seeds_std[i]),
                     "z_before": float(self.z_scores(self.before)[i]),
                     "z_after": float(self.z_scores(self.after)[i]),
                 }
@@ -303,6 +353,11 @@ class Calibration:
             "trials": self.trials,
             "seconds": self.seconds,
         })
+
+
+def _interval(moments_: MomentSet, i: int) -> str:
+    """``value [low, high]`` with three significant digits."""
+    return f"{moments_.values[i]:.3g} [{moments_.low[i]:.3g}, {moments_.high[i]:.3g}]"
 
 
 def _plain(value: Any) -> Any:
@@ -328,6 +383,11 @@ IDENTIFIABILITY_NOTE = (
 def _identifiability(trials: list[dict[str, Any]], fitted: Mapping[str, float], parameters: Sequence[Parameter]) -> dict[str, dict[str, Any]]:
     """Per searched parameter: the spread of the best quarter of the trials over its range, and a
     plain verdict; a parameter not searched is marked so."""
+    if len(trials) < MIN_TRIALS_TO_JUDGE:
+        return {
+            p.name: {"spread": float("nan"), "verdict": f"too few trials to tell (fewer than {MIN_TRIALS_TO_JUDGE})" if p in parameters else "not searched (default kept)"}
+            for p in PARAMETERS
+        }
     ranked = sorted(trials, key=lambda t: t["loss"])
     best = ranked[: max(3, len(ranked) // 4)]
     uniform_std = 1.0 / math.sqrt(12.0)
@@ -346,6 +406,12 @@ def _identifiability(trials: list[dict[str, Any]], fitted: Mapping[str, float], 
             verdict += ", at the edge of its range"
         out[p.name] = {"spread": spread, "verdict": verdict}
     return out
+
+
+def startup_trials(budget: int) -> int:
+    """Random trials before TPE models the loss: optuna's 10, but a quarter of a small budget (at
+    least 3), so that a small budget is still a search and not ten random draws."""
+    return min(10, max(3, budget // 4))
 
 
 def _loss(mean: np.ndarray, real: np.ndarray, scale: np.ndarray) -> float:
@@ -426,13 +492,12 @@ def calibrate(
     started = time.perf_counter()
     steps = len(x)
 
-    # 1. the real moments and their variance: a block bootstrap with its own stream of the root seed
+    # 1. the real moments and their bootstrap variance (a stream of the root seed of its own)
     real_values = moments(x, source=source)
     boot = bootstrap_moments(x, np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,))), BOOTSTRAP_RESAMPLES)
     boot_std = np.nanstd(boot, axis=0, ddof=1)
     boot_std = np.where(boot_std > 0, boot_std, np.abs(real_values) * 0.01 + 1e-12)  # a moment that never varies still has a scale
     real = MomentSet(values=real_values, low=real_values - Z_95 * boot_std, high=real_values + Z_95 * boot_std)
-    scale = boot_std * math.sqrt(1.0 + 1.0 / seeds)
 
     # 2. simulation seeds: one block per root seed, the fitting seeds first, then the held-out ones
     base = seed * 2 * seeds
@@ -449,27 +514,33 @@ def calibrate(
 
     runner = _Runner(workers if workers is not None else max(1, min(seeds, os.cpu_count() or 1)))
     try:
+        # 3. the default ecology on every seed; the spread of its 2S runs is the second estimate of
+        # each moment's variance, and the larger estimate is the loss's scale
         defaults = default_values()
         before_rows = runner.run(ecology_of(defaults), steps, held_out_seeds, tick)
+        default_rows = runner.run(ecology_of(defaults), steps, fitting_seeds, tick)
+        runs = np.vstack([before_rows, default_rows])
+        sim_std = np.nanstd(runs, axis=0, ddof=1) if np.all(np.isfinite(runs)) else np.zeros(len(MOMENT_KEYS))
+        scale = np.maximum(boot_std, sim_std) * math.sqrt(1.0 + 1.0 / seeds)
 
-        # 3. the search: the default ecology first, then TPE, seeded and one trial at a time
+        # 4. the search: the default ecology first (its runs are done), then TPE, seeded and one trial at a time
         trials: list[dict[str, Any]] = []
 
         def objective(trial: optuna.Trial) -> float:
             values = {**defaults, **{p.name: trial.suggest_float(p.name, p.low, p.high, log=p.log) for p in parameters}}
-            rows = runner.run(ecology_of(values), steps, fitting_seeds, tick)
+            rows = default_rows if not trials else runner.run(ecology_of(values), steps, fitting_seeds, tick)
             loss = _loss(rows.mean(axis=0), real_values, scale)
             trials.append({"params": values, "loss": loss, "moments": dict(zip(MOMENT_KEYS, map(float, rows.mean(axis=0))))})
             return loss
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
+        study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(budget)))
         study.enqueue_trial({p.name: defaults[p.name] for p in parameters})
         study.optimize(objective, n_trials=budget, n_jobs=1, gc_after_trial=False, show_progress_bar=False)
         best = min(trials, key=lambda t: t["loss"])
         fitted = dict(best["params"])
 
-        # 4. the fit, measured again on the held-out seeds beside the default ecology
+        # 5. the fit, measured again on the held-out seeds beside the default ecology
         ecology = ecology_of(fitted)
         after_rows = runner.run(ecology, steps, held_out_seeds, tick)
     finally:
@@ -484,6 +555,8 @@ def calibrate(
         held_out_seeds=held_out_seeds,
         real=real,
         scale=scale,
+        bootstrap_std=boot_std,
+        seeds_std=sim_std,
         before=before,
         after=after,
         loss_before=_loss(before.values, real_values, scale),
