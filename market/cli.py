@@ -740,6 +740,7 @@ def calibrate(
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    console.print(f"fit: {result.fit_note}", soft_wrap=True, markup=False)
     console.print(f"{result.bars:,} bars, budget {budget} candidates x {seeds} seeds, {result.seconds:.0f} s", soft_wrap=True)
     console.print(f"fitted ecology: {out / ECOLOGY_FILE}\nreport: {out / CALIBRATION_REPORT}", soft_wrap=True)
 

@@ -62,6 +62,7 @@ def test_the_fit_to_a_known_ecology_reproduces_its_moments_within_their_interval
     assert np.max(np.abs(z_before)) > 3
     assert np.all(np.abs(z_after) < 1.96), dict(zip(MOMENT_KEYS, z_after))
     assert result.loss_after < result.loss_before / 5
+    assert result.fit_note.startswith("within the noise")
     # the parameters are recovered to within a factor of two
     assert 0.025 < result.fitted["maker.half_spread"] < 0.1
     assert 0.06 < result.fitted["fundamental.sigma"] < 0.24

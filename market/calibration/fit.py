@@ -56,9 +56,11 @@ __all__ = [
     "simulated_moments",
 ]
 
-DEFAULT_BUDGET = 30
+DEFAULT_BUDGET = 20
 """Candidate ecologies evaluated by default (each on ``seeds`` simulations): on the bundled hourly
-sample (5,000 bars) about 6 minutes on this 2-core machine under load (``scripts/calibration_figures.py``)."""
+sample (5,000 bars, 66 simulations of 5,100 steps) 247 s on this 2-core machine with other jobs
+running (268 CPU-seconds), measured by ``scripts/calibration_figures.py``; a budget of 30 took 739 s
+under heavier load, over the 10 minutes a default run may take."""
 DEFAULT_SEEDS = 3
 """Simulations per candidate by default."""
 WARMUP_STEPS = 100
@@ -71,6 +73,9 @@ PENALTY = 1e9
 BOOTSTRAP_RESAMPLES = 200
 """Block-bootstrap resamples of the real returns that estimate the moments' variance."""
 Z_95 = 1.959963984540054
+MISFIT_FACTOR = 4.0
+"""A held-out loss above this many times the number of moments (a mean squared z-score of 4) is a fit
+outside the noise."""
 MIN_TRIALS_TO_JUDGE = 20
 """Fewest trials whose best quarter (5 of them) says anything about how spread out good parameters are."""
 
@@ -277,6 +282,23 @@ class Calibration:
         """Each moment's distance from the real one in units of the loss's standard deviation."""
         return (moments_.values - self.real.values) / self.scale
 
+    @property
+    def fit_note(self) -> str:
+        """One plain sentence on whether the fit is within the moments' noise.
+
+        A loss near the number of moments is a fit within the noise; far above it, the ecology
+        cannot reproduce the data, and the fitted values are the nearest it gets, not estimates.
+        """
+        k = len(MOMENT_KEYS)
+        worst = MOMENT_KEYS[int(np.argmax(np.abs(self.z_scores(self.after))))]
+        if self.loss_after <= MISFIT_FACTOR * k:
+            return f"within the noise: loss {self.loss_after:.1f} on held-out seeds for {k} moments (about {k} expected for a model that fits)"
+        return (
+            f"outside the noise: loss {self.loss_after:.1f} on held-out seeds for {k} moments (about {k} expected for a model that fits; "
+            f"worst: {worst}); the ecology cannot reproduce these data within the parameters' ranges, and the fitted values are the "
+            "nearest it gets rather than estimates, whatever their spread"
+        )
+
     def moment_table(self) -> tuple[list[str], list[list[str]]]:
         """Headers and rows of the before/after table: each moment real, default and fitted, with 95%
         intervals, and the default's and the fit's distance from the real one in loss units (z)."""
@@ -349,6 +371,7 @@ class Calibration:
                 }
                 for p in PARAMETERS
             },
+            "fit_note": self.fit_note,
             "identifiability_note": IDENTIFIABILITY_NOTE,
             "trials": self.trials,
             "seconds": self.seconds,
