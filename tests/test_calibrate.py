@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from market.calibration import MIN_RETURNS, MOMENT_KEYS, PARAMETERS, calibrate, ecology_of, read_ecology
+from market.calibration import MIN_RETURNS, MOMENT_KEYS, PARAMETERS, calibrate, ecology_of, format_ecology, read_ecology
 from market.calibration.fit import default_values, simulated_returns
 from market.data import synthetic
 from market.errors import ConfigError
 from market.records import RunReader
+from market.scenario import load_scenario
 
 MARKET = str(Path(sys.executable).with_name("market"))
 BY_NAME = {p.name: p for p in PARAMETERS}
@@ -111,6 +112,22 @@ def test_calibrate_writes_an_ecology_that_simulate_runs_and_a_strict_json_report
     config = RunReader(folder).manifest["config"]
     assert config["fundamental"]["params"]["sigma"] == report["parameters"]["fundamental.sigma"]["fitted"]
     assert config["ecology"]["maker"]["params"][0] == ["half_spread", report["parameters"]["maker.half_spread"]["fitted"]]
+
+
+def test_the_fitted_ecology_pasted_into_a_scenario_is_that_scenarios_background(tmp_path):
+    values = {**default_values(), "maker.half_spread": 0.04, "fundamental.sigma": 0.2}
+    fragment = format_ecology(ecology_of(values), "fitted")
+    scenario = tmp_path / "fitted_market.toml"
+    scenario.write_text(
+        '[scenario]\nname = "fitted_market"\nkind = "market"\ndescription = "the fitted ecology alone"\n\n'
+        "[market]\nclearing = \"book\"\nmax_steps = 50\ninitial_price = 100000\n\n" + fragment
+    )
+    config = load_scenario(str(scenario)).market_config()
+    populations = {p.name: p for p in config.populations}
+    assert list(populations) == ["maker", "taker", "noise", "momentum", "value"]
+    assert populations["maker"].param_dict["half_spread"] == 0.04 and populations["noise"].count == 8
+    # the scenario's fundamental follows the fitted OU parameters: a path, not the constant price
+    assert len(set(config.fundamental)) > 1
 
 
 def test_calibrate_on_a_file_too_short_names_the_bars_needed_and_writes_nothing(tmp_path):
