@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -178,6 +179,12 @@ def _moments_of_run(task: tuple[FittedEcology, int, int]) -> np.ndarray:
     return moments(returns, source="simulated mid")
 
 
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the main process, which stops them: one ``interrupted`` line, no
+    traceback from each worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class _Runner:
     """Runs simulations in order, in this process or spread over worker processes.
 
@@ -186,7 +193,7 @@ class _Runner:
     """
 
     def __init__(self, workers: int) -> None:
-        self._pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None
+        self._pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_ignore_interrupts) if workers > 1 else None
 
     def run(self, ecology: FittedEcology, steps: int, seeds: Sequence[int], done: Callable[[], None]) -> np.ndarray:
         tasks = [(ecology, steps, seed) for seed in seeds]
@@ -556,7 +563,7 @@ def calibrate(
             trials.append({"params": values, "loss": loss, "moments": dict(zip(MOMENT_KEYS, map(float, rows.mean(axis=0))))})
             return loss
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        optuna.logging.set_verbosity(optuna.logging.ERROR)  # a trial stopped by Ctrl-C is not a warning with a traceback
         study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(budget)))
         study.enqueue_trial({p.name: defaults[p.name] for p in parameters})
         study.optimize(objective, n_trials=budget, n_jobs=1, gc_after_trial=False, show_progress_bar=False)
