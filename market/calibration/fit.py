@@ -78,7 +78,8 @@ MISFIT_FACTOR = 4.0
 """A held-out loss above this many times the number of moments (a mean squared z-score of 4) is a fit
 outside the noise."""
 MIN_TRIALS_TO_JUDGE = 20
-"""Fewest trials whose best quarter (5 of them) says anything about how spread out good parameters are."""
+"""Fewest trials for a verdict: with fewer the search has hardly left its random start (a quarter of
+the budget, up to 10 trials), and which trials come near the best says little."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,7 +328,7 @@ class Calibration:
 
     def parameter_table(self) -> tuple[list[str], list[list[str]]]:
         """Headers and rows of the parameters: default, fitted, range searched, spread of the best trials, verdict."""
-        headers = ["parameter", "default", "fitted", "range", "spread", "identified"]
+        headers = ["parameter", "default", "fitted", "range searched", "near the best", "spread", "identified"]
         rows = []
         for p in PARAMETERS:
             spread = self.identifiability[p.name]["spread"]
@@ -337,6 +338,7 @@ class Calibration:
                     f"{self.defaults[p.name]:.4g}",
                     f"{self.fitted[p.name]:.4g}",
                     f"{p.low:g}-{p.high:g}{' (log)' if p.log else ''}",
+                    f"{near[0]:.3g}-{near[1]:.3g}" if (near := self.identifiability[p.name]["near"]) else "",
                     f"{spread:.2f}" if math.isfinite(spread) else "",
                     self.identifiability[p.name]["verdict"],
                 ]
@@ -402,30 +404,36 @@ def _plain(value: Any) -> Any:
 
 
 IDENTIFIABILITY_NOTE = (
-    "spread: the standard deviation of a parameter's position in its range (log scale where searched so) over the best quarter "
-    "of the trials, divided by that of a uniform draw (1 = the best trials are spread over the whole range as if at random). "
-    "A parameter the data pins down has its best trials close together (spread under 0.35); one the moments do not constrain "
-    "keeps them spread out (0.7 or more), and its fitted value means little. The sampler concentrates its later trials where "
-    "the loss was low, which narrows every spread somewhat: a small spread from a small budget is weaker evidence than from a large one."
+    "The trials near the best are those the loss does not reject: a loss within the 95% chi-square band of the best "
+    "(12.6 for 6 moments), the band widened by best loss / 6 when the fit is outside the noise, as a quasi-likelihood would. "
+    "near: the smallest and largest value of a parameter over those trials. spread: the standard deviation of their "
+    "positions in the parameter's range (log scale where searched so) over that of a uniform draw (1 = spread as if at random). "
+    "A parameter the moments pin down keeps its near trials close together (spread under 0.35); one they do not constrain "
+    "has near trials all over its range (0.7 or more), and its fitted value means little. The sampler concentrates later "
+    "trials where the loss was low, which narrows every spread: a small spread from a small budget is weak evidence, and "
+    "with fewer than 3 near trials nothing is judged."
 )
+CHI2_95_6 = 12.59
+"""The 95% quantile of a chi-square with 6 degrees of freedom (one per moment): the band of losses
+around the best that the moments' noise does not tell apart."""
 
 
 def _identifiability(trials: list[dict[str, Any]], fitted: Mapping[str, float], parameters: Sequence[Parameter]) -> dict[str, dict[str, Any]]:
-    """Per searched parameter: the spread of the best quarter of the trials over its range, and a
+    """Per searched parameter: how the trials the loss does not reject spread over its range, and a
     plain verdict; a parameter not searched is marked so."""
-    if len(trials) < MIN_TRIALS_TO_JUDGE:
-        return {
-            p.name: {"spread": float("nan"), "verdict": f"too few trials to tell (fewer than {MIN_TRIALS_TO_JUDGE})" if p in parameters else "not searched (default kept)"}
-            for p in PARAMETERS
-        }
-    ranked = sorted(trials, key=lambda t: t["loss"])
-    best = ranked[: max(3, len(ranked) // 4)]
+    out: dict[str, dict[str, Any]] = {p.name: {"near": None, "spread": float("nan"), "verdict": "not searched (default kept)"} for p in PARAMETERS}
+    best_loss = min(t["loss"] for t in trials)
+    band = CHI2_95_6 * max(1.0, best_loss / len(MOMENT_KEYS))
+    near = [t for t in trials if t["loss"] <= best_loss + band]
     uniform_std = 1.0 / math.sqrt(12.0)
-    out: dict[str, dict[str, Any]] = {p.name: {"spread": float("nan"), "verdict": "not searched (default kept)"} for p in PARAMETERS}
     for p in parameters:
-        positions = np.array([p.position(t["params"][p.name]) for t in best])
-        spread = float(np.std(positions) / uniform_std) if len(positions) > 1 else float("nan")
-        if not spread < 0.7:
+        values = [t["params"][p.name] for t in near]
+        if len(trials) < MIN_TRIALS_TO_JUDGE or len(near) < 3:
+            why = f"fewer than {MIN_TRIALS_TO_JUDGE} trials" if len(trials) < MIN_TRIALS_TO_JUDGE else f"only {len(near)} trial(s) near the best"
+            out[p.name] = {"near": [min(values), max(values)], "spread": float("nan"), "verdict": f"too few to tell ({why})"}
+            continue
+        spread = float(np.std([p.position(v) for v in values]) / uniform_std)
+        if spread >= 0.7:
             verdict = "not pinned down"
         elif spread < 0.35:
             verdict = "pinned down"
@@ -434,7 +442,7 @@ def _identifiability(trials: list[dict[str, Any]], fitted: Mapping[str, float], 
         edge = p.position(fitted[p.name])
         if verdict != "not pinned down" and (edge < 0.02 or edge > 0.98):
             verdict += ", at the edge of its range"
-        out[p.name] = {"spread": spread, "verdict": verdict}
+        out[p.name] = {"near": [min(values), max(values)], "spread": spread, "verdict": verdict}
     return out
 
 
