@@ -258,7 +258,7 @@ class Calibration:
         loss_best_trial: the best candidate's loss on the fitting seeds (what the search minimized).
         defaults: the default ecology's value of every fitted parameter.
         fitted: the best candidate's parameters.
-        identifiability: per parameter, how much of its range the best trials spread over, and a verdict.
+        identifiability: per parameter, the range and spread of the trials the loss does not reject, and a verdict.
         trials: every candidate's parameters and loss, in the order tried.
         ecology: the fitted ecology.
         seconds: wall-clock time of the calibration.
