@@ -690,8 +690,7 @@ def calibrate(
 ) -> None:
     """Fit the background ecology to a real price file's stylized facts (method of simulated moments).
 
-    Writes OUT/ecology.toml (use it with `market simulate --ecology`, or paste its tables into a
-    market scenario) and OUT/calibration.json, and prints each moment real, default and fitted.
+    Writes OUT/ecology.toml (use it with `market simulate --ecology`, or paste its tables into a market scenario) and OUT/calibration.json, and prints each moment real, default and fitted.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
