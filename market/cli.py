@@ -22,6 +22,7 @@ from rich.table import Table
 from typer._click import exceptions as click_errors
 
 from market import __version__
+from market.calibration.fit import DEFAULT_BUDGET, DEFAULT_SEEDS
 from market.comparison import STRATEGY_PREFIX, VERSUS_PREFIX, comparison_rows, evaluation_record
 from market.errors import ConfigError, Interrupted, MarketError
 from market.exchange import EXCHANGE_ACCOUNT, AccountLimits, Exchange, FeeConfig, check_invariants
@@ -632,6 +633,7 @@ def simulate(
     clearing: str | None = typer.Option(None, "--clearing", help="book (the default), call or impact."),
     seed: int | None = typer.Option(None, "--seed", help="Root seed of the run, a non-negative integer."),
     fundamental: Path | None = typer.Option(None, "--fundamental", help="A price file whose closes (one bar per step) value traders follow; default: a seeded OU path."),
+    ecology: Path | None = typer.Option(None, "--ecology", help="An ecology file (from market calibrate): its traders, counts and fundamental replace the default ecology's; count options still override its counts."),
     out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Folder the run record is written under."),
     record: str | None = typer.Option(
         None, "--record",
@@ -651,18 +653,26 @@ def simulate(
     from market.data import load_prices
     from market.data.facts import MIN_RETURNS
 
-    # the spec checks every setting (and its size limit) before anything is read, allocated or written
+    # the spec checks every setting (and its size limit) before anything is read, allocated or written;
+    # an ecology file is read (and checked) first, since its counts are the defaults the options override
+    fitted = None
+    if ecology is not None:
+        from market.calibration import read_ecology
+
+        fitted = read_ecology(ecology)
     given = {"makers": makers, "takers": takers, "noise": noise, "momentum": momentum, "value": value, "steps": steps, "clearing": clearing, "seed": seed}
-    spec = simulation.SimulationSpec(**{key: value for key, value in given.items() if value is not None})
+    counts = fitted.count_options() if fitted is not None else {}
+    spec = simulation.SimulationSpec(**{**counts, **{key: value for key, value in given.items() if value is not None}})
     if record is None:
         record = simulation.RECORD_POPULATIONS if spec.total_agents > simulation.AGENTS_RECORDED_UP_TO else simulation.RECORD_AGENTS
     elif record not in simulation.RECORD_MODES:
         raise ConfigError(f"--record: expected one of {', '.join(simulation.RECORD_MODES)}, got {record!r}")
     options = _read_options(time_format, time_unit, dayfirst, delimiter, decimal)
     path = simulation.fundamental_from_prices(load_prices(fundamental, options)) if fundamental is not None else None
+    traders = {"ecology": fitted.archetypes, "fundamental_params": fitted.fundamental_params} if fitted is not None else {}
     with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"), TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task("simulate", total=spec.steps)
-        result = simulation.simulate(spec, out=out, fundamental=path, progress=lambda done, total: bar.update(task, completed=done), record=record)
+        result = simulation.simulate(spec, out=out, fundamental=path, progress=lambda done, total: bar.update(task, completed=done), record=record, **traders)
     summary = result.summary
     console.print(f"steps {summary.steps:,}  trades {summary.trades:,}  volume {summary.volume:,} lots  mid {summary.initial_mid:,.0f} -> {summary.final_mid:,.0f} ticks", soft_wrap=True)
     if summary.flows is not None:
@@ -673,6 +683,80 @@ def simulate(
     else:
         console.print(f"stylized facts: not measured, they need at least {MIN_RETURNS} steps (this run has {summary.steps:,})", soft_wrap=True)
     console.print(f"run record: {result.path}", soft_wrap=True)
+
+
+ECOLOGY_FILE = "ecology.toml"
+CALIBRATION_REPORT = "calibration.json"
+
+
+@app.command()
+def calibrate(
+    data: Path = typer.Option(..., "--data", help="The real price file (CSV or Parquet OHLCV) whose close-to-close returns the ecology is fitted to."),
+    budget: int = typer.Option(DEFAULT_BUDGET, "--budget", help="Candidate ecologies to evaluate (a count, not seconds: each is simulated on every fitting seed, so a seed gives the same fit on any machine)."),
+    seed: int = typer.Option(0, "--seed", help="Root seed: the bootstrap, the TPE sampler and the simulation seeds come from it."),
+    seeds: int = typer.Option(DEFAULT_SEEDS, "--seeds", help="Simulations per candidate (at least 2)."),
+    workers: int | None = typer.Option(None, "--workers", help="Processes simulating at once (default: min(seeds, CPUs)); the result does not depend on it."),
+    out: Path = typer.Option(Path("calibration"), "--out", help=f"Folder for the fitted ecology ({ECOLOGY_FILE}) and the report ({CALIBRATION_REPORT})."),
+    time_format: str | None = TIME_FORMAT_OPTION,
+    time_unit: str | None = TIME_UNIT_OPTION,
+    dayfirst: bool = DAYFIRST_OPTION,
+    delimiter: str | None = DELIMITER_OPTION,
+    decimal: str = DECIMAL_OPTION,
+) -> None:
+    """Fit the background ecology to a real price file's stylized facts (method of simulated moments).
+
+    Writes OUT/ecology.toml (use it with `market simulate --ecology`, or paste its tables into a market scenario) and OUT/calibration.json, and prints each moment real, default and fitted.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from market import calibration
+    from market.calibration.fit import check_returns
+    from market.data import load_prices
+
+    # 1. every option and the data are checked before the search starts, and nothing is written until it ends
+    if budget < 1:
+        raise ConfigError(f"--budget: expected a positive number of candidate ecologies, got {budget}")
+    if seeds < 2:
+        raise ConfigError(f"--seeds: expected at least 2 simulations per candidate (for the intervals), got {seeds}")
+    if seed < 0 or seed > 2**32 - 1:
+        raise ConfigError(f"--seed: expected an integer in [0, 2^32 - 1], got {seed}")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers: expected a positive number of processes, got {workers}")
+    if out.exists() and not out.is_dir():
+        raise MarketError(f"--out {out}: is a file, not a folder")
+    prices = load_prices(data, _read_options(time_format, time_unit, dayfirst, delimiter, decimal))
+    returns = check_returns(np.diff(np.log(prices["close"].to_numpy(dtype=np.float64))), str(data))
+
+    # 2. the search, with a progress bar over every simulation (the default's, the candidates', the fit's)
+    columns = (TextColumn("calibrating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} simulations"), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("calibrate", total=(budget + 2) * seeds)
+        result = calibration.calibrate(
+            returns, budget=budget, seed=seed, seeds=seeds, workers=workers, source=str(data), progress=lambda done, total: bar.update(task, completed=done)
+        )
+
+    # 3. the files, each through a temporary file and a rename, then the tables
+    report = {"data": str(data), **result.report()}
+    header = (
+        f"The background ecology fitted by `market calibrate --data {data} --budget {budget} --seed {seed} --seeds {seeds}`.\n"
+        f"Loss on held-out seeds: default ecology {result.loss_before:.1f}, fitted {result.loss_after:.1f} ({len(calibration.MOMENT_KEYS)} moments; see {CALIBRATION_REPORT}).\n"
+        "Run it with `market simulate --ecology THIS_FILE`, or paste its tables into a market scenario."
+    )
+    calibration.write_atomically(out / CALIBRATION_REPORT, json.dumps(report, indent=2, allow_nan=False) + "\n")
+    calibration.write_atomically(out / ECOLOGY_FILE, calibration.format_ecology(result.ecology, header))
+    headers, rows = result.moment_table()
+    table = Table(*headers, title=f"Moments of {data.name}: real, default ecology and fitted ecology (held-out seeds)")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    headers, rows = result.parameter_table()
+    table = Table(*headers, title="Fitted parameters")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"fit: {result.fit_note}", soft_wrap=True, markup=False)
+    console.print(f"{result.bars:,} bars, budget {budget} candidates x {seeds} seeds, {result.seconds:.0f} s", soft_wrap=True)
+    console.print(f"fitted ecology: {out / ECOLOGY_FILE}\nreport: {out / CALIBRATION_REPORT}", soft_wrap=True)
 
 
 @app.command()

@@ -239,27 +239,37 @@ class SimulationSpec:
         return sum(self.counts().values())
 
     def market(
-        self, fundamental: Sequence[float] | np.ndarray | None = None, *, driven: bool = False
+        self,
+        fundamental: Sequence[float] | np.ndarray | None = None,
+        *,
+        driven: bool = False,
+        ecology: Mapping[str, Archetype] = ECOLOGY,
+        fundamental_params: Mapping[str, float] = FUNDAMENTAL_PARAMS,
     ) -> tuple[MarketConfig, dict[str, Policy]]:
         """The market and policies of this spec (see :func:`scripted_market`)."""
-        return scripted_market(self, fundamental, driven=driven)
+        return scripted_market(self, fundamental, driven=driven, ecology=ecology, fundamental_params=fundamental_params)
 
 
-def default_fundamental(seed: int, steps: int, initial_price: int = INITIAL_PRICE) -> np.ndarray:
+def default_fundamental(
+    seed: int, steps: int, initial_price: int = INITIAL_PRICE, params: Mapping[str, float] = FUNDAMENTAL_PARAMS
+) -> np.ndarray:
     """The default fundamental: a seeded Ornstein-Uhlenbeck path around the starting price, in ticks.
 
     Args:
         seed: the run's root seed (the path comes from its :data:`FUNDAMENTAL_STREAM` branch).
         steps: steps in the episode; the path has ``steps + 1`` values, one per observation.
         initial_price: the starting price and the level the path reverts to, in ticks.
+        params: the Ornstein-Uhlenbeck parameters (``theta``, ``sigma``, ``periods_per_year``);
+            :data:`FUNDAMENTAL_PARAMS` unless a fitted ecology (``market calibrate``) sets them.
 
     Returns:
         ``steps + 1`` positive prices in ticks, as float64.
+
+    Raises:
+        ConfigError: a bad parameter, named by the generator.
     """
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(FUNDAMENTAL_STREAM,))))
-    path = synthetic.generate(
-        FUNDAMENTAL_MODEL, rng, steps + 1, s0=float(initial_price), mean=float(initial_price), **FUNDAMENTAL_PARAMS
-    )
+    path = synthetic.generate(FUNDAMENTAL_MODEL, rng, steps + 1, s0=float(initial_price), mean=float(initial_price), **params)
     return path[CLOSE].to_numpy(dtype=np.float64)
 
 
@@ -273,9 +283,14 @@ def fundamental_from_prices(prices: Any, initial_price: int = INITIAL_PRICE) -> 
 
 
 def scripted_market(
-    spec: SimulationSpec, fundamental: Sequence[float] | np.ndarray | None = None, *, driven: bool = False
+    spec: SimulationSpec,
+    fundamental: Sequence[float] | np.ndarray | None = None,
+    *,
+    driven: bool = False,
+    ecology: Mapping[str, Archetype] = ECOLOGY,
+    fundamental_params: Mapping[str, float] = FUNDAMENTAL_PARAMS,
 ) -> tuple[MarketConfig, dict[str, Policy]]:
-    """Build the all-scripted market of a spec, with the default ecology's traders.
+    """Build the all-scripted market of a spec, with the default ecology's traders (or another ecology's).
 
     Every population is a PettingZoo agent population (``policy=None``); the returned policies,
     by population name, are meant for :func:`market.simulation.run_market`, which acts for them,
@@ -291,6 +306,10 @@ def scripted_market(
         fundamental: per-step fundamental prices in ticks (the last value holds), or ``None`` for
             :func:`default_fundamental`.
         driven: drive the populations inside the env.
+        ecology: the trader of each population, by the population names of :data:`COUNT_FIELDS`;
+            :data:`ECOLOGY` unless a fitted ecology (``market calibrate``) replaces it. Every
+            population with a non-zero count needs an entry.
+        fundamental_params: the default fundamental's parameters (ignored when ``fundamental`` is given).
 
     Returns:
         The market config and the policy of each population.
@@ -298,8 +317,11 @@ def scripted_market(
     Raises:
         ConfigError: a bad fundamental (the spec checked its own settings when it was made).
     """
+    missing = [name for name, count in spec.counts().items() if count > 0 and name not in ecology]
+    if missing:
+        raise ConfigError(f"ecology: no trader for the population(s) {missing}; it has {list(ecology)}")
     if fundamental is None:
-        path = default_fundamental(spec.seed, spec.steps)
+        path = default_fundamental(spec.seed, spec.steps, params=fundamental_params)
     else:
         path = np.asarray(fundamental, dtype=np.float64)
         if path.ndim != 1 or path.size == 0:
@@ -307,12 +329,12 @@ def scripted_market(
     populations = tuple(
         PopulationConfig(
             name=name,
-            role=ECOLOGY[name].role,
+            role=ecology[name].role,
             count=count,
-            max_qty=ECOLOGY[name].max_qty,
-            max_offset=ECOLOGY[name].max_offset,
-            policy=ECOLOGY[name].policy if driven else None,
-            params=ECOLOGY[name].params if driven else (),
+            max_qty=ecology[name].max_qty,
+            max_offset=ecology[name].max_offset,
+            policy=ecology[name].policy if driven else None,
+            params=ecology[name].params if driven else (),
         )
         for name, count in spec.counts().items()
         if count > 0
@@ -331,7 +353,7 @@ def scripted_market(
         tick_value=TICK_VALUE,
     )
     policies = {
-        p.name: build_policy(ECOLOGY[p.name].policy, dict(ECOLOGY[p.name].params), window=WINDOW, population=p.name, **population_limits(p))
+        p.name: build_policy(ecology[p.name].policy, dict(ecology[p.name].params), window=WINDOW, population=p.name, **population_limits(p))
         for p in populations
     }
     return config, policies

@@ -26,7 +26,15 @@ from market.envs.market_v0 import MarketEnv
 from market.errors import ConfigError, MarketError
 from market.records import schema as s
 from market.records.io import RunReader, RunWriter
-from market.simulation.ecology import ECOLOGY, FUNDAMENTAL_MODEL, FUNDAMENTAL_PARAMS, FUNDAMENTAL_STREAM, SimulationSpec, scripted_market
+from market.simulation.ecology import (
+    ECOLOGY,
+    FUNDAMENTAL_MODEL,
+    FUNDAMENTAL_PARAMS,
+    FUNDAMENTAL_STREAM,
+    Archetype,
+    SimulationSpec,
+    scripted_market,
+)
 from market.simulation.episode import EpisodeObserver, Progress, play_episode
 from market.simulation.recorder import RECORD_AGENTS, RECORD_MODES, RECORD_POPULATIONS, StepRecorder
 from market.simulation.summary import MarketRunSummary, SummaryCollector
@@ -97,17 +105,24 @@ def run_name(spec: SimulationSpec, now: datetime | None = None) -> str:
     return f"{s.KIND_SIMULATE}-seed{spec.seed}-{moment.strftime('%Y%m%dT%H%M%S.%fZ')}"
 
 
-def _manifest_config(spec: SimulationSpec, config: MarketConfig, fundamental_given: bool, record: str) -> dict[str, Any]:
+def _manifest_config(
+    spec: SimulationSpec,
+    config: MarketConfig,
+    fundamental_given: bool,
+    ecology: Mapping[str, Archetype],
+    fundamental_params: Mapping[str, float],
+    record: str,
+) -> dict[str, Any]:
     """What the manifest records: the spec, the ecology and the market, with the fundamental's source."""
     source: dict[str, Any]
     if fundamental_given:
         values = config.fundamental
         source = {"source": "given", "length": len(values), "first": values[0], "last": values[-1]}
     else:
-        source = {"source": FUNDAMENTAL_MODEL, "params": dict(FUNDAMENTAL_PARAMS), "spawn_key": FUNDAMENTAL_STREAM}
+        source = {"source": FUNDAMENTAL_MODEL, "params": dict(fundamental_params), "spawn_key": FUNDAMENTAL_STREAM}
     return {
         "simulation": spec,
-        "ecology": {name: ECOLOGY[name] for name, count in spec.counts().items() if count > 0},
+        "ecology": {name: ecology[name] for name, count in spec.counts().items() if count > 0},
         "market": replace(config, fundamental=()),
         "fundamental": source,
         "record": record,
@@ -123,6 +138,8 @@ def simulate(
     book_levels: int = 5,
     progress: Progress | None = None,
     record: str = RECORD_AGENTS,
+    ecology: Mapping[str, Archetype] = ECOLOGY,
+    fundamental_params: Mapping[str, float] = FUNDAMENTAL_PARAMS,
 ) -> SimulationResult:
     """Run the all-scripted market of ``spec`` for one episode and write it as a run record at ``out/<name>``.
 
@@ -145,6 +162,8 @@ def simulate(
         book_levels: price levels per side in each book snapshot.
         progress: called as ``progress(steps_done, steps)`` after every step.
         record: ``"agents"`` (every agent acted for by the runner, a ``steps`` row each) or ``"populations"``.
+        ecology: the trader of each population (a fitted ecology from ``market calibrate``, or the default).
+        fundamental_params: the default fundamental's parameters (unused when ``fundamental`` is given).
 
     Returns:
         The run's path and summary.
@@ -156,13 +175,13 @@ def simulate(
     if record not in RECORD_MODES:
         raise ConfigError(f"record: expected one of {', '.join(RECORD_MODES)}, got {record!r}")
     driven = record == RECORD_POPULATIONS
-    config, policies = scripted_market(spec, fundamental, driven=driven)
+    config, policies = scripted_market(spec, fundamental, driven=driven, ecology=ecology, fundamental_params=fundamental_params)
     env = MarketEnv(config, policies) if driven else MarketEnv(config)
     writer = RunWriter(
         out,
         name or run_name(spec),
         kind=s.KIND_SIMULATE,
-        config=_manifest_config(spec, config, fundamental is not None, record),
+        config=_manifest_config(spec, config, fundamental is not None, ecology, fundamental_params, record),
         seed=spec.seed,
     )
     with writer:
