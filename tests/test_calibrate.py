@@ -9,8 +9,6 @@ runs in well under a minute.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,19 +21,9 @@ from market.data import synthetic
 from market.errors import ConfigError
 from market.records import RunReader
 from market.scenario import load_scenario
+from test_cli_simulate import assert_one_line_error, run  # the CLI tests' helpers
 
-MARKET = str(Path(sys.executable).with_name("market"))
 BY_NAME = {p.name: p for p in PARAMETERS}
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([MARKET, *args], capture_output=True, text=True, timeout=120, check=False)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], line: str) -> None:
-    assert result.returncode == 1, result.stderr
-    assert result.stderr == f"error: {line}\n"
-    assert "Traceback" not in result.stdout + result.stderr
 
 
 def write_prices(path: Path, closes: np.ndarray) -> Path:
