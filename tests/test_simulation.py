@@ -466,3 +466,24 @@ def test_simulate_with_populations_drives_the_ecology_inside_the_env_and_records
     assert result.summary.trades == len(reader.read(s.TRADES)) > 0
     with pytest.raises(ConfigError, match=r"^record: expected one of agents, populations, got 'everyone'$"):
         simulate(spec, out=tmp_path, name="bad", record="everyone")
+
+
+def test_a_market_record_keeps_a_large_driven_background_in_aggregate_and_learners_row_by_row(tmp_path):
+    from market.envs.market_config import Role
+    from market.simulation import AGENTS_RECORDED_UP_TO
+
+    def recorded(background: int) -> RunReader:
+        noise = PopulationConfig(name="noise", role=Role.TAKER, count=background, policy="noise", params=(("activity", 0.01),))
+        config = MarketConfig(populations=(PopulationConfig(name="maker", role=Role.MAKER, count=2), noise), max_steps=4)
+        env = MarketEnv(config, {"noise": build_policy("noise", {"activity": 0.01}, window=config.window, population="noise")})
+        quoting = build_policy("market_maker", {}, window=config.window, population="maker")
+        with RunWriter(tmp_path, f"bg{background}", kind=s.KIND_SCENARIO, config={}, seed=0) as writer:
+            run_market(env, {"maker": quoting}, seed=0, writer=writer)
+        return RunReader(tmp_path / f"bg{background}")
+
+    large = recorded(AGENTS_RECORDED_UP_TO + 1)
+    assert set(large.read(s.STEPS)[s.AGENT]) == {"maker_0", "maker_1"}, "the learners' populations row by row"
+    rows = large.read(s.POPULATIONS)
+    assert list(rows[s.POPULATION].unique()) == ["noise"] and (rows[s.COUNT] == AGENTS_RECORDED_UP_TO + 1).all()
+    small = recorded(20)
+    assert s.POPULATIONS not in small.tables and len(set(small.read(s.STEPS)[s.AGENT])) == 22, "a small background agent by agent"

@@ -29,8 +29,9 @@ RECORD_POPULATIONS = "populations"
 aggregate (the ``populations`` table): a row per population per step, however many agents it has."""
 RECORD_MODES = (RECORD_AGENTS, RECORD_POPULATIONS)
 AGENTS_RECORDED_UP_TO = 1_000
-"""``market simulate`` records every agent up to this many agents and populations in aggregate above
-(unless ``--record`` says which)."""
+"""Market records keep every agent's rows up to this many agents and populations in aggregate above:
+``market simulate`` counts all its agents (unless ``--record`` says which), a scenario's or a
+training evaluation's record the agents driven inside the env (its background)."""
 
 
 class StepRecorder:

@@ -36,7 +36,7 @@ from market.simulation.ecology import (
     scripted_market,
 )
 from market.simulation.episode import EpisodeObserver, Progress, play_episode
-from market.simulation.recorder import RECORD_AGENTS, RECORD_MODES, RECORD_POPULATIONS, StepRecorder
+from market.simulation.recorder import AGENTS_RECORDED_UP_TO, RECORD_AGENTS, RECORD_MODES, RECORD_POPULATIONS, StepRecorder
 from market.simulation.summary import MarketRunSummary, SummaryCollector
 
 __all__ = ["SimulationResult", "run_facts", "run_market", "run_name", "simulate"]
@@ -51,7 +51,7 @@ def run_market(
     book_levels: int = 5,
     progress: Progress | None = None,
     observers: Sequence[EpisodeObserver] = (),
-    record: str = RECORD_AGENTS,
+    record: str | None = None,
 ) -> MarketRunSummary:
     """Play one episode of a market env to its end, acting for its PettingZoo agents, and summarize it.
 
@@ -69,7 +69,9 @@ def run_market(
         observers: more observers of the episode (for example other accounting or another
             recorder), told after the summary's collector and the recorder.
         record: with a writer, ``"agents"`` (a ``steps`` row per agent) or ``"populations"`` (the
-            populations driven inside the env in aggregate: :class:`~market.simulation.recorder.StepRecorder`).
+            populations driven inside the env in aggregate: :class:`~market.simulation.recorder.StepRecorder`);
+            ``None``: populations when more than :data:`~market.simulation.recorder.AGENTS_RECORDED_UP_TO`
+            agents are driven inside the env (a scenario's large background), agents otherwise.
 
     Returns:
         The run's summary, with its flows (:mod:`market.analysis.flows`); a writer also gets them
@@ -82,6 +84,9 @@ def run_market(
     collector = SummaryCollector()
     parts: list[EpisodeObserver] = [collector]
     if writer is not None:
+        if record is None:
+            driven = sum(p.count for p in env.config.populations if not p.learner)
+            record = RECORD_POPULATIONS if driven > AGENTS_RECORDED_UP_TO else RECORD_AGENTS
         parts.append(StepRecorder(writer, book_levels, record))
     play_episode(env, policies, seed=seed, observers=[*parts, *observers], progress=progress)
     if writer is not None and collector.flows is not None:
