@@ -728,7 +728,7 @@ def _league_view(run: _Run) -> None:
     st.plotly_chart(charts.mixture_figure(tables.mixtures), key="mixture_chart")
     st.subheader("Payoffs")
     for number, (title, mean, half, counts) in enumerate(tables.payoffs):
-        if mean.columns[0] == "value":  # three or more populations: a table of profiles
+        if not tables.matrices:  # three or more populations: a table of profiles
             st.dataframe(mean.assign(ci95=half["value"], episodes=counts["value"]), hide_index=True, key=f"payoff_table_{number}")
             continue
         st.plotly_chart(charts.payoff_figure(mean, half, title), key=f"payoff_chart_{number}")

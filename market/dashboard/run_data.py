@@ -684,8 +684,9 @@ class LeagueTables:
     Attributes:
         curve: per generation, its exploitability then and against the final pool.
         mixtures: long: generation, population, strategy, weight (0 for strategies not yet added).
-        payoffs: per payoff matrix of the last generation (one per population; one for a symmetric
-            game), its title and three frames with the same labels: mean, 95% half-width and count.
+        payoffs: per payoff array of the last generation (one per population; one for a symmetric
+            game), its title and three frames with the same labels (mean, 95% half-width, count): a
+            matrix for one or two populations, else one row per profile with a ``value`` column.
         standings: the final ratings, best first.
     """
 
@@ -693,6 +694,11 @@ class LeagueTables:
     mixtures: pd.DataFrame
     payoffs: list[tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]]
     standings: pd.DataFrame
+
+    @property
+    def matrices(self) -> bool:
+        """Whether the payoffs are matrices (one or two populations) rather than one row per profile."""
+        return len(self.mixtures["population"].unique()) <= 2
 
 
 def league_tables(reader: RunReader) -> LeagueTables | None:
