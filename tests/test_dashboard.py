@@ -788,3 +788,30 @@ def test_populations_recorded_in_aggregate_are_ranked_and_drawn(tmp_path: Path, 
     rows = table[table[s.POPULATION] == "noise"].sort_values(s.STEP)
     assert noise["agents"] == 40 and noise["orders"] == rows[s.ORDERS].sum() and noise["fills"] == rows[s.FILLS].sum()
     assert noise[rd.FINAL_EQUITY] == pytest.approx(rows[s.EQUITY].iloc[-1] * reader.manifest[s.M_TICK_VALUE])
+
+
+def test_a_league_of_three_populations_shows_one_payoff_row_per_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from market.league.loop import KIND_LEAGUE, LEAGUE_FIELD
+
+    shape = (2, 2, 2)
+    payoffs = {
+        "populations": ["a", "b", "c"],
+        "strategies": {p: ["value", "momentum"] for p in "abc"},  # a strategy may share a column's name
+        "symmetric": False,
+        "counts": np.full(shape, 3).tolist(),
+        "mean": {p: (np.arange(8).reshape(shape) + k).tolist() for k, p in enumerate("abc")},
+        "ci95": {p: np.ones(shape).tolist() for p in "abc"},
+    }
+    mixtures = {p: {"value": 0.25, "momentum": 0.75} for p in "abc"}
+    generation = {"generation": 1, "payoffs": payoffs, "mixtures": mixtures, "exploitability": 0.5}
+    league = {"pools": {p: [{"name": "value"}, {"name": "momentum"}] for p in "abc"}, "generations": [generation], "standings": [], "curve": []}
+    with RunWriter(tmp_path, "three", kind=KIND_LEAGUE, config={}, seed=0) as writer:
+        writer.set_field(LEAGUE_FIELD, league)
+    tables = rd.league_tables(RunReader(tmp_path / "three"))
+    assert tables is not None and not tables.matrices and len(tables.payoffs) == 3
+    title, mean, half, counts = tables.payoffs[2]
+    assert list(mean.columns) == ["a", "b", "c", "value"] and len(mean) == 8
+    assert mean["value"].tolist() == [float(v + 2) for v in range(8)] and (counts["value"] == 3).all()
+    at = open_app(tmp_path, monkeypatch)
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    assert any(len(f.value) == 8 and "ci95" in f.value.columns for f in at.dataframe)

@@ -733,7 +733,7 @@ def _league_view(run: _Run) -> None:
             continue
         st.plotly_chart(charts.payoff_figure(mean, half, title), key=f"payoff_chart_{number}")
         st.dataframe(mean, key=f"payoff_table_{number}")
-    episodes = int(tables.payoffs[0][3].to_numpy().min()) if tables.payoffs else 0
+    episodes = int(min(counts.select_dtypes("number").to_numpy().min() for _, _, _, counts in tables.payoffs)) if tables.payoffs else 0
     st.caption(f"Mean P&L per agent per episode and its 95% half-width, last generation; at least {episodes} episodes per cell.")
     st.subheader("Standings")
     st.dataframe(tables.standings, hide_index=True, key="standings_table", column_config={c: st.column_config.NumberColumn(format="%.4g") for c in ("mu", "sigma", "ordinal", "mean_payoff")})
