@@ -10,7 +10,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from market.analysis import END, HORIZONS, FlowObserver, FlowResult, FlowTrade, analyze_flows, population_of
+from market.analysis import END, HORIZONS, FlowObserver, FlowResult, FlowTrade, analyze_flows
+from market.naming import population_of
 from market.analysis.flows import half_tick_mid
 from market.envs.market_v0 import MarketEnv
 from market.exchange import EXCHANGE_ACCOUNT, FeeConfig

@@ -54,7 +54,6 @@ __all__ = [
     "StepTransfers",
     "matrix_from_table",
     "half_tick_mid",
-    "population_of",
 ]
 
 END = "end"
