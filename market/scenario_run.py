@@ -135,34 +135,35 @@ def run_scenario(
         per_seed: list[dict[str, tuple[float, float]]] = []
         reuse: dict[str, Any] = {}  # baseline episodes that do not depend on the training seed
         iterations = 0
-        for k in range(training_seeds):  # each training seed trains and is evaluated on the same held-out seeds
-            settings = training_config(scenario, seed=k)
-            checkpoint = None
-            if scenario.learns:
-                result = train(
-                    settings,
-                    StopConfig(iterations=scenario.iterations()),
-                    out=out,
-                    name=name if k == 0 else f"{name}_seed{k}",
-                    address=address,
-                    on_iteration=on_iteration,
-                    writer=writer,
-                    tracker=tracker,
-                    row_prefix="" if k == 0 else f"{SEED_PREFIX}{k}/",
-                )
-                checkpoint, iterations = result.checkpoint, result.iterations
-            first = checkpoint if k == 0 else first
-            recording = writer if k == 0 else None  # the first seed's evaluation is the one recorded step by step
-            try:
+        checkpoint = None
+        try:  # a Ctrl-C while the record is open (RLlib importing, training, evaluating) discards it
+            for k in range(training_seeds):  # each training seed trains and is evaluated on the same held-out seeds
+                settings = training_config(scenario, seed=k)
+                checkpoint = None
+                if scenario.learns:
+                    result = train(
+                        settings,
+                        StopConfig(iterations=scenario.iterations()),
+                        out=out,
+                        name=name if k == 0 else f"{name}_seed{k}",
+                        address=address,
+                        on_iteration=on_iteration,
+                        writer=writer,
+                        tracker=tracker,
+                        row_prefix="" if k == 0 else f"{SEED_PREFIX}{k}/",
+                    )
+                    checkpoint, iterations = result.checkpoint, result.iterations
+                first = checkpoint if k == 0 else first
+                recording = writer if k == 0 else None  # the first seed's evaluation is the one recorded step by step
                 if scenario.kind is ScenarioKind.MARKET:
                     per_seed.append(_evaluate_market(scenario, settings, checkpoint, seeds, recording, reuse))
                 elif scenario.kind is ScenarioKind.PORTFOLIO:
                     per_seed.append(_evaluate_portfolio(scenario, settings, checkpoint, recording, reuse))
                 else:
                     per_seed.append(_evaluate_trading(scenario, settings, checkpoint, recording))
-            except KeyboardInterrupt:
-                kept = f"; training had finished, its checkpoint is kept: {checkpoint}" if checkpoint is not None else ""
-                raise Interrupted(f"the unfinished run was not recorded{kept}") from None
+        except KeyboardInterrupt:  # training's own Ctrl-C is an Interrupted that names its checkpoint
+            kept = f"; training had finished, its checkpoint is kept: {checkpoint}" if checkpoint is not None else ""
+            raise Interrupted(f"the unfinished run was not recorded{kept}") from None
         metrics = per_seed[0] if training_seeds == 1 else _over_training_seeds(per_seed)
         writer.set_metrics({**{k: v[0] for k, v in metrics.items()}, "ci95": {k: v[1] for k, v in metrics.items()}})
         if tracker is not None:

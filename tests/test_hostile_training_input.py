@@ -189,8 +189,11 @@ def test_ctrl_c_during_training_ends_with_one_line_exit_130_and_no_half_run(tmp_
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell's background job ignores it
     )
     deadline = time.monotonic() + 90
-    while not any(out.glob("*.partial")) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)  # the run's folder appears once Ray and the algorithm are up: training has begun
+    def ray_started() -> bool:  # the run's log says so once Ray is up; the algorithm is being built or trains
+        return any("Started a local Ray" in log.read_text() for log in out.glob("logs/*"))
+
+    while not (any(out.glob("*.partial")) and ray_started()) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert process.poll() is None, "the quick run ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=90)
