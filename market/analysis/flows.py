@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from market.exchange.ledger import EXCHANGE_ACCOUNT, TAX_ACCOUNT, FeeConfig
+from market.exchange.ledger import BPS, EXCHANGE_ACCOUNT, TAX_ACCOUNT, FeeConfig
 from market.exchange.types import Side
 from market.naming import population_of
 from market.records.schema import FLOW_PART_COLUMNS
@@ -62,7 +62,6 @@ END = "end"
 HORIZONS: tuple[int | str, ...] = (1, 10, 100, END)
 """Markout horizons, in steps after the fill's step began, and :data:`END`."""
 
-_BPS = 10_000
 
 PART_LABELS: Mapping[str, str] = dict(zip(FLOW_PART_COLUMNS, ("spread", "adverse sel.", "inventory", "fees", "total"), strict=True))
 """The P&L parts (:meth:`FlowResult.parts`' keys, also the ``flow_parts`` table's columns) and their
@@ -248,7 +247,7 @@ def analyze_flows(
     # who bought, who sold, and what each paid the exchange and the tax account (the ledger's rounding)
     buyer, seller = np.where(taker_buys, taker, maker), np.where(taker_buys, maker, taker)
     notional = price * qty
-    maker_fee, taker_fee, tax = (notional * bps // _BPS for bps in (fees.maker_bps, fees.taker_bps, fees.tax_bps))
+    maker_fee, taker_fee, tax = (notional * bps // BPS for bps in (fees.maker_bps, fees.taker_bps, fees.tax_bps))
     buyer_fee, seller_fee = np.where(taker_buys, taker_fee, maker_fee), np.where(taker_buys, maker_fee, taker_fee)
     at_fill = mid[np.minimum(step, last)]
 

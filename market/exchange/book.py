@@ -304,20 +304,28 @@ class OrderBook:
         self._next_id = order_id + 1
         fills: list[Fill] = []
         if side is Side.BUY:
-            bound = _NO_LIMIT if price is None else -price
             keys = self._ask_keys
-            remaining = self._match(agent, side, order_id, qty, bound, -1, self._asks, keys, fills) if keys and keys[-1] >= bound else qty
-            if remaining and not ioc:
-                self._rest(_Order(order_id, agent, side, price, qty), remaining, self._bids, self._bid_keys, price)  # type: ignore[arg-type]
-                return order_id, fills, remaining
+            remaining = self._match(agent, side, order_id, qty, _NO_LIMIT if price is None else -price, -1, self._asks, keys, fills) if keys and (price is None or -keys[-1] <= price) else qty
+            if not remaining or ioc:
+                return order_id, fills, 0
+            levels, keys, key = self._bids, self._bid_keys, price
         else:
-            bound = _NO_LIMIT if price is None else price
             keys = self._bid_keys
-            remaining = self._match(agent, side, order_id, qty, bound, 1, self._bids, keys, fills) if keys and keys[-1] >= bound else qty
-            if remaining and not ioc:
-                self._rest(_Order(order_id, agent, side, price, qty), remaining, self._asks, self._ask_keys, -price)  # type: ignore[arg-type, operator]
-                return order_id, fills, remaining
-        return order_id, fills, 0
+            remaining = self._match(agent, side, order_id, qty, _NO_LIMIT if price is None else price, 1, self._bids, keys, fills) if keys and (price is None or keys[-1] >= price) else qty
+            if not remaining or ioc:
+                return order_id, fills, 0
+            levels, keys, key = self._asks, self._ask_keys, -price  # type: ignore[operator]
+        # rest what is left, last in its level's queue
+        order = _Order(order_id, agent, side, price, qty)  # type: ignore[arg-type]
+        order.remaining = remaining
+        level = levels.get(price)  # type: ignore[arg-type]
+        if level is None:
+            level = levels[price] = _Level()  # type: ignore[index]
+            insort(keys, key)
+        level.orders.append(order)
+        level.qty += remaining
+        self._orders[order_id] = order
+        return order_id, fills, remaining
 
     def _match(
         self,
@@ -370,16 +378,6 @@ class OrderBook:
                 del levels[price]
                 keys.pop()
         return remaining
-
-    def _rest(self, order: _Order, remaining: int, levels: dict[int, _Level], keys: list[int], key: int) -> None:
-        order.remaining = remaining
-        level = levels.get(order.price)
-        if level is None:
-            level = levels[order.price] = _Level()
-            insort(keys, key)
-        level.orders.append(order)
-        level.qty += remaining
-        self._orders[order.order_id] = order
 
     def _retire(self, order: _Order, levels: dict[int, _Level], keys: list[int], key: int) -> None:
         """Take a cancelled order's quantity out of its level; drop the level when it is empty."""

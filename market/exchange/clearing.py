@@ -248,7 +248,7 @@ class BookClearing:
     def clear(self, exchange: Exchange, arrival: Sequence[str], orders: Mapping[str, list[Order]], reference: int) -> ClearingOutcome:
         """Each agent in turn cancels its resting orders and sends its new ones (:meth:`Exchange.submit_batch`)."""
         resting = self._resting
-        result = exchange.submit_batch([Turn(agent, resting[agent], orders[agent]) for agent in arrival])
+        result = exchange.submit_batch(zip(arrival, map(resting.__getitem__, arrival), map(orders.__getitem__, arrival)))  # Turns, unnamed
         rejected: dict[str, list[str]] = {}
         for agent, turn in zip(arrival, result.turns):
             resting[agent] = turn.resting

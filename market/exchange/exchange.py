@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from market.exchange.book import OrderBook, check_price, check_qty, check_side
 from market.exchange.invariants import check_invariants
-from market.exchange.ledger import Account, AccountLimits, FeeConfig, Ledger
+from market.exchange.ledger import BPS, Account, AccountLimits, FeeConfig, Ledger
 from market.exchange.types import Fill, Reject, RejectReason, Side
 
 
@@ -208,26 +208,29 @@ class Exchange:
         take from the book now.
         """
         limits = account.limits
-        has_opposite = account.open_sell_qty if side is Side.BUY else account.open_buy_qty
-        taken_notional = 0
+        buy = side is Side.BUY
         # 1. what the order would take at once, and whether it meets the agent's own quotes
-        if price is None or has_opposite:
+        taken_notional = 0
+        if price is None or (account.open_sell_qty if buy else account.open_buy_qty):
             _, taken_notional, meets_own = self.book.preview(agent, side, qty, price)
             if meets_own:
                 return _refused(RejectReason.SELF_TRADE, f"{side} order of {agent!r} would trade against its own resting order")
         # 2. inventory limits, counting every open order as filled
-        if side is Side.BUY:
+        if buy:
             worst_long = account.inventory + account.open_buy_qty + qty
-            if limits.max_long is not None and worst_long > limits.max_long:
+            max_long = limits.max_long
+            if max_long is not None and worst_long > max_long:
                 return _refused(
                     RejectReason.INVENTORY_LIMIT,
-                    f"buying {qty} would allow a position of {worst_long} lots, above max_long {limits.max_long}",
+                    f"buying {qty} would allow a position of {worst_long} lots, above max_long {max_long}",
                 )
-            # 3. cash: the whole order at its limit (or what a market order takes now), plus fees
+            # 3. cash: the whole order at its limit (or what a market order takes now), plus fees;
+            # the open buy orders reserve theirs the same way (Ledger.reserved_cash)
             cost = taken_notional if price is None else price * qty
-            ledger = self.ledger
-            free_cash = account.cash - ledger.reserved_cash(account) - limits.cash_floor
-            need = cost + ledger.fee(cost, ledger.fees.max_bps)
+            max_bps = self.ledger.max_bps
+            open_notional = account.open_buy_notional
+            free_cash = account.cash - (open_notional + open_notional * max_bps // BPS) - limits.cash_floor
+            need = cost + cost * max_bps // BPS
             if need > free_cash:
                 return _refused(
                     RejectReason.INSUFFICIENT_CASH, f"order needs {need} cash but {agent!r} has {free_cash} free"

@@ -17,7 +17,8 @@ EXCHANGE_ACCOUNT = "__exchange__"
 TAX_ACCOUNT = "__tax__"
 """The account that collects a transaction tax, when one is set."""
 
-_BPS = 10_000
+BPS = 10_000
+"""Basis points in one: a fee of ``bps`` on ``notional`` is ``notional * bps // BPS``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,7 +36,7 @@ class FeeConfig:
     def __post_init__(self) -> None:
         for key in ("maker_bps", "taker_bps", "tax_bps"):
             value = getattr(self, key)
-            if type(value) is not int or not 0 <= value < _BPS:
+            if type(value) is not int or not 0 <= value < BPS:
                 raise ConfigError(f"fees.{key} must be an integer in [0, 10000), got {value!r}")
 
     @property
@@ -94,7 +95,9 @@ class Ledger:
     """
 
     def __init__(self, fees: FeeConfig | None = None) -> None:
-        self.fees = fees or FeeConfig()
+        self._fees = fees or FeeConfig()
+        self.max_bps = self._fees.max_bps
+        """The most one side of a fill can pay, in bps (:attr:`FeeConfig.max_bps`), kept for the order checks."""
         self._accounts: dict[str, Account] = {EXCHANGE_ACCOUNT: Account(0, 0, AccountLimits())}
         if self.fees.tax_bps:
             self._accounts[TAX_ACCOUNT] = Account(0, 0, AccountLimits())
@@ -114,6 +117,11 @@ class Ledger:
         self._accounts[agent] = Account(cash, inventory, limits or AccountLimits())
         self.deposited_cash += cash
         self.deposited_inventory += inventory
+
+    @property
+    def fees(self) -> FeeConfig:
+        """The fees and tax the ledger charges, fixed when it opens."""
+        return self._fees
 
     @property
     def accounts(self) -> Mapping[str, Account]:
@@ -146,28 +154,29 @@ class Ledger:
 
     def fee(self, notional: int, bps: int) -> int:
         """The fee on ``notional`` at ``bps``, rounded down."""
-        return notional * bps // _BPS
+        return notional * bps // BPS
 
     def reserved_cash(self, account: Account) -> int:
         """Cash the account's resting buy orders could still consume, fees included."""
         notional = account.open_buy_notional
-        return notional + notional * self.fees.max_bps // _BPS
+        return notional + notional * self.max_bps // BPS
 
     def settle(self, buyer: str, seller: str, price: int, qty: int, buyer_is_maker: bool) -> None:
         """Move cash and shares for one fill and pay both fees to the exchange account."""
         accounts = self._accounts
         buy, sell, house = accounts[buyer], accounts[seller], accounts[EXCHANGE_ACCOUNT]
         notional = price * qty
-        maker_fee = notional * self.fees.maker_bps // _BPS
-        taker_fee = notional * self.fees.taker_bps // _BPS
+        fees = self._fees
+        maker_fee = notional * fees.maker_bps // BPS
+        taker_fee = notional * fees.taker_bps // BPS
         buyer_fee, seller_fee = (maker_fee, taker_fee) if buyer_is_maker else (taker_fee, maker_fee)
         buy.cash -= notional + buyer_fee
         buy.inventory += qty
         sell.cash += notional - seller_fee
         sell.inventory -= qty
         house.cash += buyer_fee + seller_fee
-        if self.fees.tax_bps:
-            tax = notional * self.fees.tax_bps // _BPS
+        if fees.tax_bps:
+            tax = notional * fees.tax_bps // BPS
             buy.cash -= tax
             sell.cash -= tax
             accounts[TAX_ACCOUNT].cash += 2 * tax
