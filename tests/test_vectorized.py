@@ -18,8 +18,9 @@ from market.agents.scripted import build_policy
 from market.agents.vectorized import row_mean, row_std
 from market.data import synthetic
 from market.envs.batch import BATCH_MIN, BLOCK, UniformBlocks
-from market.envs.market_config import Clearing, MarketConfig, PopulationConfig, Role, observation_names
-from market.envs.market_v0 import MarketEnv
+from market.envs.market_config import Clearing, MarketConfig, PopulationConfig, Role, RulesConfig, observation_names
+from market.envs.market_v0 import COMPILED_FROM, MarketEnv
+from market.errors import ConfigError
 from market.exchange import FeeConfig
 
 WINDOW = 10
@@ -103,10 +104,11 @@ def _market(clearing: Clearing, **overrides) -> tuple[MarketConfig, dict]:
     return config, policies
 
 
-def _play(config: MarketConfig, policies: dict, vectorized: bool) -> list:
-    env = MarketEnv(config, policies, vectorized=vectorized, batch_min=1)  # these small populations too
+def _play(config: MarketConfig, policies: dict, vectorized: bool, engine: str = "python", check: bool = False) -> list:
+    env = MarketEnv(config, policies, vectorized=vectorized, batch_min=1, engine=engine, check=check)  # these small populations too
     assert len(env._batches) == (len(KINDS) if vectorized else 0)  # the path under test is the one taken
     observations, _ = env.reset(seed=9)
+    assert type(env.exchange).__name__ == ("CompiledExchange" if engine == "compiled" else "Exchange")
     actions_rng = np.random.default_rng(10)
     trace = [{a: o.tobytes() for a, o in observations.items()}]
     while env.agents:
@@ -141,6 +143,33 @@ def test_the_batch_path_plays_bankruptcies_exactly_too():
     vectorized = _play(config, policies, True)
     assert vectorized == _play(config, policies, False)
     assert any(any(step[2].values()) for step in vectorized[1:])  # learners went bankrupt
+
+
+@pytest.mark.parametrize("vectorized", [True, False])
+def test_the_compiled_exchange_plays_the_python_market_exactly(vectorized):
+    config, policies = _market(Clearing.BOOK, fees=FeeConfig(maker_bps=2, taker_bps=5), rules=RulesConfig(transaction_tax_bps=3), max_short=3, initial_inventory=2, initial_cash=60_000)
+    compiled = _play(config, policies, vectorized, engine="compiled", check=not vectorized)  # and its invariants hold every step
+    assert compiled == _play(config, policies, vectorized)
+    assert sum(len(step[5]) for step in compiled[1:]) > 100 and any(step[4][a]["rejected"] for step in compiled[1:] for a in step[4])  # traded, refused
+
+
+def test_the_compiled_exchange_plays_bankruptcies_exactly_too():
+    config, policies = _market(Clearing.BOOK, initial_cash=20_000, initial_inventory=0, credit=10**9, fees=FeeConfig(taker_bps=3000))
+    compiled = _play(config, policies, True, engine="compiled")
+    assert compiled == _play(config, policies, True)
+    assert any(any(step[2].values()) for step in compiled[1:])  # learners went bankrupt
+
+
+def test_the_engine_is_compiled_for_large_book_markets_and_checked_by_name():
+    config, policies = _market(Clearing.BOOK)
+    assert MarketEnv(config, policies).engine == "python"  # a small market: the reference exchange
+    big = replace(config, populations=tuple(replace(p, count=COMPILED_FROM) if p.name == "bg_noise" else p for p in config.populations))
+    assert MarketEnv(big, policies).engine == "compiled"
+    assert MarketEnv(replace(big, clearing=Clearing.CALL), policies).engine == "python"
+    with pytest.raises(ConfigError, match="engine: expected one of python, compiled, auto, got 'fast'"):
+        MarketEnv(config, policies, engine="fast")
+    with pytest.raises(ConfigError, match="the compiled exchange clears a book"):
+        MarketEnv(replace(config, clearing=Clearing.CALL), policies, engine="compiled")
 
 
 def test_only_populations_of_batch_min_agents_or_more_decide_in_one_call():

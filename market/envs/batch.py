@@ -37,7 +37,7 @@ from market.envs.policy import BatchPolicy
 from market.errors import ActionError
 from market.exchange.types import Side
 
-__all__ = ["BATCH_MIN", "BLOCK", "BatchPopulation", "StepRecord", "UniformBlocks", "decode_makers", "decode_takers"]
+__all__ = ["BATCH_MIN", "BLOCK", "BatchPopulation", "OrderArrays", "StepRecord", "UniformBlocks", "decode_makers", "decode_takers"]
 
 BLOCK = 64
 """Steps of uniforms drawn ahead from each agent's stream at a time."""
@@ -90,10 +90,29 @@ def _check(actions: Any, n: int, dim: int, names: Sequence[str]) -> np.ndarray:
     return a
 
 
-def decode_takers(
-    actions: np.ndarray, *, max_qty: int, max_offset: int, reference: int, tick: int
-) -> tuple[np.ndarray, list[list[Order]]]:
-    """Taker actions ``(N, 2)`` to orders: the rows that send one, and each one's order list.
+_SIDES = (Side.BUY, Side.SELL)
+
+
+@dataclass(frozen=True)
+class OrderArrays:
+    """The orders of the agents that send: row ``i`` of ``(n, k)`` int64 ``sides`` (0 buy, 1 sell),
+    ``prices`` (ticks) and ``qtys`` (lots) is one agent's ``k`` orders, in the order it sends them."""
+
+    sides: np.ndarray
+    prices: np.ndarray
+    qtys: np.ndarray
+
+    def lists(self) -> list[list[Order]]:
+        """Each agent's orders as the per-agent path's list of ``(Side, price, qty)``."""
+        rows = zip(self.sides.tolist(), self.prices.tolist(), self.qtys.tolist())
+        return [[(_SIDES[side], price, qty) for side, price, qty in zip(*row)] for row in rows]
+
+
+_NONE = OrderArrays(*(np.empty((0, 1), dtype=np.int64) for _ in range(3)))
+
+
+def decode_takers(actions: np.ndarray, *, max_qty: int, max_offset: int, reference: int, tick: int) -> tuple[np.ndarray, OrderArrays]:
+    """Taker actions ``(N, 2)`` to orders: the rows that send one, and their orders (one each).
 
     Row by row :meth:`MarketEnv._decode`: ``round(size * max_qty)`` lots (none when 0) at
     ``round(aggressiveness * max_offset)`` ticks from ``reference`` toward the other side, on the tick grid.
@@ -102,23 +121,18 @@ def decode_takers(
     size = np.rint(a[:, TAKER_SIZE] * max_qty).astype(np.int64)
     rows = np.flatnonzero(size)
     if not rows.size:
-        return rows, []
+        return rows, _NONE
     size = size[rows]
     offset = np.rint(a[rows, TAKER_AGGRESSION] * max_offset).astype(np.int64)
-    buy_price = np.maximum(tick, (reference + offset) // tick * tick)
-    sell_price = np.maximum(tick, -(-(reference - offset) // tick) * tick)
-    buy, sell = Side.BUY, Side.SELL
-    orders = [
-        [(buy, bid, qty)] if qty > 0 else [(sell, ask, -qty)]
-        for qty, bid, ask in zip(size.tolist(), buy_price.tolist(), sell_price.tolist())
-    ]
-    return rows, orders
+    buy = size > 0
+    price = np.where(buy, np.maximum(tick, (reference + offset) // tick * tick), np.maximum(tick, -(-(reference - offset) // tick) * tick))
+    return rows, OrderArrays((~buy).astype(np.int64)[:, None], price[:, None], np.abs(size)[:, None])
 
 
 def decode_makers(
     actions: np.ndarray, *, max_qty: int, max_offset: int, min_offset: int, reference: int, tick: int
-) -> tuple[np.ndarray, list[list[Order]]]:
-    """Maker actions ``(N, 3)`` to orders: the rows that quote, and each one's bid and ask.
+) -> tuple[np.ndarray, OrderArrays]:
+    """Maker actions ``(N, 3)`` to orders: the rows that quote, and their bid and ask.
 
     Row by row :meth:`MarketEnv._decode`: ``(size + 1) / 2 * max_qty`` lots a side (none when 0), the
     offsets mapped from [-1, 1] onto ``[min_offset, max_offset]`` ticks, bids rounded down and asks up
@@ -128,16 +142,16 @@ def decode_makers(
     qty = np.rint((a[:, MAKER_SIZE] + 1.0) / 2.0 * max_qty).astype(np.int64)
     rows = np.flatnonzero(qty)
     if not rows.size:
-        return rows, []
+        return rows, _NONE
     qty = qty[rows]
     span = max_offset - min_offset
     bid_offset = min_offset + np.rint((a[rows, MAKER_BID_OFFSET] + 1.0) / 2.0 * span).astype(np.int64)
     ask_offset = min_offset + np.rint((a[rows, MAKER_ASK_OFFSET] + 1.0) / 2.0 * span).astype(np.int64)
     bid = np.maximum(tick, (reference - bid_offset) // tick * tick)
     ask = -(-(reference + ask_offset) // tick) * tick
-    buy, sell = Side.BUY, Side.SELL
-    orders = [[(buy, b, q), (sell, s, q)] for q, b, s in zip(qty.tolist(), bid.tolist(), ask.tolist())]
-    return rows, orders
+    sides = np.empty((len(rows), 2), dtype=np.int64)
+    sides[:, 0], sides[:, 1] = 0, 1
+    return rows, OrderArrays(sides, np.stack((bid, ask), axis=1), np.stack((qty, qty), axis=1))
 
 
 @dataclass(eq=False)
@@ -173,7 +187,7 @@ class BatchPopulation:
         self.uniforms = UniformBlocks(rngs, self.policy.uniforms_per_step)
         self.acted_rows = np.empty(0, dtype=np.int64)
 
-    def act(self, obs: np.ndarray, width: int, reference: int, tick: int) -> tuple[np.ndarray, list[list[Order]]]:
+    def act(self, obs: np.ndarray, width: int, reference: int, tick: int) -> tuple[np.ndarray, OrderArrays]:
         """Decide for the live agents in one call and decode: the env rows that send orders, and their orders."""
         assert self.uniforms is not None
         live = self.live

@@ -19,6 +19,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from market.exchange.compiled import CompiledExchange, OrderTable
 from market.exchange.exchange import Exchange, Turn
 from market.exchange.types import Fill, Reject, RejectReason, Side
 
@@ -293,6 +294,43 @@ class BookClearing:
         """The unfilled lots of the agent's orders resting in the book."""
         order = exchange.book.order
         return sum(view.remaining for view in map(order, self._resting[agent]) if view is not None)
+
+
+class CompiledBookClearing(BookClearing):
+    """Book clearing on the compiled exchange (:class:`~market.exchange.compiled.CompiledExchange`).
+
+    The same turns as :class:`BookClearing`, each agent replacing what rested from its last turn,
+    cleared in one compiled call; the exchange keeps each agent's resting orders. :meth:`clear_table`
+    takes the step's orders as arrays, :meth:`clear` by name.
+    """
+
+    def open(self, exchange: Exchange, agents: Sequence[str], rng: np.random.Generator) -> None:
+        """Nothing rests yet: the exchange is new."""
+
+    def clear(self, exchange: Exchange, arrival: Sequence[str], orders: Mapping[str, list[Order]], reference: int) -> ClearingOutcome:
+        """The agents' turns in arrival order (the orders by name put in a table first)."""
+        compiled: CompiledExchange = exchange  # type: ignore[assignment]
+        rows = [compiled.trader_row(agent) for agent in arrival]
+        table = OrderTable(compiled.traders)
+        table.put_lists(rows, [orders[agent] for agent in arrival])
+        return self.clear_table(exchange, np.array(rows, dtype=np.int64), table, compiled.trader_names())
+
+    def clear_table(self, exchange: Exchange, arrival: np.ndarray, table: OrderTable, names: Sequence[str]) -> ClearingOutcome:
+        """The turns of the trader rows ``arrival``, in that order, their orders in ``table``; ``names`` by row."""
+        compiled: CompiledExchange = exchange  # type: ignore[assignment]
+        n_fills, codes = compiled.replace_turns(arrival, table)
+        refused = np.flatnonzero(codes.any(axis=1))
+        counts = table.counts
+        rejected = {names[row]: compiled.reasons(codes[row, : counts[row]].tolist()) for row in refused.tolist()}
+        return ClearingOutcome(compiled.fills(n_fills), rejected)  # type: ignore[arg-type]  # a FillTable: built when read
+
+    def withdraw(self, exchange: Exchange, agent: str) -> None:
+        """Cancel what rested from the agent's last turn."""
+        exchange.withdraw(agent)  # type: ignore[attr-defined]
+
+    def resting_qty(self, exchange: Exchange, agent: str) -> int:
+        """The unfilled lots of what rested from the agent's last turn."""
+        return exchange.resting_qty(agent)  # type: ignore[attr-defined]
 
 
 class _BatchClearing:

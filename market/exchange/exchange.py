@@ -58,8 +58,35 @@ class BatchResult(NamedTuple):
     turns: list[TurnResult]
 
 
-def _refused(reason: RejectReason, detail: str) -> OrderResult:
+def refusal(reason: RejectReason, detail: str) -> OrderResult:
+    """The result of a refused request."""
     return OrderResult(None, [], Reject(reason, detail))
+
+
+# The refusals' one-line details, shared with the compiled exchange (market.exchange.compiled).
+def not_owner(order_id: object, owner: str, agent: str) -> Reject:
+    return Reject(RejectReason.NOT_OWNER, f"order {order_id} belongs to {owner!r}, not {agent!r}")
+
+
+def no_account(agent: str) -> Reject:
+    return Reject(RejectReason.UNKNOWN_AGENT, f"no account for agent {agent!r}")
+
+
+def self_trade(side: Side, agent: str) -> Reject:
+    return Reject(RejectReason.SELF_TRADE, f"{side} order of {agent!r} would trade against its own resting order")
+
+
+def above_max_long(qty: int, worst_long: int, max_long: int) -> Reject:
+    return Reject(RejectReason.INVENTORY_LIMIT, f"buying {qty} would allow a position of {worst_long} lots, above max_long {max_long}")
+
+
+def short_of_cash(agent: str, need: int, free_cash: int) -> Reject:
+    return Reject(RejectReason.INSUFFICIENT_CASH, f"order needs {need} cash but {agent!r} has {free_cash} free")
+
+
+def below_max_short(qty: int, worst_short: int, limits: AccountLimits) -> Reject:
+    what = "short selling is not allowed" if not limits.allow_short else f"max_short is {limits.max_short}"
+    return Reject(RejectReason.INVENTORY_LIMIT, f"selling {qty} would allow a position of {worst_short} lots; {what}")
 
 
 class Exchange:
@@ -112,9 +139,9 @@ class Exchange:
         """Cancel one of ``agent``'s resting orders and release what it reserved."""
         order = self.book.resting.get(order_id)
         if order is None:
-            return _refused(RejectReason.UNKNOWN_ORDER, f"no resting order with id {order_id!r}")
+            return refusal(RejectReason.UNKNOWN_ORDER, f"no resting order with id {order_id!r}")
         if order.agent != agent:
-            return _refused(RejectReason.NOT_OWNER, f"order {order_id} belongs to {order.agent!r}, not {agent!r}")
+            return OrderResult(None, [], not_owner(order_id, order.agent, agent))
         remaining = order.remaining
         self.book.cancel(order.order_id)  # the book's own int id: the book refuses any other type
         self.release(self.ledger.account(agent), order.side, order.price, remaining)  # type: ignore[arg-type]
@@ -150,7 +177,7 @@ class Exchange:
                 if order is None:
                     continue
                 if order.agent != agent:
-                    rejects.append(Reject(RejectReason.NOT_OWNER, f"order {order_id} belongs to {order.agent!r}, not {agent!r}"))
+                    rejects.append(not_owner(order_id, order.agent, agent))
                     continue
                 remaining = order.remaining
                 cancel_order(order.order_id)
@@ -167,7 +194,7 @@ class Exchange:
                         rejects.append(bad)  # type: ignore[arg-type]
                         continue
                 if account is None:
-                    rejects.append(Reject(RejectReason.UNKNOWN_AGENT, f"no account for agent {agent!r}"))
+                    rejects.append(no_account(agent))
                     continue
                 refusal = check_order(agent, account, side, price, qty)  # type: ignore[arg-type]
                 if refusal is not None:
@@ -185,11 +212,15 @@ class Exchange:
             results.append(TurnResult([order_id for order_id in placed if order_id in index], rejects))
         return BatchResult(fills, results)
 
+    def verify(self) -> None:
+        """Check the book, the ledger and the reservations that tie them (:func:`check_invariants`)."""
+        check_invariants(self.book, self.ledger)
+
     # ------------------------------------------------------------------ internals
     def _submit(self, agent: str, side: Side, price: int | None, qty: int, ioc: bool) -> OrderResult:
         account = self.ledger.account(agent)
         if account is None:
-            return _refused(RejectReason.UNKNOWN_AGENT, f"no account for agent {agent!r}")
+            return OrderResult(None, [], no_account(agent))
         refusal = self.check_order(agent, account, side, price, qty)
         if refusal is not None:
             return refusal
@@ -214,16 +245,13 @@ class Exchange:
         if price is None or (account.open_sell_qty if buy else account.open_buy_qty):
             _, taken_notional, meets_own = self.book.preview(agent, side, qty, price)
             if meets_own:
-                return _refused(RejectReason.SELF_TRADE, f"{side} order of {agent!r} would trade against its own resting order")
+                return OrderResult(None, [], self_trade(side, agent))
         # 2. inventory limits, counting every open order as filled
         if buy:
             worst_long = account.inventory + account.open_buy_qty + qty
             max_long = limits.max_long
             if max_long is not None and worst_long > max_long:
-                return _refused(
-                    RejectReason.INVENTORY_LIMIT,
-                    f"buying {qty} would allow a position of {worst_long} lots, above max_long {max_long}",
-                )
+                return OrderResult(None, [], above_max_long(qty, worst_long, max_long))
             # 3. cash: the whole order at its limit (or what a market order takes now), plus fees;
             # the open buy orders reserve theirs the same way (Ledger.reserved_cash)
             cost = taken_notional if price is None else price * qty
@@ -232,17 +260,11 @@ class Exchange:
             free_cash = account.cash - (open_notional + open_notional * max_bps // BPS) - limits.cash_floor
             need = cost + cost * max_bps // BPS
             if need > free_cash:
-                return _refused(
-                    RejectReason.INSUFFICIENT_CASH, f"order needs {need} cash but {agent!r} has {free_cash} free"
-                )
+                return OrderResult(None, [], short_of_cash(agent, need, free_cash))
         else:
             worst_short = account.inventory - account.open_sell_qty - qty
             if worst_short < -limits.max_short:
-                what = "short selling is not allowed" if not limits.allow_short else f"max_short is {limits.max_short}"
-                return _refused(
-                    RejectReason.INVENTORY_LIMIT,
-                    f"selling {qty} would allow a position of {worst_short} lots; {what}",
-                )
+                return OrderResult(None, [], below_max_short(qty, worst_short, limits))
         return None
 
     def _settle(self, fills: list[Fill]) -> None:
