@@ -1,6 +1,7 @@
 """Vectorized background populations: one call per population plays exactly what one call per agent plays.
 
-Every scripted kind's ``act_batch`` equals its ``act`` row by row on the same streams, and a market
+Every scripted kind's ``act_batch`` equals its ``act`` row by row on the same streams, the desk's batch
+decode of executor actions gives each executor's child row by row, and a market
 driven through the batch path (``MarketEnv(vectorized=True)``, the default) is the per-agent market
 (``vectorized=False``) step for step in every clearing mode: observations, rewards, fills, every
 agent's action and orders, every account.
@@ -17,7 +18,8 @@ from market.agents.policy import BatchPolicy
 from market.agents.scripted import build_policy
 from market.agents.vectorized import row_mean, row_std
 from market.data import synthetic
-from market.envs.batch import BATCH_MIN, BLOCK, UniformBlocks
+from market.envs.batch import BATCH_MIN, BLOCK, UniformBlocks, decode_executors
+from market.envs.execution import ExecutionConfig, ExecutionDesk
 from market.envs.market_config import Clearing, MarketConfig, PopulationConfig, Role, observation_names
 from market.envs.market_v0 import MarketEnv
 from market.exchange import FeeConfig
@@ -148,3 +150,44 @@ def test_only_populations_of_batch_min_agents_or_more_decide_in_one_call():
     assert not MarketEnv(config, policies)._batches  # populations of 3 and 4: one call per agent is faster
     big = replace(config, populations=tuple(replace(p, count=BATCH_MIN) if p.name == "bg_noise" else p for p in config.populations))
     assert [b.names[0] for b in MarketEnv(big, policies)._batches] == ["bg_noise_0"]
+
+
+# ---------------------------------------------------------------------------- executors
+def test_the_desks_batch_decode_gives_each_executor_its_own_child_row_by_row():
+    rng = np.random.default_rng(4)
+    orders = [
+        ExecutionConfig(side=str(rng.choice(["buy", "sell"])), quantity=int(rng.integers(1, 200)), horizon=int(rng.integers(1, 12)),
+                        max_pace=None if rng.random() < 0.5 else float(rng.uniform(1.5, 40.0)), sweep_offset=None if rng.random() < 0.5 else int(rng.integers(1, 60)),
+                        aggression_center=float(rng.uniform(-0.9, 0.9)) if rng.random() < 0.5 else 0.0)
+        for _ in range(300)
+    ]
+    rows = np.arange(300) * 2 + 5  # executors among other agents
+    max_offsets = rng.integers(1, 30, 300).tolist()
+    desk = ExecutionDesk(rows.tolist(), orders, max_offsets, rng.integers(0, 300, 300).astype(float).tolist())
+    desk.start(10_000.0)
+    quantity = np.array([o.quantity for o in orders])
+    sign = np.array([o.sign for o in orders])
+    sent = last_steps = 0
+    for step in range(13):
+        for tick in (1, 5):
+            actions = rng.uniform(-1.0, 1.0, (300, 2)).astype(np.float32)
+            actions[rng.random((300, 2)) < 0.2] = rng.choice([-1.0, 0.0, 1.0])  # the ends and the middle of the range
+            executed = np.minimum(rng.integers(0, 250, 300), quantity) * (rng.random(300) < 0.9)
+            inventory = desk.start_inventory + executed * sign
+            resting = rng.integers(0, 40, 300) * (rng.random(300) < 0.3)
+            reference = int(rng.integers(5, 20_000))
+            sending, placed = decode_executors(actions, desk, rows, reference=reference, step=step, inventory=inventory, resting=resting, tick=tick)
+            one_by_one = [desk.child(int(row), float(a[0]), float(a[1]), reference=reference, step=step, inventory=float(inv), resting=int(r), tick=tick) for row, a, inv, r in zip(rows, actions, inventory, resting)]
+            expected = {k: child for k, child in enumerate(one_by_one) if child is not None}
+            assert sending.tolist() == sorted(expected)
+            assert [[(side.value, price, qty)] for [(side, price, qty)] in placed] == [[("buy" if s > 0 else "sell", price, qty)] for s, price, qty in expected.values()]
+            assert all(type(v) is int for [(_, price, qty)] in placed for v in (price, qty))
+            left = quantity - executed
+            lots = np.zeros(300, dtype=np.int64)
+            lots[sending] = [qty for [(_, _, qty)] in placed]
+            horizon = np.array([o.horizon for o in orders])
+            assert (lots <= np.maximum(0, left - resting)).all() and not lots[horizon <= step].any()  # never beyond the room, nothing after the horizon
+            ending = (horizon - step == 1) & (left - resting > 0)
+            assert np.array_equal(lots[ending], (left - resting)[ending])  # the last step sweeps all the room
+            sent, last_steps = sent + len(sending), last_steps + int(ending.sum())
+    assert sent > 1_000 and last_steps > 100

@@ -3,7 +3,8 @@
 A population driven inside the env whose policy is a :class:`~market.envs.policy.BatchPolicy` is a
 :class:`BatchPopulation`: each step the env hands the policy the observation rows of its live agents
 and their uniforms (:class:`UniformBlocks`), takes back one action matrix, and turns it into orders
-with :func:`decode_takers` or :func:`decode_makers`. Idle agents cost no Python work: only the agents
+with :func:`decode_takers`, :func:`decode_makers` or, for executors, :func:`decode_executors` (the
+desk's :meth:`~market.envs.execution.ExecutionDesk.children`). Idle agents cost no Python work: only the agents
 that send an order get a Python list of orders, and the step's records of what every agent did
 (``last_actions``, ``last_orders``) are :class:`StepRecord` views that look actions up on demand.
 
@@ -23,7 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from market.envs.execution import ExecutionDesk
 from market.envs.market_config import (
+    EXECUTOR_AGGRESSION,
+    EXECUTOR_SIZE,
     MAKER_ACTION_DIM,
     MAKER_ASK_OFFSET,
     MAKER_BID_OFFSET,
@@ -37,7 +41,7 @@ from market.envs.policy import BatchPolicy
 from market.errors import ActionError
 from market.exchange.types import Side
 
-__all__ = ["BATCH_MIN", "BLOCK", "BatchPopulation", "StepRecord", "UniformBlocks", "decode_makers", "decode_takers"]
+__all__ = ["BATCH_MIN", "BLOCK", "BatchPopulation", "StepRecord", "UniformBlocks", "decode_executors", "decode_makers", "decode_takers"]
 
 BLOCK = 64
 """Steps of uniforms drawn ahead from each agent's stream at a time."""
@@ -138,6 +142,24 @@ def decode_makers(
     buy, sell = Side.BUY, Side.SELL
     orders = [[(buy, b, q), (sell, s, q)] for q, b, s in zip(qty.tolist(), bid.tolist(), ask.tolist())]
     return rows, orders
+
+
+def decode_executors(
+    actions: np.ndarray, desk: ExecutionDesk, rows: np.ndarray, *, reference: int, step: int, inventory: np.ndarray, resting: np.ndarray, tick: int
+) -> tuple[np.ndarray, list[list[Order]]]:
+    """Executor actions ``(N, 2)`` to child orders: the positions in ``rows`` that send one, and each one's order list.
+
+    Row by row :meth:`MarketEnv._decode` (:meth:`ExecutionDesk.child`), through the desk's
+    :meth:`~market.envs.execution.ExecutionDesk.children`; ``rows`` are the executors' rows in the env,
+    ``inventory`` and ``resting`` their inventories and lots still resting.
+    """
+    a = actions.astype(np.float64)
+    sending, sign, price, qty = desk.children(
+        rows, a[:, EXECUTOR_SIZE], a[:, EXECUTOR_AGGRESSION], reference=reference, step=step, inventory=inventory, resting=resting, tick=tick
+    )
+    buy, sell = Side.BUY, Side.SELL
+    orders = [[(buy if s > 0 else sell, p, q)] for s, p, q in zip(sign.tolist(), price.tolist(), qty.tolist())]
+    return sending, orders
 
 
 @dataclass(eq=False)

@@ -443,7 +443,7 @@ class MarketEnv(ParallelEnv):
             inventory = float(self._accounts[i].inventory)
             resting = self.clearing.resting_qty(self.exchange, agent)
             child = self._desk.child(
-                i, values[EXECUTOR_SIZE], values[EXECUTOR_AGGRESSION], reference=reference, step=self._step, inventory=inventory, resting=resting, max_offset=max_offset, tick=tick
+                i, values[EXECUTOR_SIZE], values[EXECUTOR_AGGRESSION], reference=reference, step=self._step, inventory=inventory, resting=resting, tick=tick
             )
             if child is None:
                 return []
