@@ -1,7 +1,7 @@
 """Vectorized background populations: one call per population plays exactly what one call per agent plays.
 
-Every scripted kind's ``act_batch`` equals its ``act`` row by row on the same streams, the desk's batch
-decode of executor actions gives each executor's child row by row, and a market
+Every scripted kind's ``act_batch`` (the execution baselines' too) equals its ``act`` row by row on the
+same streams, the desk's batch decode of executor actions gives each executor's child row by row, and a market
 driven through the batch path (``MarketEnv(vectorized=True)``, the default) is the per-agent market
 (``vectorized=False``) step for step in every clearing mode: observations, rewards, fills, every
 agent's action and orders, every account.
@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 from market.agents.policy import BatchPolicy
-from market.agents.scripted import build_policy
+from market.agents.scripted import build_policy, population_limits
 from market.agents.vectorized import row_mean, row_std
 from market.data import synthetic
 from market.envs.batch import BATCH_MIN, BLOCK, UniformBlocks, decode_executors
 from market.envs.execution import ExecutionConfig, ExecutionDesk
-from market.envs.market_config import Clearing, MarketConfig, PopulationConfig, Role, observation_names
+from market.envs.market_config import OBS_BOUND, Clearing, MarketConfig, PopulationConfig, Role, executor_observation_names, observation_index, observation_names
 from market.envs.market_v0 import MarketEnv
 from market.exchange import FeeConfig
 
@@ -153,6 +153,44 @@ def test_only_populations_of_batch_min_agents_or_more_decide_in_one_call():
 
 
 # ---------------------------------------------------------------------------- executors
+EXECUTORS = {  # kind: (policy, params, parent order)
+    "twap": ("twap", {"aggression": 0.3}, ExecutionConfig(side="buy", quantity=97, horizon=23, max_pace=7.0)),
+    "twap_centered": ("twap", {"aggression": 0.7, "pace": 1.5}, ExecutionConfig(side="sell", quantity=60, horizon=20, aggression_center=0.4)),
+    "passive": ("passive", {}, ExecutionConfig(side="sell", quantity=50, horizon=15)),
+    "all_at_once": ("all_at_once", {"aggression": 0.2}, ExecutionConfig(side="buy", quantity=30, horizon=10)),
+    "almgren_chriss": ("almgren_chriss", {"risk_aversion": 0.01, "eta": 0.3, "gamma": 0.1, "sigma": 2.0, "aggression": 0.4}, ExecutionConfig(side="sell", quantity=80, horizon=25)),
+}
+EXECUTOR_STEPS = 30  # past every horizon: the executors fall idle
+
+
+def _executor_population(kind: str, count: int) -> PopulationConfig:
+    name, params, order = EXECUTORS[kind]
+    return PopulationConfig(name=f"ex_{kind}", role=Role.EXECUTOR, count=count, policy=name, params=tuple(params.items()), max_qty=20, max_offset=10, initial_inventory=200, execution=order)
+
+
+@pytest.mark.parametrize("kind", sorted(EXECUTORS))
+def test_executor_act_batch_equals_act_row_by_row(kind):
+    population = _executor_population(kind, 1)
+    order = population.execution
+    policy = build_policy(population.policy, population.param_dict, window=WINDOW, population=population.name, **population_limits(population))
+    assert isinstance(policy, BatchPolicy) and policy.uniforms_per_step == 0
+    rng = np.random.default_rng(3)
+    n, width = 500, len(executor_observation_names(WINDOW))
+    obs = rng.uniform(-2.0, 2.0, (n, width)).astype(np.float32)
+    spread = observation_index("spread", WINDOW)
+    obs[:, spread] = np.where(rng.random(n) < 0.2, OBS_BOUND, rng.uniform(0.0, 3.0, n))  # one side of the book empty, or a spread
+    step = rng.integers(0, order.horizon + 3, n)  # within the horizon, its last step, and after it
+    executed = np.minimum(rng.integers(0, order.quantity + 1, n), order.quantity)
+    obs[:, observation_index("remaining", WINDOW)] = 1.0 - executed / order.quantity  # as the env writes them, float32
+    obs[:, observation_index("horizon_left", WINDOW)] = 1.0 - np.minimum(step, order.horizon) / order.horizon
+    batch = policy.act_batch(obs, np.empty((n, 0)))
+    single = np.array([policy.act(row, rng) for row in obs])
+    assert batch.dtype == np.float32 and batch.shape == single.shape == (n, 2)
+    assert np.array_equal(batch, single)
+    if kind in ("passive", "almgren_chriss"):  # the rows' own spread or progress shows in their actions
+        assert len(np.unique(batch, axis=0)) > 20
+
+
 def test_the_desks_batch_decode_gives_each_executor_its_own_child_row_by_row():
     rng = np.random.default_rng(4)
     orders = [
