@@ -105,9 +105,9 @@ def _market(clearing: Clearing, **overrides) -> tuple[MarketConfig, dict]:
     return config, policies
 
 
-def _play(config: MarketConfig, policies: dict, vectorized: bool) -> list:
+def _play(config: MarketConfig, policies: dict, vectorized: bool, batches: int = len(KINDS)) -> list:
     env = MarketEnv(config, policies, vectorized=vectorized, batch_min=1)  # these small populations too
-    assert len(env._batches) == (len(KINDS) if vectorized else 0)  # the path under test is the one taken
+    assert len(env._batches) == (batches if vectorized else 0)  # the path under test is the one taken
     observations, _ = env.reset(seed=9)
     actions_rng = np.random.default_rng(10)
     trace = [{a: o.tobytes() for a, o in observations.items()}]
@@ -229,3 +229,28 @@ def test_the_desks_batch_decode_gives_each_executor_its_own_child_row_by_row():
             assert np.array_equal(lots[ending], (left - resting)[ending])  # the last step sweeps all the room
             sent, last_steps = sent + len(sending), last_steps + int(ending.sum())
     assert sent > 1_000 and last_steps > 100
+
+
+def _executor_market(clearing: Clearing) -> tuple[MarketConfig, dict]:
+    executors = [_executor_population(kind, 3) for kind in EXECUTORS]
+    background = [
+        PopulationConfig(name="bg_maker", role=Role.MAKER, count=4, policy="market_maker", params=(("jitter", 0.1),), initial_inventory=0),
+        PopulationConfig(name="bg_noise", role=Role.TAKER, count=6, policy="noise", params=(("activity", 0.6),)),
+    ]
+    learners = PopulationConfig(name="executor", role=Role.EXECUTOR, count=2, max_qty=20, initial_inventory=200, execution=ExecutionConfig(side="sell", quantity=60, horizon=20))
+    config = MarketConfig(populations=(learners, *executors, *background), clearing=clearing, max_steps=EXECUTOR_STEPS, window=WINDOW)
+    policies = {p.name: build_policy(p.policy, p.param_dict, window=WINDOW, population=p.name, **population_limits(p)) for p in (*executors, *background)}
+    return config, policies
+
+
+@pytest.mark.parametrize("clearing", [Clearing.BOOK, Clearing.CALL])
+def test_the_batch_path_plays_the_per_agent_market_of_executors_exactly(clearing):
+    config, policies = _executor_market(clearing)
+    batches = len(EXECUTORS) + 2
+    vectorized = _play(config, policies, True, batches)
+    assert vectorized == _play(config, policies, False, batches)
+    assert len(vectorized) == EXECUTOR_STEPS + 1
+    executors = {f"ex_{kind}_{i}" for kind in EXECUTORS for i in range(3)}
+    traded = {name for step in vectorized[1:] for _, _, maker, taker, *_ in step[5] for name in (maker, taker)}
+    assert executors <= traded  # every batch executor worked its order
+    assert not any(step[7].get(name) for step in vectorized[-3:] for name in executors)  # and sent nothing after its horizon

@@ -26,6 +26,7 @@ import numpy as np
 
 from market.envs.execution import ExecutionDesk
 from market.envs.market_config import (
+    EXECUTOR_ACTION_DIM,
     EXECUTOR_AGGRESSION,
     EXECUTOR_SIZE,
     MAKER_ACTION_DIM,
@@ -52,6 +53,7 @@ whatever its size (a few dozen numpy operations on tiny arrays) where ``act`` co
 agent, so smaller populations are faster agent by agent; both ways give the same orders."""
 
 Order = tuple[Side, int, int]
+_ACTION_DIMS = {Role.TAKER: TAKER_ACTION_DIM, Role.MAKER: MAKER_ACTION_DIM, Role.EXECUTOR: EXECUTOR_ACTION_DIM}
 
 
 class UniformBlocks:
@@ -170,7 +172,7 @@ class BatchPopulation:
         names: the agents' names, in the env's order.
         rows: their rows in the env's arrays (ascending).
         policy: the population's batch policy.
-        role: maker or taker.
+        role: maker, taker or executor.
         max_qty, max_offset, min_offset: the population's order limits.
         live: positions (in ``rows``) of the agents still live.
         uniforms: their streams' uniforms, set at each reset.
@@ -195,15 +197,21 @@ class BatchPopulation:
         self.uniforms = UniformBlocks(rngs, self.policy.uniforms_per_step)
         self.acted_rows = np.empty(0, dtype=np.int64)
 
-    def act(self, obs: np.ndarray, width: int, reference: int, tick: int) -> tuple[np.ndarray, list[list[Order]]]:
-        """Decide for the live agents in one call and decode: the env rows that send orders, and their orders."""
+    def decide(self, obs: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Decide for the live agents in one call, from the first ``width`` columns of their observation rows:
+        their env rows and their checked actions (kept as what they did this step)."""
         assert self.uniforms is not None
         live = self.live
         rows = self.rows[live]
         names = self.names
-        dim = MAKER_ACTION_DIM if self.role is Role.MAKER else TAKER_ACTION_DIM
-        actions = _check(self.policy.act_batch(obs[rows, :width], self.uniforms.take(live)), len(rows), dim, [names[k] for k in live[:1].tolist()])
+        actions = _check(self.policy.act_batch(obs[rows, :width], self.uniforms.take(live)), len(rows), _ACTION_DIMS[self.role], [names[k] for k in live[:1].tolist()])
         self.acted_rows, self.actions = rows, actions
+        return rows, actions
+
+    def act(self, obs: np.ndarray, width: int, reference: int, tick: int) -> tuple[np.ndarray, list[list[Order]]]:
+        """Decide for the live makers or takers in one call and decode: the env rows that send orders, and their orders
+        (an executor population decides here and is decoded by the env, which knows the parent orders' progress)."""
+        rows, actions = self.decide(obs, width)
         if self.role is Role.MAKER:
             sending, orders = decode_makers(actions, max_qty=self.max_qty, max_offset=self.max_offset, min_offset=self.min_offset, reference=reference, tick=tick)
         else:
