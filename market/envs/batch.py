@@ -209,8 +209,8 @@ class BatchPopulation:
         return rows, actions
 
     def act(self, obs: np.ndarray, width: int, reference: int, tick: int) -> tuple[np.ndarray, list[list[Order]]]:
-        """Decide for the live makers or takers in one call and decode: the env rows that send orders, and their orders
-        (an executor population decides here and is decoded by the env, which knows the parent orders' progress)."""
+        """Decide for the live makers or takers in one call and decode: the env rows that send orders, and their orders.
+        (An executor population only decides, with :meth:`decide`: the env decodes its actions, knowing the parent orders' progress.)"""
         rows, actions = self.decide(obs, width)
         if self.role is Role.MAKER:
             sending, orders = decode_makers(actions, max_qty=self.max_qty, max_offset=self.max_offset, min_offset=self.min_offset, reference=reference, tick=tick)
