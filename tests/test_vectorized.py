@@ -1,6 +1,7 @@
 """Vectorized background populations: one call per population plays exactly what one call per agent plays.
 
-Every scripted kind's ``act_batch`` equals its ``act`` row by row on the same streams, and a market
+Every scripted kind's ``act_batch`` (the execution baselines' too) equals its ``act`` row by row on the
+same streams, the desk's batch decode of executor actions gives each executor's child row by row, and a market
 driven through the batch path (``MarketEnv(vectorized=True)``, the default) is the per-agent market
 (``vectorized=False``) step for step in every clearing mode: observations, rewards, fills, every
 agent's action and orders, every account.
@@ -14,11 +15,12 @@ import numpy as np
 import pytest
 
 from market.agents.policy import BatchPolicy
-from market.agents.scripted import build_policy
+from market.agents.scripted import build_policy, population_limits
 from market.agents.vectorized import row_mean, row_std
 from market.data import synthetic
-from market.envs.batch import BATCH_MIN, BLOCK, UniformBlocks
-from market.envs.market_config import Clearing, MarketConfig, PopulationConfig, Role, RulesConfig, observation_names
+from market.envs.batch import BATCH_MIN, BLOCK, UniformBlocks, decode_executors
+from market.envs.execution import ExecutionConfig, ExecutionDesk
+from market.envs.market_config import OBS_BOUND, Clearing, MarketConfig, PopulationConfig, Role, RulesConfig, executor_observation_names, observation_index, observation_names
 from market.envs.market_v0 import COMPILED_FROM, MarketEnv
 from market.errors import ConfigError
 from market.exchange import FeeConfig
@@ -104,9 +106,9 @@ def _market(clearing: Clearing, **overrides) -> tuple[MarketConfig, dict]:
     return config, policies
 
 
-def _play(config: MarketConfig, policies: dict, vectorized: bool, engine: str = "python", check: bool = False) -> list:
+def _play(config: MarketConfig, policies: dict, vectorized: bool, batches: int = len(KINDS), engine: str = "python", check: bool = False) -> list:
     env = MarketEnv(config, policies, vectorized=vectorized, batch_min=1, engine=engine, check=check)  # these small populations too
-    assert len(env._batches) == (len(KINDS) if vectorized else 0)  # the path under test is the one taken
+    assert len(env._batches) == (batches if vectorized else 0)  # the path under test is the one taken
     observations, _ = env.reset(seed=9)
     assert type(env.exchange).__name__ == ("CompiledExchange" if engine == "compiled" else "Exchange")
     actions_rng = np.random.default_rng(10)
@@ -177,3 +179,114 @@ def test_only_populations_of_batch_min_agents_or_more_decide_in_one_call():
     assert not MarketEnv(config, policies)._batches  # populations of 3 and 4: one call per agent is faster
     big = replace(config, populations=tuple(replace(p, count=BATCH_MIN) if p.name == "bg_noise" else p for p in config.populations))
     assert [b.names[0] for b in MarketEnv(big, policies)._batches] == ["bg_noise_0"]
+
+
+# ---------------------------------------------------------------------------- executors
+EXECUTORS = {  # kind: (policy, params, parent order)
+    "twap": ("twap", {"aggression": 0.3}, ExecutionConfig(side="buy", quantity=97, horizon=23, max_pace=7.0)),
+    "twap_centered": ("twap", {"aggression": 0.7, "pace": 1.5}, ExecutionConfig(side="sell", quantity=60, horizon=20, aggression_center=0.4)),
+    "passive": ("passive", {}, ExecutionConfig(side="sell", quantity=50, horizon=15)),
+    "all_at_once": ("all_at_once", {"aggression": 0.2}, ExecutionConfig(side="buy", quantity=30, horizon=10)),
+    "almgren_chriss": ("almgren_chriss", {"risk_aversion": 0.01, "eta": 0.3, "gamma": 0.1, "sigma": 2.0, "aggression": 0.4}, ExecutionConfig(side="sell", quantity=80, horizon=25)),
+}
+EXECUTOR_STEPS = 30  # past every horizon: the executors fall idle
+
+
+def _executor_population(kind: str, count: int) -> PopulationConfig:
+    name, params, order = EXECUTORS[kind]
+    return PopulationConfig(name=f"ex_{kind}", role=Role.EXECUTOR, count=count, policy=name, params=tuple(params.items()), max_qty=20, max_offset=10, initial_inventory=200, execution=order)
+
+
+@pytest.mark.parametrize("kind", sorted(EXECUTORS))
+def test_executor_act_batch_equals_act_row_by_row(kind):
+    population = _executor_population(kind, 1)
+    order = population.execution
+    policy = build_policy(population.policy, population.param_dict, window=WINDOW, population=population.name, **population_limits(population))
+    assert isinstance(policy, BatchPolicy) and policy.uniforms_per_step == 0
+    rng = np.random.default_rng(3)
+    n, width = 500, len(executor_observation_names(WINDOW))
+    obs = rng.uniform(-2.0, 2.0, (n, width)).astype(np.float32)
+    spread = observation_index("spread", WINDOW)
+    obs[:, spread] = np.where(rng.random(n) < 0.2, OBS_BOUND, rng.uniform(0.0, 3.0, n))  # one side of the book empty, or a spread
+    step = rng.integers(0, order.horizon + 3, n)  # within the horizon, its last step, and after it
+    executed = np.minimum(rng.integers(0, order.quantity + 1, n), order.quantity)
+    obs[:, observation_index("remaining", WINDOW)] = 1.0 - executed / order.quantity  # as the env writes them, float32
+    obs[:, observation_index("horizon_left", WINDOW)] = 1.0 - np.minimum(step, order.horizon) / order.horizon
+    batch = policy.act_batch(obs, np.empty((n, 0)))
+    single = np.array([policy.act(row, rng) for row in obs])
+    assert batch.dtype == np.float32 and batch.shape == single.shape == (n, 2)
+    assert np.array_equal(batch, single)
+    if kind in ("passive", "almgren_chriss"):  # the rows' own spread or progress shows in their actions
+        assert len(np.unique(batch, axis=0)) > 20
+
+
+def test_the_desks_batch_decode_gives_each_executor_its_own_child_row_by_row():
+    rng = np.random.default_rng(4)
+    orders = [
+        ExecutionConfig(side=str(rng.choice(["buy", "sell"])), quantity=int(rng.integers(1, 200)), horizon=int(rng.integers(1, 12)),
+                        max_pace=None if rng.random() < 0.5 else float(rng.uniform(1.5, 40.0)), sweep_offset=None if rng.random() < 0.5 else int(rng.integers(1, 60)),
+                        aggression_center=float(rng.uniform(-0.9, 0.9)) if rng.random() < 0.5 else 0.0)
+        for _ in range(300)
+    ]
+    rows = np.arange(300) * 2 + 5  # executors among other agents
+    max_offsets = rng.integers(1, 30, 300).tolist()
+    desk = ExecutionDesk(rows.tolist(), orders, max_offsets, rng.integers(0, 300, 300).astype(float).tolist())
+    desk.start(10_000.0)
+    quantity = np.array([o.quantity for o in orders])
+    sign = np.array([o.sign for o in orders])
+    sent = last_steps = 0
+    for step in range(13):
+        for tick in (1, 5):
+            actions = rng.uniform(-1.0, 1.0, (300, 2)).astype(np.float32)
+            ends = rng.random((300, 2)) < 0.2
+            actions[ends] = rng.choice([-1.0, 0.0, 1.0], ends.sum())  # the ends and the middle of the range
+            executed = np.minimum(rng.integers(0, 250, 300), quantity) * (rng.random(300) < 0.9)
+            inventory = desk.start_inventory + executed * sign
+            resting = rng.integers(0, 40, 300) * (rng.random(300) < 0.3)
+            reference = int(rng.integers(5, 20_000))
+            sending, placed = decode_executors(actions, desk, rows, reference=reference, step=step, inventory=inventory, resting=resting, tick=tick)
+            one_by_one = [desk.child(int(row), float(a[0]), float(a[1]), reference=reference, step=step, inventory=float(inv), resting=int(r), tick=tick) for row, a, inv, r in zip(rows, actions, inventory, resting)]
+            expected = {k: child for k, child in enumerate(one_by_one) if child is not None}
+            assert sending.tolist() == sorted(expected)
+            assert [[(side.value, price, qty)] for [(side, price, qty)] in placed.lists()] == [[("buy" if s > 0 else "sell", price, qty)] for s, price, qty in expected.values()]
+            assert all(type(v) is int for [(_, price, qty)] in placed.lists() for v in (price, qty))
+            left = quantity - executed
+            lots = np.zeros(300, dtype=np.int64)
+            lots[sending] = [qty for [(_, _, qty)] in placed.lists()]
+            horizon = np.array([o.horizon for o in orders])
+            assert (lots <= np.maximum(0, left - resting)).all() and not lots[horizon <= step].any()  # never beyond the room, nothing after the horizon
+            ending = (horizon - step == 1) & (left - resting > 0)
+            assert np.array_equal(lots[ending], (left - resting)[ending])  # the last step sweeps all the room
+            sent, last_steps = sent + len(sending), last_steps + int(ending.sum())
+    assert sent > 1_000 and last_steps > 100
+
+
+def _executor_market(clearing: Clearing) -> tuple[MarketConfig, dict]:
+    executors = [_executor_population(kind, 3) for kind in EXECUTORS]
+    background = [
+        PopulationConfig(name="bg_maker", role=Role.MAKER, count=4, policy="market_maker", params=(("jitter", 0.1),), initial_inventory=0),
+        PopulationConfig(name="bg_noise", role=Role.TAKER, count=6, policy="noise", params=(("activity", 0.6),)),
+    ]
+    learners = PopulationConfig(name="executor", role=Role.EXECUTOR, count=2, max_qty=20, initial_inventory=200, execution=ExecutionConfig(side="sell", quantity=60, horizon=20))
+    config = MarketConfig(populations=(learners, *executors, *background), clearing=clearing, max_steps=EXECUTOR_STEPS, window=WINDOW)
+    policies = {p.name: build_policy(p.policy, p.param_dict, window=WINDOW, population=p.name, **population_limits(p)) for p in (*executors, *background)}
+    return config, policies
+
+
+@pytest.mark.parametrize("clearing", [Clearing.BOOK, Clearing.CALL])
+def test_the_batch_path_plays_the_per_agent_market_of_executors_exactly(clearing):
+    config, policies = _executor_market(clearing)
+    batches = len(EXECUTORS) + 2
+    vectorized = _play(config, policies, True, batches)
+    assert vectorized == _play(config, policies, False, batches)
+    assert len(vectorized) == EXECUTOR_STEPS + 1
+    executors = {f"ex_{kind}_{i}" for kind in EXECUTORS for i in range(3)}
+    traded = {name for step in vectorized[1:] for _, _, maker, taker, *_ in step[5] for name in (maker, taker)}
+    assert executors <= traded  # every batch executor worked its order
+    assert not any(step[7].get(name) for step in vectorized[-3:] for name in executors)  # and sent nothing after its horizon
+
+
+def test_the_compiled_exchange_plays_the_market_of_executors_exactly():
+    config, policies = _executor_market(Clearing.BOOK)
+    batches = len(EXECUTORS) + 2
+    assert _play(config, policies, True, batches, engine="compiled") == _play(config, policies, True, batches)

@@ -3,7 +3,8 @@
 A population driven inside the env whose policy is a :class:`~market.envs.policy.BatchPolicy` is a
 :class:`BatchPopulation`: each step the env hands the policy the observation rows of its live agents
 and their uniforms (:class:`UniformBlocks`), takes back one action matrix, and turns it into orders
-with :func:`decode_takers` or :func:`decode_makers`. Idle agents cost no Python work: only the agents
+with :func:`decode_takers`, :func:`decode_makers` or, for executors, :func:`decode_executors` (the
+desk's :meth:`~market.envs.execution.ExecutionDesk.children`). Idle agents cost no Python work: only the agents
 that send an order get a Python list of orders, and the step's records of what every agent did
 (``last_actions``, ``last_orders``) are :class:`StepRecord` views that look actions up on demand.
 
@@ -23,7 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from market.envs.execution import ExecutionDesk
 from market.envs.market_config import (
+    EXECUTOR_ACTION_DIM,
+    EXECUTOR_AGGRESSION,
+    EXECUTOR_SIZE,
     MAKER_ACTION_DIM,
     MAKER_ASK_OFFSET,
     MAKER_BID_OFFSET,
@@ -37,7 +42,7 @@ from market.envs.policy import BatchPolicy
 from market.errors import ActionError
 from market.exchange.types import Side
 
-__all__ = ["BATCH_MIN", "BLOCK", "BatchPopulation", "OrderArrays", "StepRecord", "UniformBlocks", "decode_makers", "decode_takers"]
+__all__ = ["BATCH_MIN", "BLOCK", "BatchPopulation", "OrderArrays", "StepRecord", "UniformBlocks", "decode_executors", "decode_makers", "decode_takers"]
 
 BLOCK = 64
 """Steps of uniforms drawn ahead from each agent's stream at a time."""
@@ -48,6 +53,7 @@ whatever its size (a few dozen numpy operations on tiny arrays) where ``act`` co
 agent, so smaller populations are faster agent by agent; both ways give the same orders."""
 
 Order = tuple[Side, int, int]
+_ACTION_DIMS = {Role.TAKER: TAKER_ACTION_DIM, Role.MAKER: MAKER_ACTION_DIM, Role.EXECUTOR: EXECUTOR_ACTION_DIM}
 
 
 class UniformBlocks:
@@ -154,6 +160,24 @@ def decode_makers(
     return rows, OrderArrays(sides, np.stack((bid, ask), axis=1), np.stack((qty, qty), axis=1))
 
 
+def decode_executors(
+    actions: np.ndarray, desk: ExecutionDesk, rows: np.ndarray, *, reference: int, step: int, inventory: np.ndarray, resting: np.ndarray, tick: int
+) -> tuple[np.ndarray, OrderArrays]:
+    """Executor actions ``(N, 2)`` to child orders: the positions in ``rows`` that send one, and their orders (one each).
+
+    Row by row :meth:`MarketEnv._decode` (:meth:`ExecutionDesk.child`), through the desk's
+    :meth:`~market.envs.execution.ExecutionDesk.children`; ``rows`` are the executors' rows in the env,
+    ``inventory`` and ``resting`` their inventories and lots still resting.
+    """
+    a = actions.astype(np.float64)
+    sending, sign, price, qty = desk.children(
+        rows, a[:, EXECUTOR_SIZE], a[:, EXECUTOR_AGGRESSION], reference=reference, step=step, inventory=inventory, resting=resting, tick=tick
+    )
+    if not len(sending):
+        return sending, _NONE
+    return sending, OrderArrays((np.asarray(sign) < 0).astype(np.int64)[:, None], np.asarray(price, dtype=np.int64)[:, None], np.asarray(qty, dtype=np.int64)[:, None])
+
+
 @dataclass(eq=False)
 class BatchPopulation:
     """A driven population that decides in one call: its agents' rows in the env, its policy, its streams.
@@ -162,7 +186,7 @@ class BatchPopulation:
         names: the agents' names, in the env's order.
         rows: their rows in the env's arrays (ascending).
         policy: the population's batch policy.
-        role: maker or taker.
+        role: maker, taker or executor.
         max_qty, max_offset, min_offset: the population's order limits.
         live: positions (in ``rows``) of the agents still live.
         uniforms: their streams' uniforms, set at each reset.
@@ -187,15 +211,21 @@ class BatchPopulation:
         self.uniforms = UniformBlocks(rngs, self.policy.uniforms_per_step)
         self.acted_rows = np.empty(0, dtype=np.int64)
 
-    def act(self, obs: np.ndarray, width: int, reference: int, tick: int) -> tuple[np.ndarray, OrderArrays]:
-        """Decide for the live agents in one call and decode: the env rows that send orders, and their orders."""
+    def decide(self, obs: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Decide for the live agents in one call, from the first ``width`` columns of their observation rows:
+        their env rows and their checked actions (kept as what they did this step)."""
         assert self.uniforms is not None
         live = self.live
         rows = self.rows[live]
         names = self.names
-        dim = MAKER_ACTION_DIM if self.role is Role.MAKER else TAKER_ACTION_DIM
-        actions = _check(self.policy.act_batch(obs[rows, :width], self.uniforms.take(live)), len(rows), dim, [names[k] for k in live[:1].tolist()])
+        actions = _check(self.policy.act_batch(obs[rows, :width], self.uniforms.take(live)), len(rows), _ACTION_DIMS[self.role], [names[k] for k in live[:1].tolist()])
         self.acted_rows, self.actions = rows, actions
+        return rows, actions
+
+    def act(self, obs: np.ndarray, width: int, reference: int, tick: int) -> tuple[np.ndarray, OrderArrays]:
+        """Decide for the live makers or takers in one call and decode: the env rows that send orders, and their orders.
+        (An executor population only decides, with :meth:`decide`: the env decodes its actions, knowing the parent orders' progress.)"""
+        rows, actions = self.decide(obs, width)
         if self.role is Role.MAKER:
             sending, orders = decode_makers(actions, max_qty=self.max_qty, max_offset=self.max_offset, min_offset=self.min_offset, reference=reference, tick=tick)
         else:

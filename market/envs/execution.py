@@ -41,7 +41,7 @@ import numpy as np
 
 from market.errors import ConfigError
 
-__all__ = ["EXECUTION_FEATURES", "BPS", "ExecutionConfig", "ExecutionDesk", "ParentSide", "aggression_action", "aggression_of"]
+__all__ = ["EXECUTION_FEATURES", "BPS", "ExecutionConfig", "ExecutionDesk", "ParentSide", "aggression_action", "aggression_of", "pace_lots"]
 
 BPS = 1e4
 """Basis points per unit."""
@@ -56,23 +56,34 @@ execution price against the arrival mid, in percent, signed so that positive is 
 buying, received less when selling); 0 before the first fill."""
 
 
-def aggression_of(action: float, center: float) -> float:
-    """The aggressiveness in [-1, 1] that the action's ``action`` in [-1, 1] asks for, around ``center``.
+def aggression_of(action: float | np.ndarray, center: float | np.ndarray) -> float | np.ndarray:
+    """The aggressiveness in [-1, 1] that the action's ``action`` in [-1, 1] asks for, around ``center``
+    (elementwise over arrays): ``center + action * (1 - center)`` for ``action >= 0``, ``center + action * (1 + center)`` below.
 
-    >>> aggression_of(0.0, 0.5), aggression_of(1.0, 0.5), aggression_of(-1.0, 0.5), aggression_of(-0.5, 0.5)
-    (0.5, 1.0, -1.0, -0.25)
+    >>> aggression_of(np.array([0.0, 1.0, -1.0, -0.5]), 0.5).tolist()
+    [0.5, 1.0, -1.0, -0.25]
     """
-    return center + action * ((1.0 - center) if action >= 0.0 else (1.0 + center))
+    return center + action * (1.0 - center * np.sign(action))  # the sign of a zero action makes no difference
 
 
-def aggression_action(aggression: float, center: float) -> float:
-    """The action that asks for ``aggression`` around ``center``: the inverse of :func:`aggression_of`.
+def pace_lots(log_pace: float | np.ndarray, size: float | np.ndarray, left: float | np.ndarray, steps_left: float | np.ndarray) -> float | np.ndarray:
+    """A child's lots before any cap, ``floor(max_pace ** size * left / steps_left + 1/2)`` (elementwise over arrays),
+    from ``log_pace = log(max_pace)``; numpy's ``exp`` for one number and for many, so both give the same lots.
 
-    >>> aggression_action(0.5, 0.5), aggression_action(-0.25, 0.5), aggression_action(0.3, 0.0)
-    (0.0, -0.5, 0.3)
+    >>> float(pace_lots(math.log(30.0), 0.0, 120.0, 30))
+    4.0
     """
-    a = min(1.0, max(-1.0, aggression))
-    return (a - center) / ((1.0 - center) if a >= center else (1.0 + center))
+    return np.floor(np.exp(log_pace * size) * left / steps_left + 0.5)
+
+
+def aggression_action(aggression: np.ndarray, center: float) -> np.ndarray:
+    """The actions that ask for ``aggression`` around ``center``: the inverse of :func:`aggression_of`.
+
+    >>> aggression_action(np.array([0.5, -0.25]), 0.5).tolist(), aggression_action(np.array([0.3]), 0.0).tolist()
+    ([0.0, -0.5], [0.3])
+    """
+    a = np.minimum(1.0, np.maximum(-1.0, aggression))
+    return (a - center) / np.where(a >= center, 1.0 - center, 1.0 + center)
 
 
 class ParentSide(StrEnum):
@@ -151,13 +162,17 @@ class ExecutionDesk:
         self.rows = np.asarray(rows, dtype=np.intp)
         self.configs = configs
         self.slot = {row: k for k, row in enumerate(rows)}
+        self._slot_of_row = np.full(max(rows, default=-1) + 1, -1, dtype=np.intp)
+        self._slot_of_row[self.rows] = np.arange(len(rows))
         self.quantity = np.array([c.quantity for c in configs], dtype=np.float64)
         self.horizon = np.array([c.horizon for c in configs], dtype=np.int64)
         self.sign = np.array([c.sign for c in configs], dtype=np.float64)
+        self._side = np.array([c.sign for c in configs], dtype=np.int64)
         self.log_pace = np.array([math.log(c.pace_range) for c in configs], dtype=np.float64)
-        self.sweep = [c.sweep_offset if c.sweep_offset is not None else 10 * m for c, m in zip(configs, max_offsets)]
+        self.max_offset = np.array(max_offsets, dtype=np.int64)
+        self.sweep = np.array([c.sweep_offset if c.sweep_offset is not None else 10 * m for c, m in zip(configs, max_offsets)], dtype=np.int64)
         self.start_inventory = np.asarray(start_inventory, dtype=np.float64)
-        self.center = [c.aggression_center for c in configs]
+        self.center = np.array([c.aggression_center for c in configs], dtype=np.float64)
 
     def start(self, arrival_mid: float) -> None:
         """A new episode: every parent order arrives now, at ``arrival_mid``; nothing is charged yet."""
@@ -169,7 +184,7 @@ class ExecutionDesk:
         """Lots executed so far by each executor (its inventory moved its own way), from all agents' inventories."""
         return (inventory[self.rows] - self.start_inventory) * self.sign
 
-    def child(self, row: int, size: float, aggression: float, *, reference: int, step: int, inventory: float, resting: int, max_offset: int, tick: int) -> tuple[int, int, int] | None:
+    def child(self, row: int, size: float, aggression: float, *, reference: int, step: int, inventory: float, resting: int, tick: int) -> tuple[int, int, int] | None:
         """The child order of one executor this step, as ``(sign, limit price, lots)``, or None.
 
         Args:
@@ -179,38 +194,71 @@ class ExecutionDesk:
             step: the step about to be played (0 first).
             inventory: its inventory now.
             resting: lots of its earlier children still resting in the book.
-            max_offset: its population's ``max_offset``.
             tick: the market's tick size.
         """
         k = self.slot[row]
-        config = self.configs[k]
-        steps_left = config.horizon - step
+        steps_left = int(self.horizon[k]) - step
         if steps_left <= 0:
             return None
-        sign = config.sign
-        left = config.quantity - (inventory - self.start_inventory[k]) * sign
+        sign = int(self._side[k])
+        left = self.quantity[k] - (inventory - self.start_inventory[k]) * sign
         room = int(left) - resting
         if room <= 0:
             return None
         if steps_left == 1:  # the last step: sweep the remainder through the mid
-            qty, offset = room, self.sweep[k]
+            qty, offset = room, int(self.sweep[k])
         else:
-            qty = min(room, math.floor(math.exp(self.log_pace[k] * size) * left / steps_left + 0.5))
-            offset = round(aggression_of(aggression, self.center[k]) * max_offset)
+            qty = min(room, int(pace_lots(self.log_pace[k], size, left, steps_left)))
+            offset = round(float(aggression_of(aggression, self.center[k])) * int(self.max_offset[k]))
         if qty <= 0:
             return None
         if sign > 0:
             return sign, max(tick, (reference + offset) // tick * tick), qty
         return sign, max(tick, -(-(reference - offset) // tick) * tick), qty
 
+    def children(
+        self, rows: np.ndarray, size: np.ndarray, aggression: np.ndarray, *, reference: int, step: int, inventory: np.ndarray, resting: np.ndarray, tick: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`child` of many executors at once, row by row the same orders.
+
+        Args:
+            rows: the executors' rows among the env's agents.
+            size, aggression: their actions' two components, as float64.
+            reference, step, tick: as for :meth:`child`.
+            inventory: their inventories now.
+            resting: lots of their earlier children still resting in the book.
+
+        Returns:
+            The positions in ``rows`` of the executors that send a child, and each child's sign (+1 to buy,
+            -1 to sell), limit price in ticks and lots.
+        """
+        k = self._slot_of_row[rows]
+        # 1. what is left: the steps, the lots of the parent order, and those lots less the ones still resting
+        steps_left = self.horizon[k] - step
+        left = self.quantity[k] - (inventory - self.start_inventory[k]) * self.sign[k]
+        room = left.astype(np.int64) - resting
+        # 2. the child's lots and distance through the mid: the pace's multiple, capped by the room, at the
+        # action's aggressiveness; at the last step the whole room at the sweep's distance
+        last = steps_left == 1
+        qty = np.where(last, room, np.minimum(room, pace_lots(self.log_pace[k], size, left, np.maximum(steps_left, 1)))).astype(np.int64)
+        offset = np.where(last, self.sweep[k], np.rint(aggression_of(aggression, self.center[k]) * self.max_offset[k])).astype(np.int64)
+        # 3. who sends one (nothing after the horizon, nothing without lots), at a limit price on the tick grid
+        sending = np.flatnonzero((steps_left > 0) & (qty > 0))
+        sign, offset = self._side[k[sending]], offset[sending]
+        buy_price = np.maximum(tick, (reference + offset) // tick * tick)
+        sell_price = np.maximum(tick, -(-(reference - offset) // tick) * tick)
+        return sending, sign, np.where(sign > 0, buy_price, sell_price), qty[sending]
+
     def close_horizon(self, step: int, inventory: np.ndarray, reference: float) -> None:
         """After step ``step``: an executor whose horizon ended with lots unfilled is charged for them at its sweep's limit."""
-        for k, config in enumerate(self.configs):
-            if config.horizon - 1 == step:
-                left = config.quantity - (inventory[self.rows[k]] - self.start_inventory[k]) * config.sign
-                if left > 0:
-                    self.charged[k] = left
-                    self.charge_price[k] = reference + config.sign * self.sweep[k]
+        ending = np.flatnonzero(self.horizon - 1 == step)
+        if not ending.size:
+            return
+        left = self.quantity[ending] - (inventory[self.rows[ending]] - self.start_inventory[ending]) * self.sign[ending]
+        short = left > 0
+        ending = ending[short]
+        self.charged[ending] = left[short]
+        self.charge_price[ending] = reference + self.sign[ending] * self.sweep[ending]
 
     def rewards(self, cash_change: np.ndarray, inventory_change: np.ndarray, step: int) -> np.ndarray:
         """Each executor's reward for the step just played: its execution P&L against the arrival mid in bps

@@ -41,7 +41,7 @@ from market.envs.market_config import (
     executor_observation_names,
     observation_names,
 )
-from market.envs.batch import BATCH_MIN, BatchPopulation, StepRecord
+from market.envs.batch import BATCH_MIN, BatchPopulation, OrderArrays, StepRecord, decode_executors
 from market.envs.policy import BatchPolicy, Policy
 from market.errors import ActionError, ConfigError, MarketError, ResetNeeded
 from market.exchange import AccountLimits, Exchange, Fill, Side
@@ -172,7 +172,7 @@ class MarketEnv(ParallelEnv):
         for population in config.populations:
             policy = policies.get(population.name)
             batched = vectorized and population.count >= batch_min and not population.learner
-            if batched and population.role is not Role.EXECUTOR and isinstance(policy, BatchPolicy):
+            if batched and isinstance(policy, BatchPolicy):
                 names = population.agent_names()
                 rows = np.array([self._index[a] for a in names], dtype=np.int64)
                 self._batch_of_row[rows] = len(self._batches)
@@ -311,7 +311,10 @@ class MarketEnv(ParallelEnv):
             table.put_lists([index[agent] for agent in orders], orders.values())
         for batch in self._batches:  # a population in one call; only the agents that send an order cost Python work
             if batch.live.size:
-                rows, placed = batch.act(obs, self._width, reference, self._tick)
+                if batch.role is Role.EXECUTOR:
+                    rows, placed = self._children(*batch.decide(obs, self._full_width), reference)
+                else:
+                    rows, placed = batch.act(obs, self._width, reference, self._tick)
                 sends[rows] = True
                 if table is None:
                     orders.update(zip([names[row] for row in rows.tolist()], placed.lists()))
@@ -490,7 +493,7 @@ class MarketEnv(ParallelEnv):
             inventory = float(self._accounts[i].inventory)
             resting = self.clearing.resting_qty(self.exchange, agent)
             child = self._desk.child(
-                i, values[EXECUTOR_SIZE], values[EXECUTOR_AGGRESSION], reference=reference, step=self._step, inventory=inventory, resting=resting, max_offset=max_offset, tick=tick
+                i, values[EXECUTOR_SIZE], values[EXECUTOR_AGGRESSION], reference=reference, step=self._step, inventory=inventory, resting=resting, tick=tick
             )
             if child is None:
                 return []
@@ -513,6 +516,20 @@ class MarketEnv(ParallelEnv):
         bid = max(tick, (reference - bid_offset) // tick * tick)
         ask = -(-(reference + ask_offset) // tick) * tick
         return [(Side.BUY, bid, qty), (Side.SELL, ask, qty)]
+
+    def _children(self, rows: np.ndarray, actions: np.ndarray, reference: int) -> tuple[np.ndarray, OrderArrays]:
+        """The child orders of a batch executor population's live agents at ``rows``, decoded at once: the rows that send one, and their orders.
+
+        Only an executor that sent orders at its last turn can have lots resting: only those are read from the clearing.
+        """
+        resting = np.zeros(len(rows), dtype=np.int64)
+        may_rest = np.flatnonzero(self._may_rest[rows])
+        names, clearing, exchange = self._all, self.clearing, self.exchange
+        resting[may_rest] = [clearing.resting_qty(exchange, names[row]) for row in rows[may_rest].tolist()]
+        sending, orders = decode_executors(
+            actions, self._desk, rows, reference=reference, step=self._step, inventory=self._inventory[rows], resting=resting, tick=self._tick
+        )
+        return rows[sending], orders
 
     def _retire(self, agent: str) -> None:
         """Take a leaving agent's orders out of the market; its account stays in the ledger."""

@@ -50,21 +50,29 @@ __all__ = [
     "almgren_chriss_holdings",
     "almgren_chriss_kappa",
     "executor_action",
+    "executor_actions",
 ]
 
 
-def executor_action(pace_multiple: float, aggression: float, max_pace: float, center: float = 0.0) -> np.ndarray:
-    """The executor action that asks for ``pace_multiple`` times the even pace at ``aggression``.
+def executor_actions(pace_multiple: np.ndarray, aggression: np.ndarray, max_pace: float, center: float = 0.0) -> np.ndarray:
+    """The ``(N, 2)`` float32 executor actions that ask for ``pace_multiple`` times the even pace at ``aggression``, row by row.
 
     A multiple of 0 (or below ``1 / max_pace``) gives ``size = -1``, the smallest child (nothing once
     the pace is below ``max_pace / 2`` lots); one above ``max_pace`` gives ``size = 1``. ``center`` is the
     parent order's ``aggression_center`` (the aggressiveness the action's zero asks for).
     """
-    action = np.zeros(EXECUTOR_ACTION_DIM, dtype=np.float32)
-    size = math.log(pace_multiple) / math.log(max_pace) if pace_multiple > 0 else -1.0
-    action[EXECUTOR_SIZE] = min(1.0, max(-1.0, size))
-    action[EXECUTOR_AGGRESSION] = aggression_action(aggression, center)
-    return action
+    multiple = np.ascontiguousarray(pace_multiple, dtype=np.float64)  # numpy's own log loop for every row, one or many
+    trading = multiple > 0.0
+    size = np.divide(np.log(multiple, out=np.zeros_like(multiple), where=trading), math.log(max_pace), out=np.full_like(multiple, -1.0), where=trading)
+    actions = np.empty((len(multiple), EXECUTOR_ACTION_DIM), dtype=np.float32)
+    actions[:, EXECUTOR_SIZE] = np.minimum(1.0, np.maximum(-1.0, size))
+    actions[:, EXECUTOR_AGGRESSION] = aggression_action(np.asarray(aggression, dtype=np.float64), center)
+    return actions
+
+
+def executor_action(pace_multiple: float, aggression: float, max_pace: float, center: float = 0.0) -> np.ndarray:
+    """The executor action that asks for ``pace_multiple`` times the even pace at ``aggression``: one row of :func:`executor_actions`."""
+    return executor_actions(np.array([pace_multiple], dtype=np.float64), np.array([aggression], dtype=np.float64), max_pace, center)[0]
 
 
 def almgren_chriss_kappa(*, risk_aversion: float, sigma: float, eta: float, gamma: float) -> float:
@@ -124,10 +132,11 @@ class ExecutorParams:
 
 
 class _Executor(ScriptedTrader):
-    """Reads the executor features shared by every baseline."""
+    """Reads the executor features shared by every baseline; decides for one agent (``decide``) or many (``decide_batch``)."""
 
     role: ClassVar[Role] = Role.EXECUTOR
     params_class: ClassVar[type] = ExecutorParams
+    uniforms_per_step: ClassVar[int] = 0
 
     def __init__(self, params: ExecutorParams, window: int) -> None:
         super().__init__(params, window)
@@ -140,14 +149,30 @@ class _Executor(ScriptedTrader):
         p = self.params
         return float(obs[self._remaining]) * p.quantity, p.horizon - round(float(obs[self._horizon_left]) * p.horizon)
 
+    def progress_batch(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`progress` of every row: lots left and the step about to be played."""
+        p = self.params
+        return obs[:, self._remaining].astype(np.float64) * p.quantity, p.horizon - np.rint(obs[:, self._horizon_left].astype(np.float64) * p.horizon)
+
     def act(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The executor action ``[size, aggressiveness]`` for this observation (``rng`` unused: deterministic)."""
         self._check(obs)
         multiple, aggression = self.decide(obs)
         return executor_action(multiple, aggression, self.params.max_pace, self.params.aggression_center)
 
+    def act_batch(self, obs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        """:meth:`act` for a population at once (``uniforms`` has no columns: the executors draw nothing)."""
+        self._check_batch(obs, uniforms, self.uniforms_per_step)
+        multiple, aggression = self.decide_batch(obs)
+        n = len(obs)
+        return executor_actions(np.broadcast_to(multiple, n), np.broadcast_to(aggression, n), self.params.max_pace, self.params.aggression_center)
+
     def decide(self, obs: np.ndarray) -> tuple[float, float]:
         """The pace multiple and the aggressiveness."""
+        raise NotImplementedError
+
+    def decide_batch(self, obs: np.ndarray) -> tuple[float | np.ndarray, float | np.ndarray]:
+        """:meth:`decide` of every row of ``obs`` (a number where every row gets the same)."""
         raise NotImplementedError
 
 
@@ -155,6 +180,9 @@ class TWAPExecutor(_Executor):
     """Equal slices: the even pace of what is left, ``aggression`` through the mid (catching up when behind)."""
 
     def decide(self, obs: np.ndarray) -> tuple[float, float]:
+        return self.params.pace, self.params.aggression
+
+    def decide_batch(self, obs: np.ndarray) -> tuple[float, float]:
         return self.params.pace, self.params.aggression
 
 
@@ -166,11 +194,19 @@ class PassiveExecutor(_Executor):
         half = spread / 2.0 if spread < OBS_BOUND else 1.0 / self.params.max_offset
         return self.params.pace, -half
 
+    def decide_batch(self, obs: np.ndarray) -> tuple[float, np.ndarray]:
+        spread = obs[:, self._spread].astype(np.float64)
+        half = np.where(spread < OBS_BOUND, spread / 2.0, 1.0 / self.params.max_offset)
+        return self.params.pace, -half
+
 
 class AllAtOnceExecutor(_Executor):
     """Everything at once, ``aggression`` through the mid: a market order at the first step (and again while any is left)."""
 
     def decide(self, obs: np.ndarray) -> tuple[float, float]:
+        return math.inf, self.params.aggression
+
+    def decide_batch(self, obs: np.ndarray) -> tuple[float, float]:
         return math.inf, self.params.aggression
 
 
@@ -211,6 +247,7 @@ class AlmgrenChrissExecutor(_Executor):
         self.holdings = almgren_chriss_holdings(
             params.quantity, params.horizon, risk_aversion=params.risk_aversion, sigma=params.sigma, eta=params.eta, gamma=params.gamma
         )
+        self._holdings = np.array(self.holdings, dtype=np.float64)
 
     def decide(self, obs: np.ndarray) -> tuple[float, float]:
         left, step = self.progress(obs)
@@ -220,3 +257,12 @@ class AlmgrenChrissExecutor(_Executor):
             return 0.0, p.aggression
         child = left - self.holdings[min(step + 1, p.horizon)]  # down to the trajectory's next point
         return max(0.0, child) / (left / steps_left), p.aggression
+
+    def decide_batch(self, obs: np.ndarray) -> tuple[np.ndarray, float]:
+        left, step = self.progress_batch(obs)
+        p = self.params
+        steps_left = p.horizon - step
+        working = (steps_left > 0) & (left > 0)
+        target = self._holdings[np.minimum(step + 1, p.horizon).astype(np.intp)]  # the trajectory's next point
+        child = np.maximum(0.0, left - target)
+        return np.divide(child, left / np.maximum(steps_left, 1), out=np.zeros_like(left), where=working), p.aggression
