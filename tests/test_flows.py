@@ -12,7 +12,7 @@ import numpy as np
 
 from market.analysis import END, HORIZONS, FlowObserver, FlowResult, FlowTrade, analyze_flows
 from market.naming import population_of
-from market.analysis.flows import half_tick_mid
+from market.analysis.flows import PART_LABELS, format_matrix, format_parts, half_tick_mid
 from market.envs.market_v0 import MarketEnv
 from market.exchange import EXCHANGE_ACCOUNT, FeeConfig
 from market.exchange.ledger import TAX_ACCOUNT
@@ -263,3 +263,12 @@ def test_in_a_market_env_episode_money_flows_from_noise_takers_through_the_maker
     parts = flows.parts(END)
     assert parts["maker"]["spread"] > 0 > parts["maker"]["adverse_selection"]
     assert -parts["maker"]["adverse_selection"] > mat[informed, maker]
+
+
+def test_the_printed_tables_keep_a_space_between_columns_whatever_the_sums():
+    names = ["maker", "noise", "__exchange__"]
+    matrix = np.array([[0, 2 * 95_522, 2 * 1_274_787], [-2 * 634_242_001, 0, 0], [0, 0, 0]])
+    rows = format_matrix(names, matrix, "end").splitlines()[2:]
+    assert [len(row.split()) for row in rows] == [4, 4, 4]  # a name and three numbers, never two run together
+    parts = format_parts({"maker": dict.fromkeys(PART_LABELS, -2 * 40_715_683_123)}, "end").splitlines()[2:]
+    assert [len(row.split()) for row in parts] == [1 + len(PART_LABELS)]

@@ -185,7 +185,7 @@ def format_matrix(names: Sequence[str], matrix: np.ndarray, horizon: int | str) 
         Lines of text: a title, a header and one row per name.
     """
     short = [n.strip("_") for n in names]
-    width = max(9, *(len(n) + 1 for n in short))
+    width = max(9, *(len(n) + 1 for n in short), *(len(f"{v / 2:,.1f}") + 1 for v in np.asarray(matrix).ravel().tolist()))  # a space between columns, whatever the sums
     lines = [f"who profits from whom (row gained from column), markout horizon {horizon}, ticks x lots:"]
     lines.append(" " * width + "".join(f"{n:>{width}}" for n in short))
     for n, row in zip(short, matrix):
@@ -378,10 +378,11 @@ def format_parts(parts: Mapping[str, Mapping[str, int]], horizon: int | str) -> 
     """A compact text table of each population's P&L parts (half-ticks x lots, shown in ticks x lots)."""
     short = {name.strip("_"): values for name, values in parts.items()}
     width = max(12, *(len(n) + 1 for n in short))
+    column = max(14, *(len(f"{values[part] / 2:,.1f}") + 2 for values in short.values() for part in PART_LABELS))
     lines = [f"where each population's P&L came from, markout horizon {horizon}, ticks x lots:"]
-    lines.append(f"{'':<{width}}" + "".join(f"{label:>14}" for label in PART_LABELS.values()))
+    lines.append(f"{'':<{width}}" + "".join(f"{label:>{column}}" for label in PART_LABELS.values()))
     for name, values in short.items():
-        lines.append(f"{name:<{width}}" + "".join(f"{values[part] / 2:>14,.1f}" for part in PART_LABELS))
+        lines.append(f"{name:<{width}}" + "".join(f"{values[part] / 2:>{column},.1f}" for part in PART_LABELS))
     return "\n".join(lines)
 
 
