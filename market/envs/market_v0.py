@@ -53,14 +53,14 @@ __all__ = ["DEALER_ACCOUNT", "MarketEnv", "default_config", "env", "parallel_env
 _PERCENT = 100.0
 _FLOAT32 = np.dtype(np.float32)
 CLEARING_STREAM = 0x5EED_C1
+"""Spawn key, under each episode's seed, of the clearing mode's random stream."""
 
 ENGINE_PYTHON, ENGINE_COMPILED, ENGINE_AUTO = "python", "compiled", "auto"
 ENGINES = (ENGINE_PYTHON, ENGINE_COMPILED, ENGINE_AUTO)
 COMPILED_FROM = 64
 """The number of agents from which ``engine="auto"`` clears a book market on the compiled exchange.
 Below about 30 agents a step's few orders cost less on the Python exchange than the compiled call's
-fixed cost (16 learners alone: 0.34 against 0.53 ms a step); at 116 agents the compiled step is 1.5x
-faster, at 266 2x (measured once with ``bench/scale.py``'s market)."""
+fixed cost; ``bench/scale.py --sizes 16,100 --paths vectorized,compiled`` measures both sides."""
 
 
 def _engine(config: MarketConfig, engine: str) -> str:
@@ -75,7 +75,6 @@ def _engine(config: MarketConfig, engine: str) -> str:
     agents = sum(p.count for p in config.populations)
     within = max(config.initial_cash, config.credit, config.max_short, *(config.starting_inventory_of(p) for p in config.populations)) <= MAX_AMOUNT
     return ENGINE_COMPILED if book and agents >= COMPILED_FROM and within else ENGINE_PYTHON
-"""Spawn key, under each episode's seed, of the clearing mode's random stream."""
 
 
 class MarketEnv(ParallelEnv):
