@@ -752,6 +752,7 @@ def calibrate(
     header = (
         f"The background ecology fitted by `market calibrate --data {data} --budget {budget} --seed {seed} --seeds {seeds}`.\n"
         f"Loss on held-out seeds: default ecology {result.loss_before:.1f}, fitted {result.loss_after:.1f} ({len(calibration.MOMENT_KEYS)} moments; see {CALIBRATION_REPORT}).\n"
+        f"The market's scales: a starting price of {result.ecology.initial_price:,} ticks, and {result.ecology.steps_per_bar} step(s) of it per bar of the data.\n"
         "Run it with `market simulate --ecology THIS_FILE`, or paste its tables into a market scenario."
     )
     calibration.write_atomically(out / CALIBRATION_REPORT, json.dumps(report, indent=2, allow_nan=False) + "\n")

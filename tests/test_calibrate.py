@@ -9,6 +9,7 @@ runs in well under a minute.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -128,10 +129,12 @@ def test_the_fitted_ecology_pasted_into_a_scenario_is_that_scenarios_background(
     values = {**default_values(), "maker.half_spread": 0.04, "fundamental.sigma": 0.2, "market.initial_price": 40_000}
     fragment = format_ecology(ecology_of(values), "fitted")
     scenario = tmp_path / "fitted_market.toml"
-    # pasted whole: the scenario's own market keys join the fragment's [market] table
+    # pasted without its [bars] table (the fit's own), the scenario's market keys joining the fragment's [market] table
+    pasted = re.sub(r"\[bars\][^\n]*\n[^\n]*\n", "", fragment)
+    assert "steps_per_bar" not in pasted
     scenario.write_text(
         '[scenario]\nname = "fitted_market"\nkind = "market"\ndescription = "the fitted ecology alone"\n\n'
-        + fragment.replace("initial_price =", 'clearing = "book"\nmax_steps = 50\ninitial_price =', 1)
+        + pasted.replace("initial_price =", 'clearing = "book"\nmax_steps = 50\ninitial_price =', 1)
     )
     config = load_scenario(str(scenario)).market_config()
     assert config.initial_price == 40_000 and config.max_steps == 50
@@ -187,20 +190,21 @@ def test_a_bar_of_k_steps_is_the_sum_of_k_consecutive_step_returns_of_the_same_r
 
 
 def test_the_fitted_tick_scale_is_the_market_that_simulate_runs(tmp_path):
-    values = {**default_values(), "market.initial_price": 40_000}
+    values = {**default_values(), "market.initial_price": 40_000, "steps_per_bar": 3}
     ecology = tmp_path / "ecology.toml"
-    ecology.write_text(format_ecology(ecology_of(values), "a market at 40,000 ticks"))
-    assert read_ecology(ecology).initial_price == 40_000
+    ecology.write_text(format_ecology(ecology_of(values), "a market at 40,000 ticks, three steps a bar"))
+    assert read_ecology(ecology).initial_price == 40_000 and read_ecology(ecology).steps_per_bar == 3
     runs = tmp_path / "runs"
     result = run("simulate", "--ecology", str(ecology), "--steps", "30", "--seed", "2", "--out", str(runs))
     assert result.returncode == 0, result.stderr
     [folder] = list(runs.iterdir())
     reader = RunReader(folder)
     assert reader.manifest["config"]["market"]["initial_price"] == 40_000
+    assert reader.manifest["config"]["simulation"]["steps_per_bar"] == 3
     mids = reader.read("steps")["price"]
     assert 0.95 < mids.iloc[0] / 40_000 < 1.05, "the market trades around the fitted price, not the default 100,000 ticks"
     # a lower price in ticks is a coarser market: the same ecology moves more per step in relative terms
-    coarse = np.std(simulated_returns(ecology_of(values), 300, seed=2))
+    coarse = np.std(simulated_returns(ecology_of({**values, "steps_per_bar": 1}), 300, seed=2))
     fine = np.std(simulated_returns(ecology_of(default_values()), 300, seed=2))
     assert coarse > 2 * fine, (coarse, fine)
 
@@ -212,3 +216,29 @@ def test_simulate_with_an_ecology_of_a_bad_initial_price_is_one_line_and_writes_
     result = run("simulate", "--ecology", str(ecology), "--steps", "10", "--out", str(tmp_path / "runs"))
     assert_one_line_error(result, f"{ecology}: market.initial_price: expected an integer number of ticks in [1,000, 10,000,000], got 10")
     assert not (tmp_path / "runs").exists()
+
+
+def test_simulate_with_an_ecology_of_a_bad_steps_per_bar_is_one_line_and_writes_nothing(tmp_path):
+    ecology = tmp_path / "ecology.toml"
+    ecology.write_text(format_ecology(ecology_of(default_values()), "").replace("steps_per_bar = 1", "steps_per_bar = 0"))
+    result = run("simulate", "--ecology", str(ecology), "--steps", "10", "--out", str(tmp_path / "runs"))
+    assert_one_line_error(result, f"{ecology}: bars.steps_per_bar: expected an integer number of steps in [1, 1,000], got 0")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_simulation_of_bars_of_three_steps_reports_the_facts_of_its_bars(tmp_path):
+    from market.data.facts import stylized_facts
+    from market.simulation import SimulationSpec, run_facts, simulate
+
+    result = simulate(SimulationSpec(steps=3 * 210, steps_per_bar=3, seed=4), out=tmp_path, name="bars")
+    reader = RunReader(result.path)
+    # recomputed from the record: the mid before the first step, then after every step; each bar's volume
+    mids = np.concatenate(([reader.metrics["initial_mid"]], reader.read("steps").groupby("step")["price"].first().to_numpy()))
+    trades = reader.read("trades").groupby("step")["qty"].sum().reindex(range(630), fill_value=0).to_numpy(dtype=float)
+    returns, volume = np.diff(np.log(mids[::3])), trades.reshape(210, 3).sum(axis=1)
+    expected = stylized_facts(returns, volume)
+    assert result.summary.facts == pytest.approx(expected, rel=1e-12)
+    assert reader.metrics["excess_kurtosis"] == pytest.approx(expected["excess_kurtosis"], rel=1e-12)
+    assert result.summary.facts["excess_kurtosis"] != pytest.approx(stylized_facts(np.diff(np.log(mids)))["excess_kurtosis"], rel=1e-3), "not the per-step facts"
+    # market facts RUN measures the same bars but the first (the mid before step 0 is not in the steps table)
+    assert run_facts(result.path) == pytest.approx(stylized_facts(returns[1:], volume[1:]), rel=1e-12)

@@ -7,7 +7,10 @@ default ecology (name, role, count, policy, order limits and the policy's parame
 scenario's background tables) and a ``[fundamental]`` table (the Ornstein-Uhlenbeck model and its
 parameters, the keys of a scenario's fundamental table). So the same text runs in
 ``market simulate --ecology FILE`` and, pasted into a scenario, as that scenario's background.
-A file without a ``[market]`` table has the default starting price.
+A ``[bars]`` table says how many steps of the market make one bar of the data fitted
+(``steps_per_bar``): ``market simulate`` measures its facts per bar of that many steps. It is the
+fit's own table, not a scenario's (a scenario has no bars): leave it out when pasting. A file without
+a ``[market]`` or ``[bars]`` table has the default starting price, or one step per bar.
 
 Reading checks every key and value as a scenario does (unknown keys fail naming their path), and
 refuses populations that ``market simulate`` cannot size (it has one count option per population
@@ -36,6 +39,7 @@ from market.simulation.ecology import (
     FUNDAMENTAL_PARAMS,
     INITIAL_PRICE,
     MAX_INITIAL_PRICE,
+    MAX_STEPS_PER_BAR,
     MIN_INITIAL_PRICE,
     Archetype,
     default_fundamental,
@@ -50,6 +54,8 @@ BACKGROUND_KEYS = ("name", "role", "count", "policy", "max_qty", "max_offset", "
 FUNDAMENTAL_KEYS = ("source", "params")
 MARKET_KEYS = ("initial_price",)
 """The keys of the ecology's ``[market]`` table (a scenario's market table has more)."""
+BARS_KEYS = ("steps_per_bar",)
+"""The keys of the ecology's ``[bars]`` table."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,8 +80,9 @@ class FittedEcology:
 
     def count_options(self) -> dict[str, int]:
         """The ``SimulationSpec`` fields the ecology sets: its counts (``makers``, ``takers``, ...),
-        which count options may override, and its ``initial_price``."""
-        return {**{key: int(self.counts.get(population, 0)) for key, population in COUNT_FIELDS.items()}, "initial_price": int(self.initial_price)}
+        which count options may override, its ``initial_price`` and its ``steps_per_bar``."""
+        counts = {key: int(self.counts.get(population, 0)) for key, population in COUNT_FIELDS.items()}
+        return {**counts, "initial_price": int(self.initial_price), "steps_per_bar": int(self.steps_per_bar)}
 
 
 def _toml_value(value: Any) -> str:
@@ -104,6 +111,11 @@ def format_ecology(ecology: FittedEcology, header: str = "") -> str:
     """
     lines = [f"# {line}".rstrip() for line in header.splitlines()]
     lines += ["", "[market]  # in a scenario, these keys join its own [market] table", f"initial_price = {int(ecology.initial_price)}"]
+    lines += [
+        "",
+        "[bars]  # not a scenario table (leave it out when pasting): one bar of the data fitted is this many steps of the market",
+        f"steps_per_bar = {int(ecology.steps_per_bar)}",
+    ]
     lines += ["", "[fundamental]", f"source = {_toml_value(FUNDAMENTAL_MODEL)}", f"params = {_toml_value(dict(ecology.fundamental_params))}"]
     for name, archetype in ecology.archetypes.items():
         count = int(ecology.counts.get(name, 0))
@@ -171,11 +183,14 @@ def _ecology(raw: Mapping[str, Any]) -> FittedEcology:
     from market.agents.scripted import build_policy, population_limits
     from market.simulation.ecology import WINDOW
 
-    sections = ("market", "background", "fundamental")
+    sections = ("market", "bars", "background", "fundamental")
     for key in raw:
         if key not in sections:
-            raise ConfigError(f"{key}: unknown key; an ecology file has a [market] table, [[background]] tables and a [fundamental] table{suggest(key, list(sections))}")
+            raise ConfigError(
+                f"{key}: unknown key; an ecology file has [market] and [bars] tables, [[background]] tables and a [fundamental] table{suggest(key, list(sections))}"
+            )
     initial_price = _initial_price(raw.get("market", {}))
+    steps_per_bar = _steps_per_bar(raw.get("bars", {}))
     tables = raw.get("background", [])
     if not isinstance(tables, list) or not tables:
         raise ConfigError("background: expected one or more [[background]] tables")
@@ -222,7 +237,7 @@ def _ecology(raw: Mapping[str, Any]) -> FittedEcology:
         raise ConfigError(f"fundamental.params: {error}") from None
     # populations the file leaves out keep the default trader, with no agents (a count option can add them)
     merged = {name: archetypes.get(name, default) for name, default in ECOLOGY.items()}
-    return FittedEcology(archetypes=merged, counts=counts, fundamental_params=dict(params), initial_price=initial_price)
+    return FittedEcology(archetypes=merged, counts=counts, fundamental_params=dict(params), initial_price=initial_price, steps_per_bar=steps_per_bar)
 
 
 def _initial_price(market: Any) -> int:
@@ -235,4 +250,17 @@ def _initial_price(market: Any) -> int:
     value = market.get("initial_price", INITIAL_PRICE)
     if type(value) is not int or not MIN_INITIAL_PRICE <= value <= MAX_INITIAL_PRICE:
         raise ConfigError(f"market.initial_price: expected an integer number of ticks in [{MIN_INITIAL_PRICE:,}, {MAX_INITIAL_PRICE:,}], got {value!r}")
+    return value
+
+
+def _steps_per_bar(bars: Any) -> int:
+    """The ``[bars]`` table's steps per bar, checked (1 when the table leaves it out)."""
+    if not isinstance(bars, Mapping):
+        raise ConfigError(f"bars: expected a table, got {bars!r}")
+    for key in bars:
+        if key not in BARS_KEYS:
+            raise ConfigError(f"bars.{key}: unknown key{suggest(str(key), list(BARS_KEYS))}; an ecology's bars table has {list(BARS_KEYS)}")
+    value = bars.get("steps_per_bar", 1)
+    if type(value) is not int or not 1 <= value <= MAX_STEPS_PER_BAR:
+        raise ConfigError(f"bars.steps_per_bar: expected an integer number of steps in [1, {MAX_STEPS_PER_BAR:,}], got {value!r}")
     return value

@@ -38,6 +38,7 @@ __all__ = [
     "INITIAL_INVENTORY",
     "INITIAL_PRICE",
     "MAX_INITIAL_PRICE",
+    "MAX_STEPS_PER_BAR",
     "MIN_INITIAL_PRICE",
     "Archetype",
     "SimulationSpec",
@@ -65,6 +66,8 @@ MIN_INITIAL_PRICE = 1_000
 MAX_INITIAL_PRICE = 10_000_000
 """Highest starting price a spec accepts: a tick is then 0.001 basis point, and an agent's starting cash
 still buys 10 lots."""
+MAX_STEPS_PER_BAR = 1_000
+"""Most steps a spec's bar may hold (a bar of a minute's steps in a trading day is 390)."""
 TICK_VALUE = 0.001
 """Price units per tick: the starting price of 100,000 ticks reads as 100.000."""
 INITIAL_CASH = 100_000_000
@@ -210,6 +213,9 @@ class SimulationSpec:
         seed: the root seed of everything random in the run, a non-negative integer.
         initial_price: the starting price in ticks, the market's tick scale (the default fundamental
             reverts to it), in ``[MIN_INITIAL_PRICE, MAX_INITIAL_PRICE]``.
+        steps_per_bar: steps in a bar: the run's stylized facts are those of the mid every
+            ``steps_per_bar`` steps (the bars of the data an ecology was fitted to), at most
+            :data:`MAX_STEPS_PER_BAR`. It does not change the market.
     """
 
     makers: int = 4
@@ -221,6 +227,7 @@ class SimulationSpec:
     clearing: Clearing = Clearing.BOOK
     seed: int = 0
     initial_price: int = INITIAL_PRICE
+    steps_per_bar: int = 1
 
     def __post_init__(self) -> None:
         # Sizes first, each against its limit, so that nothing is allocated for a typo of 10^9 agents.
@@ -243,6 +250,8 @@ class SimulationSpec:
             raise ConfigError(f"seed: expected a non-negative integer, got {self.seed!r}")
         if type(self.initial_price) is not int or not MIN_INITIAL_PRICE <= self.initial_price <= MAX_INITIAL_PRICE:
             raise ConfigError(f"initial_price: expected an integer number of ticks in [{MIN_INITIAL_PRICE:,}, {MAX_INITIAL_PRICE:,}], got {self.initial_price!r}")
+        if type(self.steps_per_bar) is not int or not 1 <= self.steps_per_bar <= MAX_STEPS_PER_BAR:
+            raise ConfigError(f"steps_per_bar: expected an integer in [1, {MAX_STEPS_PER_BAR:,}], got {self.steps_per_bar!r}")
 
     def counts(self) -> dict[str, int]:
         """Agents per population name, zero counts included, in :data:`ECOLOGY` order."""
