@@ -65,9 +65,11 @@ __all__ = [
 
 DEFAULT_BUDGET = 20
 """Candidate ecologies evaluated by default (each on ``seeds`` simulations): on the bundled hourly
-sample (5,000 bars, 66 simulations of 5,100 steps) 247 s on this 2-core machine with other jobs
-running (268 CPU-seconds), measured by ``scripts/calibration_figures.py``; a budget of 30 took 739 s
-under heavier load, over the 10 minutes a default run may take."""
+sample (5,000 bars, 66 simulations of 5,100 or 10,100 steps, at one or two steps per bar) 379 s on
+this 2-core machine with other jobs running, 16 of the 20 candidates at two steps per bar (near the
+most :data:`MAX_SIMULATED_STEPS` allows), measured by ``scripts/calibration_figures.py``; on its
+first 2,000 bars 195 s. A budget of 30 took 739 s under heavier load before steps per bar were
+searched, over the 10 minutes a default run may take."""
 DEFAULT_SEEDS = 3
 """Simulations per candidate by default."""
 WARMUP_STEPS = 100
@@ -142,7 +144,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("value.size_scale", (("value", "size_scale"),), 0.03, 3.0, True, "value weight"),
     Parameter("fundamental.sigma", ((FUNDAMENTAL, "sigma"),), 0.01, 1.0, True, "fundamental volatility (annual, one step a minute)"),
     Parameter(
-        "market.initial_price", ((MARKET, "initial_price"),), 10_000, 1_000_000, True,
+        "market.initial_price", ((MARKET, "initial_price"),), 10_000, 500_000, True,
         "starting price in ticks, the tick scale (a tick is a larger relative move at a lower price)", integer=True,
     ),
     Parameter(STEPS_PER_BAR, ((BARS, STEPS_PER_BAR),), 1, 8, False, "simulated steps per bar (the mid sampled every k steps)", integer=True),
