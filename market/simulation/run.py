@@ -195,7 +195,8 @@ def simulate(
     bars = _Bars()
     with writer:
         summary = run_market(
-            env, {} if driven else policies, seed=spec.seed, writer=writer, book_levels=book_levels, progress=progress, record=record, observers=[bars]
+            env, {} if driven else policies, seed=spec.seed, writer=writer, book_levels=book_levels, progress=progress, record=record,
+            observers=[bars] if spec.steps_per_bar > 1 else [],
         )
         if spec.steps_per_bar > 1:  # the facts of the bars the ecology was fitted to, not of single steps
             summary = replace(summary, facts=mid_facts(np.asarray(bars.mids), np.asarray(bars.volumes), spec.steps_per_bar))
