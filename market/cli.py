@@ -419,24 +419,36 @@ def run_command(
     seeds: int | None = typer.Option(None, "--seeds", help="Held-out evaluation seeds (mean and 95% CI per metric)."),
     address: str | None = typer.Option(None, "--address", help="Join the Ray cluster at ADDR."),
     out: Path = typer.Option(DEFAULT_RUNS, "--out", help="Runs folder: the record and checkpoints/ go here."),
+    record: str | None = typer.Option(
+        None, "--record",
+        help="How a market scenario's recorded evaluation episode keeps its agents. agents: a row each per step, the background's "
+        "too; populations: the learners row by row, each background population in aggregate. Default: populations above 1,000 "
+        "background agents, else agents.",
+    ),
     verbose: bool = VERBOSE_OPTION,
     tensorboard: bool = TENSORBOARD_OPTION,
     mlflow: str | None = MLFLOW_OPTION,
 ) -> None:
     """Train a scenario's learning populations, evaluate them, and write one run record."""
     from market import limits
-    from market.scenario import load_scenario
+    from market.scenario import ScenarioKind, load_scenario
     from market.scenario_run import run_scenario
+    from market.simulation.recorder import RECORD_MODES
     from market.training.runner import connect
 
+    if record is not None and record not in RECORD_MODES:
+        raise ConfigError(f"--record: expected one of {', '.join(RECORD_MODES)}, got {record!r}")
     loaded = load_scenario(scenario, quick=quick)
+    if record is not None and loaded.kind is not ScenarioKind.MARKET:
+        raise ConfigError(f"--record: only a market scenario records agents or populations; {loaded.name!r} is a {loaded.kind.value} scenario")
     if seeds is not None:
         limits.check_size("--seeds", seeds, limits.MAX_SEEDS)
     name = _run_name("scenario", loaded.name)
     _check_out(out, name)
     tracking = TrackingConfig(tensorboard=tensorboard, mlflow_uri=mlflow)
     tracking.check()
-    connect(address, verbose=verbose, log_file=_log_file(out, name))
+    if loaded.learns or address is not None:  # a scenario where nothing learns only plays its evaluation, with no Ray
+        connect(address, verbose=verbose, log_file=_log_file(out, name))
     history: list[tuple[str, ...]] = []
     columns = ("iter", "env steps", "steps/s", "mean return", "eval sharpe")
 
@@ -451,10 +463,10 @@ def run_command(
     with Tracker(tracking, out=out, name=name, params=params) as tracker:
         if loaded.learns:
             with Live(_progress_table(columns, history, None), console=console, refresh_per_second=4) as live:
-                result = run_scenario(loaded, out=out, name=name, seeds=seeds, address=address, on_iteration=show, tracker=tracker)
+                result = run_scenario(loaded, out=out, name=name, seeds=seeds, address=address, on_iteration=show, tracker=tracker, record=record)
         else:
             with console.status(f"playing {loaded.name}: no population learns, so its evaluation alone runs"):
-                result = run_scenario(loaded, out=out, name=name, seeds=seeds, address=address, tracker=tracker)
+                result = run_scenario(loaded, out=out, name=name, seeds=seeds, address=address, tracker=tracker, record=record)
     rows = comparison_rows({k: v[0] for k, v in result.metrics.items()}, {k: v[1] for k, v in result.metrics.items()}, evaluation_record(loaded))
     table = Table("metric", "mean", "95% CI", title=f"Evaluation of {loaded.name}")
     for key, (mean, half) in result.metrics.items():
@@ -740,6 +752,7 @@ def calibrate(
     header = (
         f"The background ecology fitted by `market calibrate --data {data} --budget {budget} --seed {seed} --seeds {seeds}`.\n"
         f"Loss on held-out seeds: default ecology {result.loss_before:.1f}, fitted {result.loss_after:.1f} ({len(calibration.MOMENT_KEYS)} moments; see {CALIBRATION_REPORT}).\n"
+        f"The market's scales: a starting price of {result.ecology.initial_price:,} ticks, and {result.ecology.steps_per_bar} step(s) of it per bar of the data.\n"
         "Run it with `market simulate --ecology THIS_FILE`, or paste its tables into a market scenario."
     )
     calibration.write_atomically(out / CALIBRATION_REPORT, json.dumps(report, indent=2, allow_nan=False) + "\n")

@@ -3,7 +3,8 @@
 ``run_scenario`` turns a :class:`~market.scenario.ScenarioConfig` into a TrainingConfig, trains
 (through :func:`market.training.runner.train`, into the scenario's own run record), then evaluates
 the final checkpoint's policies with deterministic actions: a market scenario over ``seeds`` held-out
-seeds (the first episode is recorded: every agent's steps, the trades, the book); a trading scenario
+seeds (the first episode is recorded: every agent's steps, or with ``record="populations"`` the
+learners' and the background's populations in aggregate, the trades, the book); a trading scenario
 by backtesting the held-out period beside buy and hold. Metrics go into the manifest with a 95%
 confidence interval per metric and population (Student's t over the held-out episodes,
 :func:`market.stats.mean_interval`).
@@ -23,7 +24,7 @@ import numpy as np
 
 from market import comparison, limits, stats
 from market.comparison import STRATEGY_PREFIX, VERSUS_PREFIX
-from market.errors import Interrupted
+from market.errors import ConfigError, Interrupted
 from market.records import RunWriter
 from market.records.schema import KIND_SCENARIO
 from market.scenario import ScenarioConfig, ScenarioKind, training_settings
@@ -104,6 +105,7 @@ def run_scenario(
     address: str | None = None,
     on_iteration: Callable[[Any], None] | None = None,
     tracker: Any = None,
+    record: str | None = None,
 ) -> ScenarioResult:
     """Train, evaluate and record one scenario.
 
@@ -116,10 +118,28 @@ def run_scenario(
         on_iteration: the training progress callback.
         tracker: a :class:`~market.training.tracking.Tracker` for the training curves and the
             evaluation's figures, or None.
+        record: how a market scenario's recorded evaluation episode keeps its agents: ``"agents"`` (a
+            ``steps`` row per agent, the background's too), ``"populations"`` (the learners row by
+            row, each background population in aggregate, a ``populations`` row per step), or
+            ``None``: populations when more than
+            :data:`~market.simulation.recorder.AGENTS_RECORDED_UP_TO` background agents are driven,
+            agents otherwise. The mode used is kept in the record's config.
+
+    Raises:
+        ConfigError: an unknown ``record``, or a ``record`` for a trading or portfolio scenario
+            (they record a backtest, not a market's agents).
     """
+    from market.simulation.recorder import AGENTS_RECORDED_UP_TO, RECORD_AGENTS, RECORD_MODES, RECORD_POPULATIONS
     from market.training.runner import StopConfig, train
 
+    if record is not None and record not in RECORD_MODES:
+        raise ConfigError(f"record: expected one of {', '.join(RECORD_MODES)}, got {record!r}")
+    if record is not None and scenario.kind is not ScenarioKind.MARKET:
+        raise ConfigError(f"record: only a market scenario records agents or populations; {scenario.name!r} is a {scenario.kind.value} scenario")
     seeds = scenario.evaluation.seeds if seeds is None else limits.check_size("--seeds", seeds, limits.MAX_SEEDS)
+    if scenario.kind is ScenarioKind.MARKET and record is None:  # what run_market would choose for the recorded episode
+        driven = sum(p.count for p in scenario.market_config().populations if not p.learner)
+        record = RECORD_POPULATIONS if driven > AGENTS_RECORDED_UP_TO else RECORD_AGENTS
     settings = training_config(scenario)
     config = {
         "scenario": scenario.name,
@@ -128,6 +148,8 @@ def run_scenario(
         "evaluation_seeds": seeds,
         "evaluation": comparison.evaluation_record(scenario),
     }
+    if record is not None:
+        config["record"] = record
     config[scenario.kind.value] = {ScenarioKind.MARKET: scenario.market, ScenarioKind.TRADING: scenario.trading, ScenarioKind.PORTFOLIO: scenario.portfolio}[scenario.kind]
     training_seeds = scenario.evaluation.training_seeds if scenario.learns else 1
     with RunWriter(out, name, kind=KIND_SCENARIO, config=config, seed=settings.seed, scenario=scenario.name) as writer:
@@ -156,7 +178,7 @@ def run_scenario(
                 first = checkpoint if k == 0 else first
                 recording = writer if k == 0 else None  # the first seed's evaluation is the one recorded step by step
                 if scenario.kind is ScenarioKind.MARKET:
-                    per_seed.append(_evaluate_market(scenario, settings, checkpoint, seeds, recording, reuse))
+                    per_seed.append(_evaluate_market(scenario, settings, checkpoint, seeds, recording, reuse, record))
                 elif scenario.kind is ScenarioKind.PORTFOLIO:
                     per_seed.append(_evaluate_portfolio(scenario, settings, checkpoint, recording, reuse))
                 else:
@@ -188,7 +210,13 @@ def _over_training_seeds(per_seed: list[dict[str, tuple[float, float]]]) -> dict
 
 
 def _evaluate_market(
-    scenario: ScenarioConfig, settings: Any, checkpoint: Path | None, seeds: int, writer: RunWriter | None, reuse: dict[str, Any] | None = None
+    scenario: ScenarioConfig,
+    settings: Any,
+    checkpoint: Path | None,
+    seeds: int,
+    writer: RunWriter | None,
+    reuse: dict[str, Any] | None = None,
+    record: str | None = None,
 ) -> dict[str, tuple[float, float]]:
     """The trained policies on held-out seeds (their modes, or draws with ``evaluation.explore``), the
     first episode recorded; then again with each rule of ``evaluation.without_rules`` off, with each
@@ -201,7 +229,8 @@ def _evaluate_market(
 
     ``reuse`` carries, from one training seed's evaluation to the next, the episodes of baselines
     that no trained policy plays in (a baseline in the place of the only learning population): they
-    are the same episodes whatever the training seed, so they are played once."""
+    are the same episodes whatever the training seed, so they are played once. ``record`` is how the
+    recorded episode keeps its agents (:func:`market.simulation.run_market`'s ``record``)."""
     from market.agents.scripted import build_policy, population_limits
     from market.agents.trained import load_policy
     from market.simulation import run_market
@@ -216,11 +245,11 @@ def _evaluate_market(
 
     schedules: dict[str, dict[str, list[float]]] = {}  # strategy label: executor population: mean share left after each step
 
-    def play(changes: dict[str, Any], prefix: str, record: RunWriter | None = None, policies: dict[str, Any] = trained, label: str | None = None) -> None:
+    def play(changes: dict[str, Any], prefix: str, recording: RunWriter | None = None, policies: dict[str, Any] = trained, label: str | None = None) -> None:
         curves: dict[str, list[tuple[float, ...]]] = {}
         for k in range(episodes):
             env = make_market_env({**settings.env_config, **changes})
-            summary = run_market(env, policies, seed=settings.eval_seed + k, writer=record if k == 0 else None)
+            summary = run_market(env, policies, seed=settings.eval_seed + k, writer=recording if k == 0 else None, record=record)
             _collect(per_metric, summary, prefix, jump_at)
             for population, curve in summary.schedules.items():
                 curves.setdefault(population, []).append(curve)

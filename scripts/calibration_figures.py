@@ -4,7 +4,7 @@ Usage: ``.venv/bin/python scripts/calibration_figures.py [--budget N] [--seeds S
 
 Calibrates the background ecology to ``market/data/sample/sample_hourly.csv`` (5,000 hourly bars)
 exactly as ``market calibrate --data market/data/sample/sample_hourly.csv`` does with the same
-options (the defaults: ``--budget 30 --seeds 3 --seed 0``), writes the fitted ecology and the report
+options (the defaults: ``--budget 20 --seeds 3 --seed 0``), writes the fitted ecology and the report
 under ``--out`` (default ``runs/calibration_hourly``), and prints the moment and parameter tables
 as Markdown, with the wall-clock time, for pasting into the README.
 """

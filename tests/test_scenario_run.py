@@ -244,3 +244,65 @@ def test_portfolio_scenario_quick_run_backtests_the_held_out_period_beside_the_b
     direct = run_portfolio_backtest(baseline_policy("min_variance", PortfolioEnv(config)), config, seed=settings.eval_seed)
     assert result.metrics["strategy/min_variance/sharpe_ratio"][0] == pytest.approx(direct.play.metrics["sharpe_ratio"])
     assert result.metrics["vs/min_variance/sharpe_ratio"][0] == pytest.approx(result.metrics["sharpe_ratio"][0] - direct.play.metrics["sharpe_ratio"])
+
+
+# ---------------------------------------------------------------------------- --record
+def scripted_scenario(folder: Path, noise: int) -> Path:
+    """A market scenario with no learner (nothing trains): 2 makers and ``noise`` noise traders, 6 steps, 2 held-out seeds."""
+    path = folder / f"scripted_{noise}.toml"
+    path.write_text(
+        f'[scenario]\nname = "scripted_{noise}"\nkind = "market"\ndescription = "makers and noise traders"\n\n'
+        '[market]\nclearing = "book"\nmax_steps = 6\ninitial_price = 10000\n\n'
+        '[[background]]\nname = "maker"\nrole = "maker"\ncount = 2\npolicy = "market_maker"\nparams = { half_spread = 0.1, size = 0.3 }\n\n'
+        f'[[background]]\nname = "noise"\nrole = "taker"\ncount = {noise}\npolicy = "noise"\nparams = {{ activity = 0.5, max_size = 0.3 }}\n\n'
+        "[evaluation]\nepisodes = 1\nseeds = 2\n"
+    )
+    return path
+
+
+def recorded(out: Path) -> RunReader:
+    [summary] = [r for r in list_runs(out) if r.ok]
+    return RunReader(summary.path)
+
+
+def test_run_records_a_large_background_per_agent_when_asked_and_a_small_one_in_aggregate(tmp_path):
+    from market.scenario import load_scenario
+    from market.scenario_run import run_scenario
+
+    large = scripted_scenario(tmp_path, noise=1_000)  # 1,002 background agents: aggregate by default (nothing trains: no Ray)
+    reader = RunReader(run_scenario(load_scenario(str(large)), out=tmp_path / "default", name="run").run_path)
+    assert reader.manifest["config"]["record"] == "populations" and "populations" in reader.tables
+    assert len(reader.read("steps")) == 0, "no learner, so no agent is recorded row by row"
+
+    asked = run(str(large), "--record", "agents", "--out", str(tmp_path / "agents"), cwd=tmp_path)
+    assert asked.returncode == 0, asked.stderr[-3000:]
+    reader = recorded(tmp_path / "agents")
+    assert reader.manifest["config"]["record"] == "agents" and "populations" not in reader.tables
+    steps = reader.read("steps")
+    assert steps.groupby("step")["agent"].nunique().tolist() == [1_002] * 6, "every agent, every step"
+    assert {"maker_1", "noise_0", "noise_999"} <= set(steps["agent"])
+
+    small = scripted_scenario(tmp_path, noise=3)  # 5 agents: every agent by default, aggregates when asked
+    forced = run(str(small), "--record", "populations", "--out", str(tmp_path / "populations"), cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    reader = recorded(tmp_path / "populations")
+    assert reader.manifest["config"]["record"] == "populations" and len(reader.read("steps")) == 0
+    populations = reader.read("populations")
+    assert sorted(set(populations["population"])) == ["maker", "noise"] and len(populations) == 2 * 6
+    assert populations.groupby("population")["count"].max().to_dict() == {"maker": 2, "noise": 3}
+    # the aggregates are the same episode's figures: the mid is the one traded at, the fills are the trades'
+    trades = reader.read("trades")
+    assert populations.groupby("step")["fills"].sum().sum() >= len(trades) > 0
+
+
+def test_run_with_an_unknown_record_mode_is_one_line_and_writes_nothing(tmp_path):
+    result = run(str(scripted_scenario(tmp_path, noise=3)), "--record", "everyone", "--out", str(tmp_path / "runs"), cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr == "error: --record: expected one of agents, populations, got 'everyone'\n"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_run_of_a_trading_scenario_with_a_record_mode_is_one_line_and_writes_nothing(tmp_path):
+    result = run("historical_trading", "--quick", "--record", "agents", "--out", str(tmp_path / "runs"), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == "error: --record: only a market scenario records agents or populations; 'historical_trading' is a trading scenario\n"
+    assert not (tmp_path / "runs").exists()

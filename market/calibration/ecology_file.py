@@ -1,10 +1,16 @@
 """The fitted ecology file: what ``market calibrate`` writes and ``market simulate --ecology`` reads.
 
-The file is a fragment of a market scenario: one ``[[background]]`` table per population of the
+The file is a fragment of a market scenario: a ``[market]`` table with the market's
+``initial_price`` (its tick scale, the key of a scenario's market table: pasted into a scenario, it
+joins that scenario's own ``[market]`` keys), one ``[[background]]`` table per population of the
 default ecology (name, role, count, policy, order limits and the policy's parameters, the keys of a
 scenario's background tables) and a ``[fundamental]`` table (the Ornstein-Uhlenbeck model and its
 parameters, the keys of a scenario's fundamental table). So the same text runs in
 ``market simulate --ecology FILE`` and, pasted into a scenario, as that scenario's background.
+A ``[bars]`` table says how many steps of the market make one bar of the data fitted
+(``steps_per_bar``): ``market simulate`` measures its facts per bar of that many steps. It is the
+fit's own table, not a scenario's (a scenario has no bars): leave it out when pasting. A file without
+a ``[market]`` or ``[bars]`` table has the default starting price, or one step per bar.
 
 Reading checks every key and value as a scenario does (unknown keys fail naming their path), and
 refuses populations that ``market simulate`` cannot size (it has one count option per population
@@ -26,7 +32,18 @@ from typing import Any
 from market.config import from_mapping, suggest
 from market.envs.market_config import PopulationConfig
 from market.errors import ConfigError
-from market.simulation.ecology import COUNT_FIELDS, ECOLOGY, FUNDAMENTAL_MODEL, FUNDAMENTAL_PARAMS, Archetype, default_fundamental
+from market.simulation.ecology import (
+    COUNT_FIELDS,
+    ECOLOGY,
+    FUNDAMENTAL_MODEL,
+    FUNDAMENTAL_PARAMS,
+    INITIAL_PRICE,
+    MAX_INITIAL_PRICE,
+    MAX_STEPS_PER_BAR,
+    MIN_INITIAL_PRICE,
+    Archetype,
+    default_fundamental,
+)
 
 __all__ = ["FittedEcology", "format_ecology", "read_ecology", "write_atomically"]
 
@@ -35,6 +52,10 @@ MAX_FILE_BYTES = 64 * 1024
 BACKGROUND_KEYS = ("name", "role", "count", "policy", "max_qty", "max_offset", "params")
 """The keys of a background table an ecology carries (a scenario's tables may have more)."""
 FUNDAMENTAL_KEYS = ("source", "params")
+MARKET_KEYS = ("initial_price",)
+"""The keys of the ecology's ``[market]`` table (a scenario's market table has more)."""
+BARS_KEYS = ("steps_per_bar",)
+"""The keys of the ecology's ``[bars]`` table."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,15 +66,23 @@ class FittedEcology:
         archetypes: the trader of each population, by the default ecology's population names.
         counts: agents per population (0 for a population the file leaves out).
         fundamental_params: the default fundamental's Ornstein-Uhlenbeck parameters.
+        initial_price: the market's starting price in ticks, its tick scale (the traders' offsets
+            are in ticks, so at a lower price each tick is a larger relative move).
+        steps_per_bar: simulated steps per bar of the data fitted: the fit compared the mid
+            sampled every ``steps_per_bar`` steps with the data's closes.
     """
 
     archetypes: Mapping[str, Archetype] = field(default_factory=lambda: dict(ECOLOGY))
     counts: Mapping[str, int] = field(default_factory=dict)
     fundamental_params: Mapping[str, float] = field(default_factory=lambda: dict(FUNDAMENTAL_PARAMS))
+    initial_price: int = INITIAL_PRICE
+    steps_per_bar: int = 1
 
     def count_options(self) -> dict[str, int]:
-        """The counts as ``SimulationSpec`` fields (``makers``, ``takers``, ...)."""
-        return {key: int(self.counts.get(population, 0)) for key, population in COUNT_FIELDS.items()}
+        """The ``SimulationSpec`` fields the ecology sets: its counts (``makers``, ``takers``, ...),
+        which count options may override, its ``initial_price`` and its ``steps_per_bar``."""
+        counts = {key: int(self.counts.get(population, 0)) for key, population in COUNT_FIELDS.items()}
+        return {**counts, "initial_price": int(self.initial_price), "steps_per_bar": int(self.steps_per_bar)}
 
 
 def _toml_value(value: Any) -> str:
@@ -81,6 +110,12 @@ def format_ecology(ecology: FittedEcology, header: str = "") -> str:
     The text is parsed back before it is returned, so a file that cannot be read is never written.
     """
     lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    lines += ["", "[market]  # in a scenario, these keys join its own [market] table", f"initial_price = {int(ecology.initial_price)}"]
+    lines += [
+        "",
+        "[bars]  # not a scenario table (leave it out when pasting): one bar of the data fitted is this many steps of the market",
+        f"steps_per_bar = {int(ecology.steps_per_bar)}",
+    ]
     lines += ["", "[fundamental]", f"source = {_toml_value(FUNDAMENTAL_MODEL)}", f"params = {_toml_value(dict(ecology.fundamental_params))}"]
     for name, archetype in ecology.archetypes.items():
         count = int(ecology.counts.get(name, 0))
@@ -148,9 +183,14 @@ def _ecology(raw: Mapping[str, Any]) -> FittedEcology:
     from market.agents.scripted import build_policy, population_limits
     from market.simulation.ecology import WINDOW
 
+    sections = ("market", "bars", "background", "fundamental")
     for key in raw:
-        if key not in ("background", "fundamental"):
-            raise ConfigError(f"{key}: unknown key; an ecology file has [[background]] tables and a [fundamental] table{suggest(key, ['background', 'fundamental'])}")
+        if key not in sections:
+            raise ConfigError(
+                f"{key}: unknown key; an ecology file has [market] and [bars] tables, [[background]] tables and a [fundamental] table{suggest(key, list(sections))}"
+            )
+    initial_price = _initial_price(raw.get("market", {}))
+    steps_per_bar = _steps_per_bar(raw.get("bars", {}))
     tables = raw.get("background", [])
     if not isinstance(tables, list) or not tables:
         raise ConfigError("background: expected one or more [[background]] tables")
@@ -197,4 +237,30 @@ def _ecology(raw: Mapping[str, Any]) -> FittedEcology:
         raise ConfigError(f"fundamental.params: {error}") from None
     # populations the file leaves out keep the default trader, with no agents (a count option can add them)
     merged = {name: archetypes.get(name, default) for name, default in ECOLOGY.items()}
-    return FittedEcology(archetypes=merged, counts=counts, fundamental_params=dict(params))
+    return FittedEcology(archetypes=merged, counts=counts, fundamental_params=dict(params), initial_price=initial_price, steps_per_bar=steps_per_bar)
+
+
+def _initial_price(market: Any) -> int:
+    """The ``[market]`` table's starting price in ticks, checked (the default when the table leaves it out)."""
+    if not isinstance(market, Mapping):
+        raise ConfigError(f"market: expected a table, got {market!r}")
+    for key in market:
+        if key not in MARKET_KEYS:
+            raise ConfigError(f"market.{key}: unknown key{suggest(str(key), list(MARKET_KEYS))}; an ecology's market table has {list(MARKET_KEYS)}")
+    value = market.get("initial_price", INITIAL_PRICE)
+    if type(value) is not int or not MIN_INITIAL_PRICE <= value <= MAX_INITIAL_PRICE:
+        raise ConfigError(f"market.initial_price: expected an integer number of ticks in [{MIN_INITIAL_PRICE:,}, {MAX_INITIAL_PRICE:,}], got {value!r}")
+    return value
+
+
+def _steps_per_bar(bars: Any) -> int:
+    """The ``[bars]`` table's steps per bar, checked (1 when the table leaves it out)."""
+    if not isinstance(bars, Mapping):
+        raise ConfigError(f"bars: expected a table, got {bars!r}")
+    for key in bars:
+        if key not in BARS_KEYS:
+            raise ConfigError(f"bars.{key}: unknown key{suggest(str(key), list(BARS_KEYS))}; an ecology's bars table has {list(BARS_KEYS)}")
+    value = bars.get("steps_per_bar", 1)
+    if type(value) is not int or not 1 <= value <= MAX_STEPS_PER_BAR:
+        raise ConfigError(f"bars.steps_per_bar: expected an integer number of steps in [1, {MAX_STEPS_PER_BAR:,}], got {value!r}")
+    return value

@@ -18,6 +18,12 @@ simulated samples have the real one's. The best candidate is then measured again
 default ecology, on seeds the search never saw, so the reported fit is not the luck of the fitting
 seeds.
 
+Two of the parameters are the simulated market's scales rather than its traders': the starting price
+in ticks (the traders' offsets are in ticks, so at a lower price every tick is a larger relative
+move) and the simulated steps per bar of the data (the mid sampled every ``k`` steps, so a bar
+aggregates ``k`` steps). Steps per bar multiply every simulation's cost, so they are searched only up
+to :data:`MAX_SIMULATED_STEPS` steps per simulation.
+
 The search is optuna's TPE sampler, seeded and sequential, so a seed gives the same trials, the same
 fit and the same report. The default ecology is the first trial, so the fit is never worse than the
 default on the fitting seeds.
@@ -42,7 +48,7 @@ from market.calibration.moments import MIN_RETURNS, MOMENT_KEYS, bootstrap_momen
 from market.envs.market_v0 import MarketEnv
 from market.errors import ConfigError, DataError
 from market.limits import MAX_SEEDS, check_size
-from market.simulation.ecology import ECOLOGY, FUNDAMENTAL_PARAMS, Archetype, SimulationSpec, scripted_market
+from market.simulation.ecology import ECOLOGY, FUNDAMENTAL_PARAMS, INITIAL_PRICE, Archetype, SimulationSpec, scripted_market
 from market.simulation.episode import play_episode
 
 __all__ = [
@@ -59,9 +65,11 @@ __all__ = [
 
 DEFAULT_BUDGET = 20
 """Candidate ecologies evaluated by default (each on ``seeds`` simulations): on the bundled hourly
-sample (5,000 bars, 66 simulations of 5,100 steps) 247 s on this 2-core machine with other jobs
-running (268 CPU-seconds), measured by ``scripts/calibration_figures.py``; a budget of 30 took 739 s
-under heavier load, over the 10 minutes a default run may take."""
+sample (5,000 bars, 66 simulations of 5,100 or 10,100 steps, at one or two steps per bar) 379 s on
+this 2-core machine with other jobs running, 16 of the 20 candidates at two steps per bar (near the
+most :data:`MAX_SIMULATED_STEPS` allows), measured by ``scripts/calibration_figures.py``; on its
+first 2,000 bars 195 s. A budget of 30 took 739 s under heavier load before steps per bar were
+searched, over the 10 minutes a default run may take."""
 DEFAULT_SEEDS = 3
 """Simulations per candidate by default."""
 WARMUP_STEPS = 100
@@ -94,6 +102,7 @@ class Parameter:
         high: the largest value searched.
         log: searched on a log scale (for scale parameters spanning decades).
         what: what it controls, for the report.
+        integer: searched over the integers from ``low`` to ``high``.
     """
 
     name: str
@@ -102,6 +111,7 @@ class Parameter:
     high: float
     log: bool
     what: str
+    integer: bool = False
 
     def position(self, value: float) -> float:
         """Where ``value`` lies in the range, 0 at ``low`` and 1 at ``high`` (on the log scale if ``log``)."""
@@ -109,8 +119,21 @@ class Parameter:
             return (math.log(value) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
         return (value - self.low) / (self.high - self.low)
 
+    def format(self, value: float) -> str:
+        """A value as the reports show it: integers in full with thousands separators, others to four digits."""
+        return f"{int(value):,}" if self.integer else f"{value:.4g}"
+
 
 FUNDAMENTAL = "fundamental"
+MARKET = "market"
+BARS = "bars"
+STEPS_PER_BAR = "steps_per_bar"
+MAX_SIMULATED_STEPS = 10_000
+"""Most steps a candidate's simulation may take: ``steps_per_bar`` is searched only up to
+``MAX_SIMULATED_STEPS // returns`` (2 for a file of 5,000 bars, 5 for 2,000), so that a default
+calibration of a file of up to 5,000 bars stays within 10 minutes here (a simulation costs about a
+second per 1,000 steps)."""
+
 PARAMETERS: tuple[Parameter, ...] = (
     Parameter("maker.half_spread", (("maker", "half_spread"),), 0.002, 0.2, True, "maker spread"),
     Parameter("maker.size", (("maker", "size"),), 0.05, 1.0, True, "maker depth (quote size)"),
@@ -120,17 +143,28 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("momentum.size_scale", (("momentum", "size_scale"),), 0.5, 50.0, True, "momentum weight"),
     Parameter("value.size_scale", (("value", "size_scale"),), 0.03, 3.0, True, "value weight"),
     Parameter("fundamental.sigma", ((FUNDAMENTAL, "sigma"),), 0.01, 1.0, True, "fundamental volatility (annual, one step a minute)"),
+    Parameter(
+        "market.initial_price", ((MARKET, "initial_price"),), 10_000, 500_000, True,
+        "starting price in ticks, the tick scale (a tick is a larger relative move at a lower price)", integer=True,
+    ),
+    Parameter(STEPS_PER_BAR, ((BARS, STEPS_PER_BAR),), 1, 8, False, "simulated steps per bar (the mid sampled every k steps)", integer=True),
 )
 """The parameters fitted: activity, order-size tail, maker spread and depth, momentum and value
-weights, fundamental volatility. Each range holds the default ecology's value."""
+weights, fundamental volatility, and the time and price scales: the starting price in ticks and the
+simulated steps per bar (searched up to ``MAX_SIMULATED_STEPS // returns``). Each range holds the
+default ecology's value."""
 
 
 def default_values() -> dict[str, float]:
     """The default ecology's value of every fitted parameter."""
     values: dict[str, float] = {}
+    scales = {(MARKET, "initial_price"): INITIAL_PRICE, (BARS, STEPS_PER_BAR): 1}
     for parameter in PARAMETERS:
         population, key = parameter.targets[0]
-        values[parameter.name] = float(FUNDAMENTAL_PARAMS[key] if population == FUNDAMENTAL else dict(ECOLOGY[population].params)[key])
+        if (population, key) in scales:
+            values[parameter.name] = scales[population, key]
+        else:
+            values[parameter.name] = float(FUNDAMENTAL_PARAMS[key] if population == FUNDAMENTAL else dict(ECOLOGY[population].params)[key])
     return values
 
 
@@ -138,11 +172,21 @@ def ecology_of(values: Mapping[str, float], counts: Mapping[str, int] | None = N
     """The default ecology with the fitted parameters set to ``values`` (by :data:`PARAMETERS` name)."""
     params = {name: dict(archetype.params) for name, archetype in ECOLOGY.items()}
     fundamental = dict(FUNDAMENTAL_PARAMS)
+    scales = {MARKET: {}, BARS: {}}
     for parameter in PARAMETERS:
         for population, key in parameter.targets:
-            (fundamental if population == FUNDAMENTAL else params[population])[key] = float(values[parameter.name])
+            if population in scales:
+                scales[population][key] = int(round(values[parameter.name]))
+            else:
+                (fundamental if population == FUNDAMENTAL else params[population])[key] = float(values[parameter.name])
     archetypes = {name: replace(archetype, params=tuple(params[name].items())) for name, archetype in ECOLOGY.items()}
-    return FittedEcology(archetypes=archetypes, counts=dict(counts or SimulationSpec().counts()), fundamental_params=fundamental)
+    return FittedEcology(
+        archetypes=archetypes,
+        counts=dict(counts or SimulationSpec().counts()),
+        fundamental_params=fundamental,
+        initial_price=scales[MARKET]["initial_price"],
+        steps_per_bar=scales[BARS][STEPS_PER_BAR],
+    )
 
 
 # ---------------------------------------------------------------------------- simulating
@@ -163,12 +207,18 @@ class _Mids:
 
 
 def simulated_returns(ecology: FittedEcology, steps: int, seed: int) -> np.ndarray:
-    """The mid's per-step log returns of one seeded run of ``ecology``, ``steps`` of them after the warm-up."""
-    spec = SimulationSpec(**ecology.count_options(), steps=steps + WARMUP_STEPS, seed=seed)
+    """The mid's per-bar log returns of one seeded run of ``ecology``, ``steps`` of them after the warm-up.
+
+    A bar is ``ecology.steps_per_bar`` simulated steps: the run takes :data:`WARMUP_STEPS` steps,
+    then ``steps * steps_per_bar`` more, and the mid is sampled every ``steps_per_bar`` steps from the
+    end of the warm-up."""
+    k = ecology.steps_per_bar
+    spec = SimulationSpec(**ecology.count_options(), steps=WARMUP_STEPS + steps * k, seed=seed)
     config, policies = scripted_market(spec, ecology=ecology.archetypes, fundamental_params=ecology.fundamental_params)
     mids = _Mids()
     play_episode(MarketEnv(config), policies, seed=seed, observers=[mids])
-    return np.diff(np.log(np.asarray(mids.mids, dtype=np.float64)))[WARMUP_STEPS:]
+    sampled = np.asarray(mids.mids, dtype=np.float64)[WARMUP_STEPS::k]
+    return np.diff(np.log(sampled))
 
 
 def _moments_of_run(task: tuple[FittedEcology, int, int]) -> np.ndarray:
@@ -260,6 +310,8 @@ class Calibration:
         fitted: the best candidate's parameters.
         identifiability: per parameter, the range and spread of the trials the loss does not reject, and a verdict.
         trials: every candidate's parameters and loss, in the order tried.
+        ranges: the range each parameter was searched over (a parameter's own, or for
+            ``steps_per_bar`` up to :data:`MAX_SIMULATED_STEPS` over the returns).
         ecology: the fitted ecology.
         seconds: wall-clock time of the calibration.
     """
@@ -283,6 +335,7 @@ class Calibration:
     fitted: dict[str, float]
     identifiability: dict[str, dict[str, Any]]
     trials: list[dict[str, Any]] = field(default_factory=list)
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     ecology: FittedEcology = field(default_factory=FittedEcology)
     seconds: float = 0.0
 
@@ -332,13 +385,14 @@ class Calibration:
         rows = []
         for p in PARAMETERS:
             spread = self.identifiability[p.name]["spread"]
+            searched = self.ranges.get(p.name, (p.low, p.high))
             rows.append(
                 [
                     p.name,
-                    f"{self.defaults[p.name]:.4g}",
-                    f"{self.fitted[p.name]:.4g}",
-                    f"{p.low:g}-{p.high:g}{' (log)' if p.log else ''}",
-                    f"{near[0]:.3g}-{near[1]:.3g}" if (near := self.identifiability[p.name]["near"]) else "",
+                    p.format(self.defaults[p.name]),
+                    p.format(self.fitted[p.name]),
+                    f"{p.format(searched[0])}-{p.format(searched[1])}{' (log)' if p.log else ''}",
+                    f"{p.format(near[0])}-{p.format(near[1])}" if (near := self.identifiability[p.name]["near"]) else "",
                     f"{spread:.2f}" if math.isfinite(spread) else "",
                     self.identifiability[p.name]["verdict"],
                 ]
@@ -374,7 +428,7 @@ class Calibration:
                     "what": p.what,
                     "default": self.defaults[p.name],
                     "fitted": self.fitted[p.name],
-                    "range": [p.low, p.high],
+                    "range": list(self.ranges.get(p.name, (p.low, p.high))),
                     "log_scale": p.log,
                     **self.identifiability[p.name],
                 }
@@ -529,6 +583,14 @@ def calibrate(
     x = check_returns(returns, source)
     started = time.perf_counter()
     steps = len(x)
+    # the time scale is searched only as far as the simulations stay affordable; a range of one value is not searched
+    searched: list[Parameter] = []
+    for p in parameters:
+        high = min(p.high, max(1, MAX_SIMULATED_STEPS // steps)) if p.name == STEPS_PER_BAR else p.high
+        if high > p.low:
+            searched.append(replace(p, high=high))
+    if not searched:
+        raise ConfigError(f"parameters: nothing to search: {STEPS_PER_BAR} stays 1 for {steps:,} returns (at most {MAX_SIMULATED_STEPS:,} simulated steps)")
 
     # 1. the real moments and their bootstrap variance (a stream of the root seed of its own)
     real_values = moments(x, source=source)
@@ -564,8 +626,13 @@ def calibrate(
         # 4. the search: the default ecology first (its runs are done), then TPE, seeded and one trial at a time
         trials: list[dict[str, Any]] = []
 
+        def suggest(trial: optuna.Trial, p: Parameter) -> float:
+            if p.integer:
+                return trial.suggest_int(p.name, int(p.low), int(p.high), log=p.log)
+            return trial.suggest_float(p.name, p.low, p.high, log=p.log)
+
         def objective(trial: optuna.Trial) -> float:
-            values = {**defaults, **{p.name: trial.suggest_float(p.name, p.low, p.high, log=p.log) for p in parameters}}
+            values = {**defaults, **{p.name: suggest(trial, p) for p in searched}}
             rows = default_rows if not trials else runner.run(ecology_of(values), steps, fitting_seeds, tick)
             loss = _loss(rows.mean(axis=0), real_values, scale)
             trials.append({"params": values, "loss": loss, "moments": dict(zip(MOMENT_KEYS, map(float, rows.mean(axis=0))))})
@@ -573,7 +640,7 @@ def calibrate(
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # a trial stopped by Ctrl-C is not a warning with a traceback
         study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(budget)))
-        study.enqueue_trial({p.name: defaults[p.name] for p in parameters})
+        study.enqueue_trial({p.name: defaults[p.name] for p in searched})
         study.optimize(objective, n_trials=budget, n_jobs=1, gc_after_trial=False, show_progress_bar=False)
         best = min(trials, key=lambda t: t["loss"])
         fitted = dict(best["params"])
@@ -602,8 +669,9 @@ def calibrate(
         loss_best_trial=float(best["loss"]),
         defaults=defaults,
         fitted=fitted,
-        identifiability=_identifiability(trials, fitted, parameters),
+        identifiability=_identifiability(trials, fitted, searched),
         trials=trials,
+        ranges={p.name: (p.low, p.high) for p in searched},
         ecology=ecology,
         seconds=time.perf_counter() - started,
     )

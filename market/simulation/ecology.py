@@ -37,6 +37,9 @@ __all__ = [
     "INITIAL_CASH",
     "INITIAL_INVENTORY",
     "INITIAL_PRICE",
+    "MAX_INITIAL_PRICE",
+    "MAX_STEPS_PER_BAR",
+    "MIN_INITIAL_PRICE",
     "Archetype",
     "SimulationSpec",
     "default_fundamental",
@@ -54,7 +57,17 @@ MAKERS, TAKERS, NOISE, MOMENTUM, VALUE = "maker", "taker", "noise", "momentum", 
 DEFAULT_STEPS = 10_000
 """Steps of a default ``market simulate`` run."""
 INITIAL_PRICE = 100_000
-"""Starting price in ticks: one tick is 0.1 basis point, fine enough that the mid moves smoothly."""
+"""Starting price in ticks: one tick is 0.1 basis point, fine enough that the mid moves smoothly.
+The traders' offsets and order limits are in ticks, so the starting price is the market's tick scale:
+at a lower price a tick is a larger relative move (``market calibrate`` fits it to the data's volatility)."""
+MIN_INITIAL_PRICE = 1_000
+"""Lowest starting price a spec accepts: a tick is then 10 basis points, and the makers' largest offsets
+(300 ticks) are 30% of the price; coarser than that is no longer a market of small moves."""
+MAX_INITIAL_PRICE = 10_000_000
+"""Highest starting price a spec accepts: a tick is then 0.001 basis point, and an agent's starting cash
+still buys 10 lots."""
+MAX_STEPS_PER_BAR = 1_000
+"""Most steps a spec's bar may hold (a bar of a minute's steps in a trading day is 390)."""
 TICK_VALUE = 0.001
 """Price units per tick: the starting price of 100,000 ticks reads as 100.000."""
 INITIAL_CASH = 100_000_000
@@ -198,6 +211,11 @@ class SimulationSpec:
         steps: steps in the episode.
         clearing: ``book``, ``call`` or ``impact``.
         seed: the root seed of everything random in the run, a non-negative integer.
+        initial_price: the starting price in ticks, the market's tick scale (the default fundamental
+            reverts to it), in ``[MIN_INITIAL_PRICE, MAX_INITIAL_PRICE]``.
+        steps_per_bar: steps in a bar: the run's stylized facts are those of the mid every
+            ``steps_per_bar`` steps (the bars of the data an ecology was fitted to), at most
+            :data:`MAX_STEPS_PER_BAR`. It does not change the market.
     """
 
     makers: int = 4
@@ -208,6 +226,8 @@ class SimulationSpec:
     steps: int = DEFAULT_STEPS
     clearing: Clearing = Clearing.BOOK
     seed: int = 0
+    initial_price: int = INITIAL_PRICE
+    steps_per_bar: int = 1
 
     def __post_init__(self) -> None:
         # Sizes first, each against its limit, so that nothing is allocated for a typo of 10^9 agents.
@@ -228,6 +248,10 @@ class SimulationSpec:
         object.__setattr__(self, "clearing", Clearing(self.clearing))
         if type(self.seed) is not int or self.seed < 0:
             raise ConfigError(f"seed: expected a non-negative integer, got {self.seed!r}")
+        if type(self.initial_price) is not int or not MIN_INITIAL_PRICE <= self.initial_price <= MAX_INITIAL_PRICE:
+            raise ConfigError(f"initial_price: expected an integer number of ticks in [{MIN_INITIAL_PRICE:,}, {MAX_INITIAL_PRICE:,}], got {self.initial_price!r}")
+        if type(self.steps_per_bar) is not int or not 1 <= self.steps_per_bar <= MAX_STEPS_PER_BAR:
+            raise ConfigError(f"steps_per_bar: expected an integer in [1, {MAX_STEPS_PER_BAR:,}], got {self.steps_per_bar!r}")
 
     def counts(self) -> dict[str, int]:
         """Agents per population name, zero counts included, in :data:`ECOLOGY` order."""
@@ -301,10 +325,10 @@ def scripted_market(
     of the same market). Populations with a count of 0 are left out.
 
     Args:
-        spec: the population counts, the episode's length (``max_steps``), the clearing mode and
-            the root seed (the config's ``seed``, and the default fundamental's).
-        fundamental: per-step fundamental prices in ticks (the last value holds), or ``None`` for
-            :func:`default_fundamental`.
+        spec: the population counts, the episode's length (``max_steps``), the clearing mode, the
+            root seed (the config's ``seed``, and the default fundamental's) and the starting price.
+        fundamental: per-step fundamental prices in ticks (the last value holds; on the spec's
+            ``initial_price`` scale), or ``None`` for :func:`default_fundamental`.
         driven: drive the populations inside the env.
         ecology: the trader of each population, by the population names of :data:`COUNT_FIELDS`;
             :data:`ECOLOGY` unless a fitted ecology (``market calibrate``) replaces it. Every
@@ -315,17 +339,22 @@ def scripted_market(
         The market config and the policy of each population.
 
     Raises:
-        ConfigError: a bad fundamental (the spec checked its own settings when it was made).
+        ConfigError: a bad fundamental, or one that starts at under half or over twice the spec's
+            ``initial_price`` (the spec checked its own settings when it was made).
     """
     missing = [name for name, count in spec.counts().items() if count > 0 and name not in ecology]
     if missing:
         raise ConfigError(f"ecology: no trader for the population(s) {missing}; it has {list(ecology)}")
     if fundamental is None:
-        path = default_fundamental(spec.seed, spec.steps, params=fundamental_params)
+        path = default_fundamental(spec.seed, spec.steps, initial_price=spec.initial_price, params=fundamental_params)
     else:
         path = np.asarray(fundamental, dtype=np.float64)
         if path.ndim != 1 or path.size == 0:
             raise ConfigError(f"fundamental: expected a non-empty sequence of prices in ticks, got shape {path.shape}")
+        if not 0.5 <= path[0] / spec.initial_price <= 2.0:  # a path scaled to another tick scale would be a 50% mispricing from the start
+            raise ConfigError(
+                f"fundamental: starts at {path[0]:,.0f} ticks but the market at {spec.initial_price:,} (its tick scale): scale the path to the market's initial_price"
+            )
     populations = tuple(
         PopulationConfig(
             name=name,
@@ -342,7 +371,7 @@ def scripted_market(
     config = MarketConfig(
         populations=populations,
         clearing=spec.clearing,
-        initial_price=INITIAL_PRICE,
+        initial_price=spec.initial_price,
         initial_cash=INITIAL_CASH,
         initial_inventory=INITIAL_INVENTORY,
         impact=ImpactConfig(coefficient=IMPACT_COEFFICIENT),

@@ -37,7 +37,7 @@ from market.simulation.ecology import (
 )
 from market.simulation.episode import EpisodeObserver, Progress, play_episode
 from market.simulation.recorder import AGENTS_RECORDED_UP_TO, RECORD_AGENTS, RECORD_MODES, RECORD_POPULATIONS, StepRecorder
-from market.simulation.summary import MarketRunSummary, SummaryCollector
+from market.simulation.summary import MarketRunSummary, SummaryCollector, mid_facts
 
 __all__ = ["SimulationResult", "run_facts", "run_market", "run_name", "simulate"]
 
@@ -153,6 +153,9 @@ def simulate(
     (:meth:`MarketRunSummary.metrics`; no facts for a run shorter than
     :data:`market.data.facts.MIN_RETURNS` steps). Tables: ``steps``, ``trades``, ``book``, ``flows``, ``flow_parts``.
 
+    With ``spec.steps_per_bar`` above 1 the facts are those of the mid every ``steps_per_bar`` steps
+    (the bars of the data a fitted ecology matched), with each bar's volume.
+
     ``record="populations"`` is the form for large populations: the ecology is driven inside the env
     (:func:`scripted_market` with ``driven``: each population decides in one call, each agent draws
     from the env's streams, so the same seed plays another episode than an ``agents`` run) and is
@@ -189,19 +192,40 @@ def simulate(
         config=_manifest_config(spec, config, fundamental is not None, ecology, fundamental_params, record),
         seed=spec.seed,
     )
+    bars = _Bars()
     with writer:
         summary = run_market(
-            env, {} if driven else policies, seed=spec.seed, writer=writer, book_levels=book_levels, progress=progress, record=record
+            env, {} if driven else policies, seed=spec.seed, writer=writer, book_levels=book_levels, progress=progress, record=record,
+            observers=[bars] if spec.steps_per_bar > 1 else [],
         )
+        if spec.steps_per_bar > 1:  # the facts of the bars the ecology was fitted to, not of single steps
+            summary = replace(summary, facts=mid_facts(np.asarray(bars.mids), np.asarray(bars.volumes), spec.steps_per_bar))
         writer.set_metrics(summary.metrics())
     return SimulationResult(writer.path, summary)
 
 
+class _Bars:
+    """An episode observer that keeps the mid and the traded volume of every step, for facts per bar."""
+
+    def start(self, env: MarketEnv) -> None:
+        self.mids: list[float] = [env.mid]
+        self.volumes: list[int] = []
+
+    def observe(self, step: int, env: MarketEnv) -> None:
+        self.mids.append(env.mid)
+        self.volumes.append(sum(fill.qty for fill in env.last_fills))
+
+    def finish(self, env: MarketEnv) -> None:
+        pass
+
+
 def run_facts(path: str | Path) -> dict[str, float]:
-    """Stylized facts of a recorded market run: the mid's per-step log returns and traded volume.
+    """Stylized facts of a recorded market run: the mid's log returns and traded volume, per step or per bar.
 
     The returns are those between the recorded mids (the mid after each step), so a run needs
-    :data:`market.data.facts.MIN_RETURNS` + 1 recorded steps.
+    :data:`market.data.facts.MIN_RETURNS` + 1 recorded steps; a ``simulate`` run of a spec with
+    ``steps_per_bar`` above 1 (a fitted ecology's) is measured per bar of that many steps, and
+    needs that many bars.
 
     Raises:
         RecordError: when the run cannot be read; MarketError when it has too few steps to measure.
@@ -211,6 +235,17 @@ def run_facts(path: str | Path) -> dict[str, float]:
     mids = steps.groupby(s.STEP, sort=True)[s.PRICE].first().to_numpy(dtype=np.float64)
     if len(mids) < MIN_RETURNS + 1:
         raise MarketError(f"{path}: only {len(mids)} steps recorded; stylized facts need at least {MIN_RETURNS + 1}")
+    spec = reader.manifest["config"].get("simulation") or {}  # a scenario's run, or one recorded before bars, has none
+    k = int(spec.get("steps_per_bar") or 1)
+    if k > 1:
+        if (len(mids) - k) // k < MIN_RETURNS:
+            raise MarketError(f"{path}: only {(len(mids) - k) // k} bars of {k} steps recorded; stylized facts need at least {MIN_RETURNS}")
+        # the bars of simulate's facts after the first (the mid before step 0 is not recorded): from the mid after step k - 1
+        per_step = None
+        if s.TRADES in reader.tables:
+            trades = reader.read(s.TRADES, columns=[s.STEP, s.QTY])
+            per_step = trades.groupby(s.STEP)[s.QTY].sum().reindex(range(len(mids)), fill_value=0).to_numpy(dtype=np.float64)[k:]
+        return mid_facts(mids[k - 1 :], per_step, k)
     returns = np.diff(np.log(mids))
     volume = None
     if s.TRADES in reader.tables:

@@ -32,6 +32,7 @@ __all__ = [
     "M_VOLUME",
     "MarketRunSummary",
     "SummaryCollector",
+    "mid_facts",
 ]
 
 M_STEPS = "steps"
@@ -255,9 +256,8 @@ class SummaryCollector:
         path = np.asarray(self._mids)
         fundamental = np.asarray(config.fundamental[1 : len(path)], dtype=np.float64)  # the value after each step
         gaps = tuple(np.abs(np.log(path[1 : 1 + len(fundamental)] / fundamental)).tolist())
-        returns = np.diff(np.log(path))
         volumes = self._volumes
-        facts = stylized_facts(returns, np.asarray(volumes, dtype=np.float64)) if len(returns) >= MIN_RETURNS else {}
+        facts = mid_facts(path, np.asarray(volumes, dtype=np.float64))
         execution = {p.name: self._execution(p, path) for p in config.populations if p.execution is not None}
         return MarketRunSummary(
             steps=len(volumes),
@@ -297,3 +297,24 @@ class SummaryCollector:
             "impact_bps": (at_horizon - arrival) * bps,
             "reversion_bps": (at_horizon - float(path[-1])) * bps,
         }
+
+
+def mid_facts(mids: np.ndarray, volumes: np.ndarray | None, steps_per_bar: int = 1) -> dict[str, float]:
+    """Stylized facts of a mid path's log returns per bar, with the volume traded in each bar.
+
+    Args:
+        mids: the mid at the start and after every step.
+        volumes: the lots traded in each step (one fewer than ``mids``), or ``None`` for facts without volume.
+        steps_per_bar: steps in a bar: the mid is taken every ``steps_per_bar`` steps from the first,
+            and a bar's volume is its steps' sum (a last, incomplete bar is left out).
+
+    Returns:
+        :func:`market.data.facts.stylized_facts` of the bars, or nothing with fewer than
+        :data:`market.data.facts.MIN_RETURNS` bars.
+    """
+    sampled = np.asarray(mids, dtype=np.float64)[::steps_per_bar]
+    bars = len(sampled) - 1
+    if bars < MIN_RETURNS:
+        return {}
+    per_bar = None if volumes is None else np.asarray(volumes, dtype=np.float64)[: bars * steps_per_bar].reshape(bars, steps_per_bar).sum(axis=1)
+    return stylized_facts(np.diff(np.log(sampled)), per_bar)
