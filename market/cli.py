@@ -680,7 +680,7 @@ def simulate(
     elif record not in simulation.RECORD_MODES:
         raise ConfigError(f"--record: expected one of {', '.join(simulation.RECORD_MODES)}, got {record!r}")
     options = _read_options(time_format, time_unit, dayfirst, delimiter, decimal)
-    path = simulation.fundamental_from_prices(load_prices(fundamental, options)) if fundamental is not None else None
+    path = simulation.fundamental_from_prices(load_prices(fundamental, options), spec.initial_price) if fundamental is not None else None  # on the market's tick scale
     traders = {"ecology": fitted.archetypes, "fundamental_params": fitted.fundamental_params} if fitted is not None else {}
     with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} steps"), TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task("simulate", total=spec.steps)

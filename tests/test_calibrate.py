@@ -204,6 +204,13 @@ def test_the_fitted_tick_scale_is_the_market_that_simulate_runs(tmp_path):
     coarse = np.std(simulated_returns(ecology_of({**values, "steps_per_bar": 1}), 300, seed=2))
     fine = np.std(simulated_returns(ecology_of(default_values()), 300, seed=2))
     assert coarse > 2 * fine, (coarse, fine)
+    # a price file as the fundamental is scaled to the fitted price, not to the default 100,000 ticks
+    prices = tmp_path / "prices.csv"
+    prices.write_text("date,open,high,low,close\n" + "".join(f"2024-01-{d:02d},{p},{p},{p},{p}\n" for d, p in ((d, 1.1 + 0.001 * d) for d in range(1, 29))))
+    followed = run("simulate", "--ecology", str(ecology), "--fundamental", str(prices), "--steps", "30", "--seed", "2", "--out", str(tmp_path / "followed"))
+    assert followed.returncode == 0, followed.stderr
+    [folder] = list((tmp_path / "followed").iterdir())
+    assert 0.95 < RunReader(folder).read("steps")["price"].iloc[0] / 40_000 < 1.05
 
 
 def test_simulate_with_an_ecology_of_a_bad_initial_price_is_one_line_and_writes_nothing(tmp_path):
