@@ -70,6 +70,24 @@ def from_mapping(cls: type[T], data: Any, path: str = "") -> T:
         raise ConfigError(f"{path or cls.__name__}: {error}") from error
 
 
+def with_overrides(cls: type[T], config: T | Mapping[str, Any] | None, overrides: Mapping[str, Any]) -> T:
+    """An env's ``config`` argument (an instance of ``cls``, a mapping or None) with keyword ``overrides``, validated.
+
+    Raises:
+        ConfigError: If ``config`` is of another kind, a key is not a setting or a value is invalid.
+    """
+    if config is None:
+        return from_mapping(cls, overrides)
+    if isinstance(config, cls):
+        if not overrides:
+            return config
+        settings = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}  # type: ignore[arg-type]
+        return from_mapping(cls, {**settings, **overrides})
+    if isinstance(config, Mapping):
+        return from_mapping(cls, {**config, **overrides})
+    raise ConfigError(f"config must be a {cls.__name__}, a mapping or None, got {type(config).__name__}: {config!r}")
+
+
 def _item_path(path: str, index: int, item: Any) -> str:
     """``populations.makers`` for a list item with a name, else ``populations[0]``."""
     name = item.get("name") if isinstance(item, Mapping) else None

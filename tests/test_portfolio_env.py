@@ -213,3 +213,15 @@ def test_a_nan_or_misshapen_action_is_refused():
         env.step(np.array([np.nan, 0, 0, 0], dtype=np.float32))
     with pytest.raises(ActionError, match="expected numbers of shape"):
         env.step(np.zeros(3, dtype=np.float32))
+
+
+def test_reset_options_pin_starts_and_an_unknown_option_is_refused():
+    panel = small_panel()
+    vector = PortfolioVectorEnv(data=panel, window=5, num_envs=3, max_steps=5)
+    _, infos = vector.reset(seed=0, options={"start": [10, 20, 30]})
+    np.testing.assert_array_equal(infos["bar"], [10, 20, 30])
+    with pytest.raises(ConfigError, match="3 starts"):
+        vector.reset(options={"start": [10, 20]})
+    for env in (vector, PortfolioEnv(data=panel, window=5)):
+        with pytest.raises(ConfigError, match="unknown reset option 'strat'"):
+            env.reset(options={"strat": 10})

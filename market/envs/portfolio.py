@@ -17,6 +17,7 @@ import numpy as np
 from market.envs.portfolio_config import PortfolioEnvConfig, make_portfolio_config
 from market.envs.portfolio_data import build_portfolio_spaces, load_portfolio_data, portfolio_observation_layout
 from market.envs.portfolio_dynamics import Book, advance, info_of, infos, observations, open_books
+from market.envs.trading_data import start_option
 from market.errors import ActionError, ResetNeeded
 
 PORTFOLIO_ENV_ID: Final = "market/Portfolio-v0"
@@ -106,9 +107,8 @@ class PortfolioEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        options = options or {}
-        if "start" in options:
-            start = self.data.pinned_start(options["start"])
+        if options:
+            start = self.data.pinned_start(start_option(options))
         elif self.config.random_start:
             start = self.data.draw_start(self.np_random)
         else:

@@ -15,7 +15,7 @@ from typing import Any, Final
 import numpy as np
 
 from market import limits
-from market.config import from_mapping
+from market.config import from_mapping, with_overrides
 from market.data.panel import Panel
 from market.envs import rewards
 from market.envs.trading_config import TimeBound, check_bool, check_int, check_number, check_time
@@ -136,10 +136,4 @@ def _costs(key: str, value: Any) -> float | tuple[float, ...]:
 
 def make_portfolio_config(config: PortfolioEnvConfig | Mapping[str, Any] | None, overrides: Mapping[str, Any]) -> PortfolioEnvConfig:
     """Merge an env's ``config`` argument and keyword arguments into one validated config."""
-    if config is None:
-        return PortfolioEnvConfig.from_mapping(overrides)
-    if isinstance(config, PortfolioEnvConfig):
-        return PortfolioEnvConfig.from_mapping({**config.to_dict(), **overrides}) if overrides else config
-    if isinstance(config, Mapping):
-        return PortfolioEnvConfig.from_mapping({**config, **overrides})
-    raise ConfigError(f"config must be a PortfolioEnvConfig, a mapping or None, got {type(config).__name__}: {config!r}")
+    return with_overrides(PortfolioEnvConfig, config, overrides)

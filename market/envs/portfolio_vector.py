@@ -11,15 +11,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from market.envs.portfolio_config import PortfolioEnvConfig, make_portfolio_config
 from market.envs.portfolio_data import build_portfolio_spaces, load_portfolio_data
 from market.envs.portfolio_dynamics import INFO_KEYS, Book, advance, infos, observations, open_books
-from market.envs.trading_config import sub_env_seeds, vector_settings
-from market.errors import ActionError, ConfigError, ResetNeeded
+from market.envs.trading_config import reseed_sub_envs, vector_settings
+from market.envs.trading_data import pinned_starts
+from market.errors import ActionError, ResetNeeded
 
 
 class PortfolioVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
@@ -61,19 +61,9 @@ class PortfolioVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset every sub-env: ``seed`` None, an int (sub-env ``i`` gets ``seed + i``) or one per sub-env;
         ``options={"start": bar}`` pins every start (one value, or one per sub-env)."""
-        seeds = self._seeds(seed)
-        if isinstance(seed, int):
-            super().reset(seed=seed)
-        for i, sub_seed in enumerate(seeds):
-            if sub_seed is not None or self._rngs[i] is None:
-                self._rngs[i] = seeding.np_random(sub_seed)[0]
-        if options and "start" in options:
-            value = options["start"]
-            many = isinstance(value, Sequence | np.ndarray) and not isinstance(value, str)
-            if many and len(value) != self.num_envs:
-                raise ConfigError(f"options['start'] must hold {self.num_envs} starts, got {value!r}")
-            starts = np.array([self.data.pinned_start(v) for v in (value if many else [value] * self.num_envs)], dtype=np.int64)
-        else:
+        reseed_sub_envs(self, self._rngs, seed)
+        starts = pinned_starts(options, self.num_envs, self.data.pinned_start)
+        if starts is None:
             starts = np.array([self._start(rng) for rng in self._rngs], dtype=np.int64)
         self._book = self._fresh(starts)
         self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
@@ -113,10 +103,6 @@ class PortfolioVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
     def _fresh(self, starts: np.ndarray) -> Book:
         ends = np.array([self.data.end_bar(int(s), self.config.max_steps) for s in starts], dtype=np.int64)
         return open_books(starts, ends, len(self.assets), self.config.initial_cash)
-
-    def _seeds(self, seed: int | Sequence[int | None] | None) -> list[int | None]:
-        """One seed (or None) per sub-env, following SyncVectorEnv's convention."""
-        return sub_env_seeds(seed, self.num_envs)
 
     def _observe(self, book: Book, step: Any) -> tuple[np.ndarray, dict[str, Any]]:
         space = self.single_observation_space

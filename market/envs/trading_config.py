@@ -17,9 +17,11 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from gymnasium.utils import seeding
+from gymnasium.vector import VectorEnv
 
 from market import limits
-from market.config import from_mapping
+from market.config import from_mapping, with_overrides
 from market.envs import rewards
 from market.errors import ConfigError
 
@@ -186,19 +188,9 @@ def check_time(key: str, value: Any) -> pd.Timestamp | None:
     return stamp
 
 
-def make_config(
-    config: TradingEnvConfig | Mapping[str, Any] | None, overrides: Mapping[str, Any]
-) -> TradingEnvConfig:
+def make_config(config: TradingEnvConfig | Mapping[str, Any] | None, overrides: Mapping[str, Any]) -> TradingEnvConfig:
     """Merge an env's ``config`` argument and keyword arguments into one validated config."""
-    if config is None:
-        return TradingEnvConfig.from_mapping(overrides)
-    if isinstance(config, TradingEnvConfig):
-        return TradingEnvConfig.from_mapping({**config.to_dict(), **overrides}) if overrides else config
-    if isinstance(config, Mapping):
-        return TradingEnvConfig.from_mapping({**config, **overrides})
-    raise ConfigError(
-        f"config must be a TradingEnvConfig, a mapping or None, got {type(config).__name__}: {config!r}"
-    )
+    return with_overrides(TradingEnvConfig, config, overrides)
 
 
 def vector_settings(config: Any, num_envs: int | None, config_class: type) -> tuple[Any, int]:
@@ -227,3 +219,17 @@ def sub_env_seeds(seed: Any, num_envs: int) -> list[int | None]:
     if isinstance(seed, Sequence) and not isinstance(seed, str) and len(seed) == num_envs:
         return list(seed)
     raise ConfigError(f"seed must be None, an int or {num_envs} seeds, got {seed!r}")
+
+
+def reseed_sub_envs(env: VectorEnv, rngs: list[np.random.Generator | None], seed: Any) -> None:
+    """Seed a vector env's generators for ``reset(seed=...)``, in place.
+
+    An int seed also seeds the env's own ``np_random``. Each sub-env gets its seed from
+    :func:`sub_env_seeds`; one whose seed is None keeps its generator (seeded from entropy the first time).
+    """
+    seeds = sub_env_seeds(seed, env.num_envs)
+    if isinstance(seed, int):
+        VectorEnv.reset(env, seed=seed)
+    for i, sub_seed in enumerate(seeds):
+        if sub_seed is not None or rngs[i] is None:
+            rngs[i] = seeding.np_random(sub_seed)[0]

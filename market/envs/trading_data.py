@@ -11,7 +11,7 @@ and finds the bars episodes may use, so that a step is an index lookup. The obse
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
@@ -257,3 +257,22 @@ def start_option(options: Mapping[str, Any]) -> Any:
         if key != "start":
             raise ConfigError(f"unknown reset option {key!r} (value {options[key]!r}); the only option is 'start'")
     return options["start"]
+
+
+def pinned_starts(options: Mapping[str, Any] | None, num_envs: int, pinned_start: Callable[[Any], int]) -> np.ndarray | None:
+    """The start bars that reset ``options`` pin for ``num_envs`` sub-envs, or None when they pin none.
+
+    ``options["start"]`` is one bar index or time for every sub-env, or one per sub-env; ``pinned_start``
+    turns each into a bar.
+
+    Raises:
+        ConfigError: If ``options`` has another key or the wrong number of starts.
+    """
+    if not options:
+        return None
+    value = start_option(options)
+    if isinstance(value, Sequence | np.ndarray) and not isinstance(value, str):
+        if len(value) != num_envs:
+            raise ConfigError(f"options['start'] must hold {num_envs} starts, got {value!r}")
+        return np.array([pinned_start(item) for item in value], dtype=np.int64)
+    return np.full(num_envs, pinned_start(value), dtype=np.int64)

@@ -11,12 +11,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from market.errors import ActionError, ConfigError, ResetNeeded
-from market.envs.trading_config import TradingEnvConfig, make_config, sub_env_seeds, vector_settings
+from market.errors import ActionError, ResetNeeded
+from market.envs.trading_config import TradingEnvConfig, make_config, reseed_sub_envs, vector_settings
 from market.envs.trading_data import (
     DRAWDOWN_COLUMN,
     EQUITY_RETURN_COLUMN,
@@ -25,7 +24,7 @@ from market.envs.trading_data import (
     build_spaces,
     load_market_data,
     observation_names,
-    start_option,
+    pinned_starts,
     target_levels,
 )
 from market.envs.trading_dynamics import (
@@ -141,15 +140,9 @@ class TradingVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         Raises:
             ConfigError: If the seeds or options are malformed.
         """
-        seeds = self._seeds(seed)
-        if isinstance(seed, int):
-            super().reset(seed=seed)
-        for i, sub_seed in enumerate(seeds):
-            if sub_seed is not None or self._rngs[i] is None:
-                self._rngs[i] = seeding.np_random(sub_seed)[0]
-        if options:
-            starts = self._pinned_starts(start_option(options))
-        else:
+        reseed_sub_envs(self, self._rngs, seed)
+        starts = pinned_starts(options, self.num_envs, self._market.pinned_start)
+        if starts is None:
             starts = np.array([self._market.draw_start(rng) for rng in self._rngs], dtype=np.int64)
         self._accounts = self._fresh_accounts(starts)
         self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
@@ -197,18 +190,6 @@ class TradingVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self._autoreset = terminated | truncated
         observations, infos = self._observe(accounts, trade_units, traded_notional, step_cost, terminated)
         return observations, reward, terminated, truncated, infos
-
-    def _seeds(self, seed: int | Sequence[int | None] | None) -> list[int | None]:
-        """One seed (or None) per sub-env, following SyncVectorEnv's convention."""
-        return sub_env_seeds(seed, self.num_envs)
-
-    def _pinned_starts(self, value: Any) -> np.ndarray:
-        """Start bars from ``options["start"]``: one value for all sub-envs, or one per sub-env."""
-        if isinstance(value, Sequence | np.ndarray) and not isinstance(value, str):
-            if len(value) != self.num_envs:
-                raise ConfigError(f"options['start'] must hold {self.num_envs} starts, got {value!r}")
-            return np.array([self._market.pinned_start(item) for item in value], dtype=np.int64)
-        return np.full(self.num_envs, self._market.pinned_start(value), dtype=np.int64)
 
     def _fresh_accounts(self, starts: np.ndarray) -> Accounts:
         """Fresh accounts starting at ``starts`` (int64, one per sub-env that starts an episode)."""
