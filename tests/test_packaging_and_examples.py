@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -36,17 +37,34 @@ def test_an_installed_wheel_outside_the_repo_lists_shows_and_loads_every_scenari
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}
 
-    def market(*args: str) -> subprocess.CompletedProcess[str]:
-        code = "import sys, market, market.cli; assert market.__file__.startswith(sys.argv[1]), market.__file__; sys.argv = ['market', *sys.argv[2:]]; market.cli.main()"
-        return subprocess.run([sys.executable, "-c", code, str(target), *args], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300, check=False)
-
-    listed = market("scenarios", "list")
-    assert listed.returncode == 0, listed.stderr[-2000:]
-    for name in bundled_scenarios():
-        assert name in listed.stdout
-        shown = market("scenarios", "show", name)
-        assert shown.returncode == 0 and name in shown.stdout, shown.stderr[-2000:]
-
+    # one interpreter runs every command (an interpreter's start and imports are most of a command's time)
+    code = (
+        "import contextlib, io, json, sys, market, market.cli\n"
+        "assert market.__file__.startswith(sys.argv[1]), market.__file__\n"
+        "results = []\n"
+        "for args in json.loads(sys.argv[2]):\n"
+        "    out, sys.argv = io.StringIO(), ['market', *args]\n"
+        "    try:\n"
+        "        with contextlib.redirect_stdout(out):\n"
+        "            market.cli.main()\n"
+        "        status = 0\n"
+        "    except SystemExit as done:\n"
+        "        status = done.code or 0\n"
+        "    results.append((status, out.getvalue()))\n"
+        "print(json.dumps(results))\n"
+    )
+    names = bundled_scenarios()
+    commands = [["scenarios", "list"], *(["scenarios", "show", name] for name in names)]
+    ran = subprocess.run(
+        [sys.executable, "-c", code, str(target), json.dumps(commands)],
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    (listed_status, listed), *shown = json.loads(ran.stdout.splitlines()[-1])
+    assert listed_status == 0, ran.stderr[-2000:]
+    for name, (status, text) in zip(names, shown, strict=True):
+        assert name in listed
+        assert status == 0 and name in text, ran.stderr[-2000:]
 
 def run_example(name: str) -> str:
     result = subprocess.run(
