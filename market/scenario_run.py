@@ -129,17 +129,10 @@ def run_scenario(
         ConfigError: an unknown ``record``, or a ``record`` for a trading or portfolio scenario
             (they record a backtest, not a market's agents).
     """
-    from market.simulation.recorder import AGENTS_RECORDED_UP_TO, RECORD_AGENTS, RECORD_MODES, RECORD_POPULATIONS
     from market.training.runner import StopConfig, train
 
-    if record is not None and record not in RECORD_MODES:
-        raise ConfigError(f"record: expected one of {', '.join(RECORD_MODES)}, got {record!r}")
-    if record is not None and scenario.kind is not ScenarioKind.MARKET:
-        raise ConfigError(f"record: only a market scenario records agents or populations; {scenario.name!r} is a {scenario.kind.value} scenario")
+    record = scenario_record_mode(scenario, record)
     seeds = scenario.evaluation.seeds if seeds is None else limits.check_size("--seeds", seeds, limits.MAX_SEEDS)
-    if scenario.kind is ScenarioKind.MARKET and record is None:  # what run_market would choose for the recorded episode
-        driven = sum(p.count for p in scenario.market_config().populations if not p.learner)
-        record = RECORD_POPULATIONS if driven > AGENTS_RECORDED_UP_TO else RECORD_AGENTS
     settings = training_config(scenario)
     config = {
         "scenario": scenario.name,
@@ -207,6 +200,25 @@ def _over_training_seeds(per_seed: list[dict[str, tuple[float, float]]]) -> dict
     for k, figures in enumerate(per_seed):
         combined.update({f"{SEED_PREFIX}{k}/{key}": value for key, value in figures.items()})
     return combined
+
+
+def scenario_record_mode(scenario: ScenarioConfig, record: str | None, key: str = "record") -> str | None:
+    """How a scenario's recorded evaluation episode keeps its agents: for a market scenario ``record``
+    checked or the default for its background (:func:`market.simulation.recorder.record_mode`, what
+    :func:`market.simulation.run_market` would choose); None for a trading or portfolio scenario.
+
+    Raises:
+        ConfigError: naming ``key``: an unknown ``record``, or one given for a trading or portfolio
+            scenario (they record a backtest, not a market's agents).
+    """
+    from market.simulation.recorder import check_record, driven_count, record_mode
+
+    if scenario.kind is ScenarioKind.MARKET:
+        return record_mode(record, driven_count(scenario.market_config()), key)
+    if record is not None:
+        check_record(record, key)
+        raise ConfigError(f"{key}: only a market scenario records agents or populations; {scenario.name!r} is a {scenario.kind.value} scenario")
+    return None
 
 
 def _evaluate_market(

@@ -300,16 +300,12 @@ def run_command(
 ) -> None:
     """Train a scenario's learning populations, evaluate them, and write one run record."""
     from market import limits
-    from market.scenario import ScenarioKind, load_scenario
-    from market.scenario_run import run_scenario
-    from market.simulation.recorder import RECORD_MODES
+    from market.scenario import load_scenario
+    from market.scenario_run import run_scenario, scenario_record_mode
     from market.training.runner import connect
 
-    if record is not None and record not in RECORD_MODES:
-        raise ConfigError(f"--record: expected one of {', '.join(RECORD_MODES)}, got {record!r}")
     loaded = load_scenario(scenario, quick=quick)
-    if record is not None and loaded.kind is not ScenarioKind.MARKET:
-        raise ConfigError(f"--record: only a market scenario records agents or populations; {loaded.name!r} is a {loaded.kind.value} scenario")
+    record = scenario_record_mode(loaded, record, key="--record")
     if seeds is not None:
         limits.check_size("--seeds", seeds, limits.MAX_SEEDS)
     name = _run_name("scenario", loaded.name)

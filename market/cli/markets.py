@@ -198,10 +198,7 @@ def simulate(
     given = {"makers": makers, "takers": takers, "noise": noise, "momentum": momentum, "value": value, "steps": steps, "clearing": clearing, "seed": seed}
     counts = fitted.count_options() if fitted is not None else {}
     spec = simulation.SimulationSpec(**{**counts, **{key: value for key, value in given.items() if value is not None}})
-    if record is None:
-        record = simulation.RECORD_POPULATIONS if spec.total_agents > simulation.AGENTS_RECORDED_UP_TO else simulation.RECORD_AGENTS
-    elif record not in simulation.RECORD_MODES:
-        raise ConfigError(f"--record: expected one of {', '.join(simulation.RECORD_MODES)}, got {record!r}")
+    record = simulation.record_mode(record, spec.total_agents, key="--record")
     options = _read_options(time_format, time_unit, dayfirst, delimiter, decimal)
     path = simulation.fundamental_from_prices(load_prices(fundamental, options), spec.initial_price) if fundamental is not None else None  # on the market's tick scale
     traders = {"ecology": fitted.archetypes, "fundamental_params": fitted.fundamental_params} if fitted is not None else {}

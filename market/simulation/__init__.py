@@ -39,7 +39,17 @@ from market.simulation.ecology import (
     scripted_market,
 )
 from market.simulation.episode import POLICY_STREAM, EpisodeObserver, Progress, play_episode, policy_streams
-from market.simulation.recorder import AGENTS_RECORDED_UP_TO, FLUSH_STEPS, RECORD_AGENTS, RECORD_MODES, RECORD_POPULATIONS, StepRecorder
+from market.simulation.recorder import (
+    AGENTS_RECORDED_UP_TO,
+    FLUSH_STEPS,
+    RECORD_AGENTS,
+    RECORD_MODES,
+    RECORD_POPULATIONS,
+    StepRecorder,
+    check_record,
+    driven_count,
+    record_mode,
+)
 from market.simulation.run import SimulationResult, run_facts, run_market, run_name, simulate
 from market.simulation.summary import (
     DEPTH_LEVELS,
@@ -74,6 +84,9 @@ __all__ = [
     "AGENTS_RECORDED_UP_TO",
     "RECORD_MODES",
     "RECORD_POPULATIONS",
+    "check_record",
+    "driven_count",
+    "record_mode",
     "Archetype",
     "EpisodeObserver",
     "MarketRunSummary",

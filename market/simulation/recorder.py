@@ -17,7 +17,17 @@ from market.errors import ConfigError
 from market.records import schema as s
 from market.records.io import RunWriter
 
-__all__ = ["AGENTS_RECORDED_UP_TO", "FLUSH_STEPS", "RECORD_AGENTS", "RECORD_MODES", "RECORD_POPULATIONS", "StepRecorder"]
+__all__ = [
+    "AGENTS_RECORDED_UP_TO",
+    "FLUSH_STEPS",
+    "RECORD_AGENTS",
+    "RECORD_MODES",
+    "RECORD_POPULATIONS",
+    "StepRecorder",
+    "check_record",
+    "driven_count",
+    "record_mode",
+]
 
 FLUSH_STEPS = 1_000
 """Steps buffered in plain lists before the rows go to the writer."""
@@ -32,6 +42,31 @@ AGENTS_RECORDED_UP_TO = 1_000
 """Market records keep every agent's rows up to this many agents and populations in aggregate above:
 ``market simulate`` counts all its agents (unless ``--record`` says which), a scenario's or a
 training evaluation's record the agents driven inside the env (its background)."""
+
+
+def check_record(record: Any, key: str = "record") -> str:
+    """``record`` if it is one of :data:`RECORD_MODES`.
+
+    Raises:
+        ConfigError: naming ``key`` (``"--record"`` on the command line) and the value.
+    """
+    if record not in RECORD_MODES:
+        raise ConfigError(f"{key}: expected one of {', '.join(RECORD_MODES)}, got {record!r}")
+    return record
+
+
+def record_mode(record: str | None, agents: int, key: str = "record") -> str:
+    """The record mode of a market of ``agents`` counted agents: ``record`` checked, or by default
+    populations above :data:`AGENTS_RECORDED_UP_TO` agents and agents otherwise."""
+    if record is None:
+        return RECORD_POPULATIONS if agents > AGENTS_RECORDED_UP_TO else RECORD_AGENTS
+    return check_record(record, key)
+
+
+def driven_count(config: Any) -> int:
+    """The agents a :class:`~market.envs.market_config.MarketConfig` has the env drive (its background):
+    what a scenario's or an evaluation's default record mode counts."""
+    return sum(p.count for p in config.populations if not p.learner)
 
 
 class StepRecorder:
@@ -60,11 +95,9 @@ class StepRecorder:
     def __init__(self, writer: RunWriter, book_levels: int = 5, record: str = RECORD_AGENTS) -> None:
         if type(book_levels) is not int or book_levels < 0:
             raise ConfigError(f"book_levels: expected a non-negative integer, got {book_levels!r}")
-        if record not in RECORD_MODES:
-            raise ConfigError(f"record: expected one of {', '.join(RECORD_MODES)}, got {record!r}")
         self._writer = writer
         self._levels = book_levels
-        self._record = record
+        self._record = check_record(record)
         self._agents: list[str] = []
         self._groups: list[tuple[str, int, int]] = []
 

@@ -23,7 +23,7 @@ from market.analysis.flows import flows_columns, parts_columns
 from market.data.facts import MIN_RETURNS, stylized_facts
 from market.envs.market_config import MarketConfig
 from market.envs.market_v0 import MarketEnv
-from market.errors import ConfigError, MarketError
+from market.errors import MarketError
 from market.records import schema as s
 from market.records.io import RunReader, RunWriter
 from market.simulation.ecology import (
@@ -36,7 +36,7 @@ from market.simulation.ecology import (
     scripted_market,
 )
 from market.simulation.episode import EpisodeObserver, Progress, play_episode
-from market.simulation.recorder import AGENTS_RECORDED_UP_TO, RECORD_AGENTS, RECORD_MODES, RECORD_POPULATIONS, StepRecorder
+from market.simulation.recorder import RECORD_AGENTS, RECORD_POPULATIONS, StepRecorder, check_record, driven_count, record_mode
 from market.simulation.summary import MarketRunSummary, SummaryCollector, mid_facts
 
 __all__ = ["SimulationResult", "run_facts", "run_market", "run_name", "simulate"]
@@ -84,10 +84,7 @@ def run_market(
     collector = SummaryCollector()
     parts: list[EpisodeObserver] = [collector]
     if writer is not None:
-        if record is None:
-            driven = sum(p.count for p in env.config.populations if not p.learner)
-            record = RECORD_POPULATIONS if driven > AGENTS_RECORDED_UP_TO else RECORD_AGENTS
-        parts.append(StepRecorder(writer, book_levels, record))
+        parts.append(StepRecorder(writer, book_levels, record_mode(record, driven_count(env.config))))
     play_episode(env, policies, seed=seed, observers=[*parts, *observers], progress=progress)
     if writer is not None and collector.flows is not None:
         writer.append(s.FLOWS, flows_columns(collector.flows))
@@ -180,9 +177,7 @@ def simulate(
         ConfigError: a bad fundamental, ``book_levels`` or ``record`` (the spec checked its own settings).
         RecordError: the run cannot be written (for example, the name is taken).
     """
-    if record not in RECORD_MODES:
-        raise ConfigError(f"record: expected one of {', '.join(RECORD_MODES)}, got {record!r}")
-    driven = record == RECORD_POPULATIONS
+    driven = check_record(record) == RECORD_POPULATIONS
     config, policies = scripted_market(spec, fundamental, driven=driven, ecology=ecology, fundamental_params=fundamental_params)
     env = MarketEnv(config, policies) if driven else MarketEnv(config)
     writer = RunWriter(
