@@ -58,7 +58,6 @@ def test_a_signal_to_market_dashboard_stops_its_streamlit_server(tmp_path, signu
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # like a supervisor's child: the signal goes to this process alone
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while not listening(port) and time.monotonic() < deadline and process.poll() is None:

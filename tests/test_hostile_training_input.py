@@ -186,7 +186,6 @@ def test_ctrl_c_during_training_ends_with_one_line_exit_130_and_no_half_run(tmp_
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell's background job ignores it
     )
     deadline = time.monotonic() + 90
     def ray_started() -> bool:  # the run's log says so once Ray is up; the algorithm is being built or trains
